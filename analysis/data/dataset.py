@@ -1,0 +1,149 @@
+"""The dataset: a folder per class plus ``dataset.parquet``, one row per image.
+
+The table is the single source of truth for which images exist, their class, group,
+split and provenance; the Curate page and every later stage read it. It is always
+written atomically, so a crash never leaves a half-written table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.classes import CLASSES_FILE, read_classes_toml
+from analysis.fileio import atomic_path
+
+TABLE = "dataset.parquet"
+REJECTS = "rejects.parquet"
+SPLITS = ("train", "val", "test")
+
+COLUMNS: dict[str, str] = {
+    "id": "string",  # first 16 hex digits of the source file's sha256
+    "path": "string",  # relative to the dataset root: <class>/<id>.<ext>
+    "class": "string",
+    "group": "string",  # coarse group, e.g. East/West
+    "split": "string",  # train / val / test
+    "width": "int64",
+    "height": "int64",
+    "sha256": "string",  # of the source bytes: re-imports recognise a file
+    "phash": "string",  # 64-bit perceptual hash, hex
+    "group_id": "string",  # images sharing it never straddle splits
+    "source": "string",  # original path or URL
+    "licence": "string",
+    "curated": "string",  # unreviewed / accepted / rejected
+    "added": "string",  # ISO time of import
+}
+REJECT_COLUMNS: dict[str, str] = {
+    "source": "string",
+    "class": "string",
+    "reason": "string",
+    "kind": "string",  # rejected / duplicate / warning
+    "duplicate_of": "string",
+    "time": "string",
+}
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used as asked; the message says what to do."""
+
+
+def default_data_root() -> Path:
+    """Where named datasets live: ``$STREETLENS_DATA`` or ``./data``."""
+    return Path(os.environ.get("STREETLENS_DATA", "data"))
+
+
+def empty_frame(columns: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+
+
+def conform(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """Columns in schema order and dtype; extra columns (e.g. from the crawler) kept."""
+    df = df.copy()
+    for col, dtype in columns.items():
+        if col not in df:
+            df[col] = pd.Series([pd.NA] * len(df), dtype=dtype, index=df.index)
+        else:
+            df[col] = df[col].astype(dtype)
+    extra = [c for c in df.columns if c not in columns]
+    return df[list(columns) + extra].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset folder. Cheap to create; reads happen on demand."""
+
+    root: Path
+
+    @classmethod
+    def open(cls, name_or_path: str | Path, data_root: Path | None = None) -> "Dataset":
+        """A dataset by name (``data/<name>``) or by path (anything with a slash)."""
+        text = str(name_or_path)
+        if os.sep in text or "/" in text or Path(text).is_absolute():
+            return cls(Path(text))
+        return cls(Path(data_root or default_data_root()) / text)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def table_path(self) -> Path:
+        return self.root / TABLE
+
+    @property
+    def rejects_path(self) -> Path:
+        return self.root / REJECTS
+
+    def exists(self) -> bool:
+        return self.table_path.is_file()
+
+    def read(self) -> pd.DataFrame:
+        """The image table; a clear error when the folder is not a dataset."""
+        if not self.exists():
+            raise DatasetError(
+                f"{self.root} is not a streetlens dataset (no {TABLE}); create it with "
+                f"`streetlens data import SRC --dataset {self.name}` or `streetlens data synth`"
+            )
+        try:
+            return conform(pd.read_parquet(self.table_path), COLUMNS)
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise DatasetError(f"{self.table_path} is unreadable ({exc}); re-run the import") from exc
+
+    def read_or_empty(self) -> pd.DataFrame:
+        return self.read() if self.exists() else empty_frame(COLUMNS)
+
+    def write(self, df: pd.DataFrame) -> None:
+        with atomic_path(self.table_path) as tmp:
+            conform(df, COLUMNS).to_parquet(tmp, index=False)
+
+    def read_rejects(self) -> pd.DataFrame:
+        if not self.rejects_path.is_file():
+            return empty_frame(REJECT_COLUMNS)
+        return conform(pd.read_parquet(self.rejects_path), REJECT_COLUMNS)
+
+    def write_rejects(self, df: pd.DataFrame) -> None:
+        with atomic_path(self.rejects_path) as tmp:
+            conform(df, REJECT_COLUMNS).to_parquet(tmp, index=False)
+
+    def group_overrides(self) -> dict[str, str]:
+        return read_classes_toml(self.root / CLASSES_FILE)
+
+    def image_path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def usable(self) -> pd.DataFrame:
+        """Images that take part in training and analysis (not rejected by curation)."""
+        df = self.read()
+        return df[df["curated"].fillna("unreviewed") != "rejected"].reset_index(drop=True)
+
+
+def fingerprint(df: pd.DataFrame) -> str:
+    """A short hash of what a model saw: image ids with their class and split. Any change
+    of membership, label or split changes it, so stale caches and runs are detected."""
+    cols = df.loc[:, ["id", "class", "split"]].astype(str).sort_values("id")
+    text = "\n".join("\t".join(row) for row in cols.itertuples(index=False, name=None))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

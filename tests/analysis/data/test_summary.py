@@ -1,0 +1,35 @@
+from PIL import Image
+
+from analysis.data.dataset import Dataset, fingerprint
+from analysis.data.importer import ImportOptions, import_folder
+from analysis.data.sheet import write_sheets
+from analysis.data.summary import summarize
+
+
+def test_summary_counts_and_sheets(tmp_path, photo_tree, make_photo):
+    src = photo_tree({"tokyo": 7, "london_uk": 5})
+    (src / "tokyo" / "broken.jpg").write_text("nope")
+    ds = Dataset(tmp_path / "ds")
+    import_folder(src, ds, options=ImportOptions(workers=1), progress=False)
+    s = summarize(ds)
+    assert s.n_images == 12 and s.n_rejected == 1 and s.n_duplicates == 0
+    assert s.counts.loc["tokyo", "total"] == 7 and s.counts.loc["london_uk", "group"] == "West"
+    assert s.counts.loc["all", "total"] == 12
+    assert s.counts.loc["all", ["train", "val", "test"]].sum() == 12
+    assert "london_uk" in s.text() and s.curated == {"unreviewed": 12}
+    paths = write_sheets(ds, tmp_path / "sheets", per_class=6, thumb=64, columns=3)
+    assert sorted(p.name for p in paths) == ["london_uk.png", "tokyo.png"]
+    with Image.open(paths[1]) as im:
+        assert im.size == (3 * 64, 28 + 2 * (64 + 14))
+
+
+def test_fingerprint_changes_with_labels_and_splits(tmp_path, photo_tree):
+    ds = Dataset(tmp_path / "ds")
+    import_folder(photo_tree({"tokyo": 4, "paris": 4}), ds, options=ImportOptions(workers=1),
+                  progress=False)
+    df = ds.read()
+    fp = fingerprint(df)
+    assert fp == fingerprint(df.sample(frac=1, random_state=0))
+    moved = df.copy()
+    moved.loc[0, "split"] = "test" if moved.loc[0, "split"] != "test" else "train"
+    assert fingerprint(moved) != fp

@@ -1,0 +1,44 @@
+"""Tiny, seeded fixtures shared by the whole suite. Nothing here needs ../shared or the
+network: every image a test uses is made here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def photo(seed: int, size: tuple[int, int] = (96, 80)) -> Image.Image:
+    """A distinct, photo-like RGB image: smooth random colour fields plus fine noise, so
+    perceptual hashes of different seeds are far apart."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    coarse = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    base = np.asarray(Image.fromarray(coarse).resize((w, h), Image.BICUBIC), dtype=np.int16)
+    noise = rng.integers(-12, 13, (h, w, 3))
+    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8), "RGB")
+
+
+@pytest.fixture
+def make_photo():
+    return photo
+
+
+@pytest.fixture
+def photo_tree(tmp_path: Path):
+    """SRC/<class>/*.jpg with ``n`` distinct photos per class."""
+
+    def build(classes: dict[str, int], root: Path | None = None, start: int = 0,
+              prefix: str = "") -> Path:
+        src = root or tmp_path / "src"
+        seed = start
+        for cls, n in classes.items():
+            (src / cls).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                photo(seed).save(src / cls / f"{prefix}{cls}_{i:03d}.jpg", quality=92)
+                seed += 1
+        return src
+
+    return build
