@@ -42,3 +42,30 @@ def photo_tree(tmp_path: Path):
         return src
 
     return build
+
+
+def colour_photo(seed: int, colour: tuple[int, int, int], size: int = 40) -> Image.Image:
+    """A photo-like image tinted towards ``colour``: classes that a tiny CNN can learn."""
+    base = np.asarray(photo(seed, (size, size)), dtype=np.float64)
+    return Image.fromarray(np.clip(0.5 * base + 0.5 * np.array(colour), 0, 255).astype(np.uint8))
+
+
+TINY_CLASSES = {"tokyo": (220, 40, 40), "paris": (40, 40, 220), "seoul": (40, 200, 60)}
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """A 3-class dataset of 24 tinted 40 px photos per class, imported and split."""
+    from analysis.data.dataset import Dataset
+    from analysis.data.importer import ImportOptions, import_folder
+
+    root = tmp_path_factory.mktemp("tiny")
+    seed = 10_000
+    for cls, colour in TINY_CLASSES.items():
+        (root / "src" / cls).mkdir(parents=True)
+        for i in range(24):
+            colour_photo(seed, colour).save(root / "src" / cls / f"{i:02d}.png")
+            seed += 1
+    ds = Dataset(root / "ds")
+    import_folder(root / "src", ds, options=ImportOptions(workers=1, min_side=32), progress=False)
+    return ds

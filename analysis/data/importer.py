@@ -276,8 +276,13 @@ def import_folder(
     groups: dict[str, str] | None = None,
     options: ImportOptions | None = None,
     progress: bool = True,
+    extra_columns: dict[str, dict] | None = None,
 ) -> ImportReport:
-    """Import ``src`` (a folder per class) into ``dataset``; see the module docstring."""
+    """Import ``src`` (a folder per class) into ``dataset``; see the module docstring.
+
+    ``extra_columns`` maps a source file's resolved path to more columns for its row
+    (the crawler records URL, engine, query and licence filter this way); a ``source``
+    entry there replaces the file path as the recorded source."""
     opts = options or ImportOptions()
     started = time.perf_counter()
     src = Path(src)
@@ -305,7 +310,7 @@ def import_folder(
     jobs = [(str(p.resolve()), cls, opts) for cls, files in classes.items() for p in files]
     workers = opts.workers or min(4, os.cpu_count() or 1)
     register_images(dataset, _decoded_stream(jobs, workers), group_of, opts, report,
-                    total=len(jobs), progress=progress)
+                    total=len(jobs), progress=progress, source_columns=extra_columns)
     report.seconds = time.perf_counter() - started
     return report
 
