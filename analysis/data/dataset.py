@@ -78,6 +78,9 @@ class Dataset:
 
     root: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))  # accept str from Python callers
+
     @classmethod
     def open(cls, name_or_path: str | Path, data_root: Path | None = None) -> "Dataset":
         """A dataset by name (``data/<name>``) or by path (anything with a slash)."""

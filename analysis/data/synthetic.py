@@ -29,6 +29,7 @@ def synthesize_dataset(
     seed: int = 0,
     classes: Sequence[str] | None = None,
     progress: bool = True,
+    workers: int = 1,
 ) -> ImportReport:
     """Draw ``per_class`` streets per city into ``dataset`` and register them."""
     unknown = sorted(set(classes or []) - set(BUILTIN_GROUPS))
@@ -38,7 +39,7 @@ def synthesize_dataset(
     started = time.perf_counter()
     dataset.root.mkdir(parents=True, exist_ok=True)
     made = generate(dataset.root, per_class, size=size, seed=seed, classes=classes,
-                    progress=progress)
+                    progress=progress, workers=workers)
     chosen = sorted({m["class"] for m in made})
     write_classes_toml(dataset.root / "classes.toml", {c: BUILTIN_GROUPS[c] for c in chosen})
 

@@ -1,0 +1,1 @@
+"""Training: modes (transfer / finetune / scratch / svm), cached trunk, runs and metrics."""

@@ -1,0 +1,205 @@
+"""``streetlens train``: one function that turns a dataset, a backbone and a mode into a
+run folder. Modes (transfer / finetune / scratch) differ only in their :class:`Plan`;
+the SVM baseline shares the feature cache and the run format."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from analysis.data.dataset import Dataset, DatasetError, default_data_root, fingerprint
+from analysis.nets.registry import get_backbone
+from analysis.train import loop, metrics
+from analysis.train.data import ImageTable, Labels, make_transform, split_rows
+from analysis.train.modes import build_optimizer, get_mode
+from analysis.train.runs import Run, build_model, code_version, default_models_root, save_run, unique_run_name
+from analysis.train.svm import DEFAULT_C_GRID, PooledLinearHead, fit_svm_head
+from analysis.train.trunk_cache import cached_outputs, compute_outputs, gather
+
+
+@dataclass
+class TrainConfig:
+    dataset: str
+    backbone: str
+    mode: str
+    weights: str | None = None  # None: the mode's choice (scratch: random; else pretrained)
+    epochs: int | None = None  # None: the mode's default
+    patience: int | None = None
+    lr: float | None = None
+    batch_size: int = 32
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    loss_weights: tuple[float, float] = (1.0, 0.5)  # city, group (the study's 1 and 0.5)
+    hidden: int = 256
+    dropout: float = 0.5
+    augment: str = "none"
+    views: int = 1  # augmented views cached per training image (cached trunk only)
+    cache: bool = True
+    cache_dtype: str = "float16"
+    image_size: int | None = None
+    svm_c: tuple[float, ...] = DEFAULT_C_GRID
+    seed: int = 0
+    name: str | None = None
+    device: str = "auto"
+    data_root: str | None = None
+    models_root: str | None = None
+    cache_root: str = "cache"
+    extra: dict = field(default_factory=dict)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _split_sources(config, spec, weights, ds, rows, labels, frozen, pooled, device, dtype, progress):
+    """A batch source per split: cached frozen outputs, or the frozen part run live."""
+    fp = fingerprint(pd.concat(rows.values()))
+    eval_tf = make_transform(spec, weights, "none", config.image_size)
+    train_tf = make_transform(spec, weights, config.augment, config.image_size)
+    sources = {}
+    for split, df in rows.items():
+        augmented = split == "train" and config.augment != "none"
+        images = ImageTable(ds, df, labels, train_tf if augmented else eval_tf)
+        y_class, y_group = labels.encode(df)
+        if config.cache:
+            n_views = max(1, config.views) if augmented else 1
+            views = [
+                cached_outputs(
+                    Path(config.cache_root) / "trunk",
+                    {"backbone": spec.name, "weights": weights, "frozen": list(frozen._modules) or
+                     type(frozen).__name__, "size": config.image_size or spec.input_size,
+                     "augment": config.augment if augmented else "none", "view": v,
+                     "seed": config.seed, "dataset": fp, "split": split,
+                     "ids": list(df["id"])},
+                    frozen, images, config.batch_size, device, pooled=pooled, dtype=dtype,
+                    seed=config.seed * 1000 + v, desc=f"cache {split} view {v + 1}/{n_views}",
+                    progress=progress)
+                for v in range(n_views)
+            ]
+
+            def source(idx, epoch, views=views):
+                return gather(views[(epoch - 1) % len(views)] if epoch else views[0], idx)
+        else:
+            def source(idx, epoch, images=images):
+                frozen.eval()  # trainable.train() flips it; the frozen part never trains
+                x = torch.stack([images[int(i)][0] for i in idx]).to(device)
+                with torch.no_grad():
+                    y = frozen(x)
+                    return y.mean(dim=(2, 3)) if pooled and y.dim() == 4 else y
+        sources[split] = loop.Split(source, y_class, y_group)
+    return sources
+
+
+def _final_metrics(trainable, sources, labels, config, device) -> tuple[dict, dict]:
+    out, preds = {}, {}
+    for split in ("val", "test"):
+        ev = loop.evaluate(trainable, sources[split], config.batch_size, config.loss_weights, device)
+        pc, pg = ev["class_logits"].argmax(1).numpy(), ev["group_logits"].argmax(1).numpy()
+        out[split] = metrics.both_heads(sources[split].y_class, pc, sources[split].y_group, pg,
+                                        labels.classes, labels.groups)
+        out[split]["loss"] = ev["loss"]
+        preds[split] = pc
+    return out, preds
+
+
+def train(config: TrainConfig, progress: bool = True) -> Run:
+    """Train one run and write it to ``models/<run>/``; returns the :class:`Run`."""
+    started = time.perf_counter()
+    ds = Dataset.open(config.dataset, Path(config.data_root) if config.data_root else default_data_root())
+    df = ds.usable()
+    if df.empty:
+        raise DatasetError(f"dataset {ds.name} has no usable images; see `streetlens data summary "
+                           f"--dataset {ds.name}`")
+    rows = {s: split_rows(df, s) for s in ("train", "val", "test")}
+    empty = [s for s, r in rows.items() if r.empty]
+    if empty:
+        raise DatasetError(f"dataset {ds.name} has no {'/'.join(empty)} images; "
+                           f"re-split it with `streetlens data split --dataset {ds.name}`")
+    labels = Labels.from_table(df)
+    missing = sorted(set(labels.classes) - set(rows["train"]["class"]))
+    if missing:
+        raise DatasetError(f"classes {', '.join(missing)} have no training images in {ds.name}")
+    spec = get_backbone(config.backbone)
+    is_svm = config.mode == "svm"
+    planner = None if is_svm else get_mode(config.mode)
+    weights = config.weights or ("random" if config.mode == "scratch" else spec.default_weights)
+    device = pick_device(config.device)
+    dtype = config.cache_dtype
+
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    model = build_model(spec, "svm" if is_svm else "mlp", labels, asdict(config), weights).to(device)
+    t_cache = time.perf_counter()
+    if is_svm:
+        model.eval()
+        sources = _split_sources(config, spec, weights, ds, rows, labels, model.trunk, True,
+                                 device, dtype, progress)
+        n_views = max(1, config.views) if config.augment != "none" else 1
+        train_all = np.arange(len(sources["train"]))
+        x_train = np.concatenate([sources["train"].source(train_all, v + 1).numpy() for v in range(n_views)])
+        x_val = sources["val"].source(np.arange(len(sources["val"])), 0).numpy()
+        cache_s = time.perf_counter() - t_cache
+        svm_info = fit_svm_head(model, x_train, np.tile(sources["train"].y_class, n_views),
+                                np.tile(sources["train"].y_group, n_views), x_val,
+                                sources["val"].y_class, sources["val"].y_group, config.svm_c, config.seed)
+        trainable = PooledLinearHead(model)
+        history = pd.DataFrame([{"epoch": 1, **{f"svm_{k}_C": v["C"] for k, v in svm_info.items()},
+                                 "val_city_acc": svm_info["city"]["val_accuracy"],
+                                 "val_group_acc": svm_info["group"]["val_accuracy"]}])
+        best_epoch, effective = 1, {"svm_c": list(config.svm_c), "chosen": svm_info}
+    else:
+        plan = planner(model, spec, asdict(config))
+        effective = {k: getattr(config, k) if getattr(config, k) is not None else v
+                     for k, v in plan.defaults.items()}
+        if not plan.cacheable and config.cache:
+            config = TrainConfig(**{**asdict(config), "cache": False})
+        sources = _split_sources(config, spec, weights, ds, rows, labels, plan.frozen, plan.pooled,
+                                 device, dtype, progress)
+        cache_s = time.perf_counter() - t_cache
+        optimizer = build_optimizer(plan, effective["lr"], config.momentum, config.weight_decay)
+        result = loop.fit(plan.trainable, optimizer, sources["train"], sources["val"],
+                          epochs=effective["epochs"], patience=effective["patience"],
+                          batch_size=config.batch_size, loss_weights=config.loss_weights,
+                          seed=config.seed, device=device, progress=progress,
+                          state_of=model.state_dict)
+        model.load_state_dict(result.best_state)
+        trainable = plan.trainable
+        history = pd.DataFrame(result.history)
+        best_epoch = result.best_epoch
+    model.eval()
+    final, _ = _final_metrics(trainable, sources, labels, config, device)
+    total_s = time.perf_counter() - started
+
+    models_root = Path(config.models_root) if config.models_root else default_models_root()
+    base = config.name or f"{ds.name}-{spec.name}-{config.mode}" + (
+        f"-{weights}" if weights != spec.default_weights and config.mode != "scratch" else "")
+    name = config.name or unique_run_name(models_root, base)
+    cfg = {**asdict(config), "weights": weights, **{k: v for k, v in effective.items() if k != "chosen"}}
+    info = {
+        "name": name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": cfg,
+        "head": "svm" if is_svm else "mlp",
+        "labels": labels.to_json(),
+        "dataset": {"name": ds.name, "path": str(ds.root.resolve()), "fingerprint": fingerprint(df),
+                    "n_images": len(df), **{f"n_{s}": len(r) for s, r in rows.items()}},
+        "backbone": {"name": spec.name, "weights": weights, "input_size": config.image_size or spec.input_size,
+                     "mean_std": spec.mean_std(weights), "target_layer": spec.target_layer},
+        "code_version": code_version(),
+        "metrics": final,
+        "best_epoch": best_epoch,
+        "timings": {"cache_s": round(cache_s, 2), "total_s": round(total_s, 2),
+                    "train_s": round(total_s - cache_s, 2)},
+        "device": str(device),
+    }
+    if is_svm:
+        info["svm"] = effective["chosen"]
+    return save_run(models_root / name, model.cpu(), info, history)

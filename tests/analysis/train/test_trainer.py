@@ -1,0 +1,140 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.svm import LinearSVC
+
+from analysis.data.dataset import DatasetError
+from analysis.nets.weights import UntrustedCheckpointError
+from analysis.train.data import make_transform, load_rgb
+from analysis.train.predict import predict_images
+from analysis.train.runs import comparison_table, list_runs, load_model, open_run
+from analysis.train.svm import decision_weights
+from analysis.train.trainer import TrainConfig, train
+
+
+def config(ds, tmp_path, **kw):
+    base = dict(dataset=str(ds.root), backbone="tiny_cnn", epochs=4, batch_size=8,
+                models_root=str(tmp_path / "models"), cache_root=str(tmp_path / "cache"))
+    return TrainConfig(**{**base, **kw})
+
+
+def split_images(ds, split="test"):
+    df = ds.read()
+    rows = df[df["split"] == split]
+    return [load_rgb(ds.image_path(p)) for p in rows["path"]]
+
+
+@pytest.mark.parametrize("mode", ["transfer", "finetune"])
+def test_cached_and_uncached_training_give_the_same_model(tiny_dataset, tmp_path, mode):
+    a = train(config(tiny_dataset, tmp_path, mode=mode, name="cached", cache_dtype="float32"),
+              progress=False)
+    b = train(config(tiny_dataset, tmp_path, mode=mode, name="live", cache=False), progress=False)
+    ma, mb = load_model(a), load_model(b)
+    for (k, va), vb in zip(ma.state_dict().items(), mb.state_dict().values()):
+        assert torch.allclose(va, vb, atol=1e-5), k
+    assert a.info["metrics"]["test"] == b.info["metrics"]["test"]
+    assert (a.path.parent / ".." / "cache" / "trunk").resolve().is_dir()
+
+
+def test_float16_cache_keeps_predictions(tiny_dataset, tmp_path):
+    a = train(config(tiny_dataset, tmp_path, mode="transfer", name="f16"), progress=False)
+    b = train(config(tiny_dataset, tmp_path, mode="transfer", name="live", cache=False), progress=False)
+    ca = a.info["metrics"]["test"]["city"]["confusion"]
+    assert ca == b.info["metrics"]["test"]["city"]["confusion"]
+
+
+def test_train_save_reload_predict_cycle(tiny_dataset, tmp_path):
+    run = train(config(tiny_dataset, tmp_path, mode="finetune", epochs=6), progress=False)
+    info = json.loads((run.path / "run.json").read_text())
+    assert info["labels"]["classes"] == ["paris", "seoul", "tokyo"]
+    assert info["labels"]["class_to_group"] == {"paris": "West", "seoul": "East", "tokyo": "East"}
+    assert info["dataset"]["fingerprint"] and info["code_version"]
+    assert set(info["metrics"]) == {"val", "test"}
+    history = pd.read_csv(run.path / "history.csv")
+    assert list(history["epoch"]) == list(range(1, len(history) + 1))
+    # reload from disk: predictions equal the metrics recorded at training time
+    reloaded = open_run(run.name, tmp_path / "models")
+    pc, pg = predict_images(reloaded, split_images(tiny_dataset))
+    truth = tiny_dataset.read().query("split == 'test'")["class"].map(
+        {c: i for i, c in enumerate(info["labels"]["classes"])}).to_numpy()
+    cm = np.zeros((3, 3), int)
+    for t, p in zip(truth, pc.argmax(1).numpy()):
+        cm[t, p] += 1
+    assert cm.tolist() == info["metrics"]["test"]["city"]["confusion"]
+    assert np.isclose(pc.sum(1), 1).all() and pg.shape == (len(truth), 2)
+
+
+def test_same_seed_same_metrics_and_learns(tiny_dataset, tmp_path):
+    a = train(config(tiny_dataset, tmp_path, mode="scratch", epochs=8, name="s1", seed=3), progress=False)
+    b = train(config(tiny_dataset, tmp_path, mode="scratch", epochs=8, name="s2", seed=3), progress=False)
+    assert a.info["metrics"] == b.info["metrics"]
+    assert a.info["metrics"]["val"]["city"]["accuracy"] > 0.5  # colour classes are learnable
+
+
+def test_svm_head_equals_sklearn_decision_function(tiny_dataset, tmp_path):
+    run = train(config(tiny_dataset, tmp_path, mode="svm", svm_c=(0.1,)), progress=False)
+    model = load_model(run)
+    df = tiny_dataset.read()
+    tf = make_transform(run.spec, run.weights)
+    def pooled(split):
+        rows = df[df["split"] == split]
+        x = torch.stack([tf(load_rgb(tiny_dataset.image_path(p))) for p in rows["path"]])
+        with torch.no_grad():
+            return model.features(x).mean(dim=(2, 3)).numpy(), rows
+    xt, rows_t = pooled("train")
+    xs, _ = pooled("test")
+    mean, scale = model.mean.numpy(), model.scale.numpy()
+    svm = LinearSVC(C=0.1, random_state=0, max_iter=5000, dual="auto").fit(
+        (xt - mean) / scale, rows_t["class"].map({"paris": 0, "seoul": 1, "tokyo": 2}))
+    with torch.no_grad():
+        logits = model.head(model.features(torch.stack(
+            [tf(load_rgb(tiny_dataset.image_path(p))) for p in df[df["split"] == "test"]["path"]])))[0]
+    np.testing.assert_allclose(logits.numpy(), svm.decision_function((xs - mean) / scale), atol=2e-3)
+    assert run.info["svm"]["city"]["C"] == 0.1
+
+
+def test_binary_svm_becomes_two_logits():
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.2]])
+    svm = LinearSVC(dual="auto").fit(x, [0, 1, 0, 1])
+    w, b = decision_weights(svm, 2)
+    logits = x @ w.T + b
+    np.testing.assert_allclose(logits[:, 1] - logits[:, 0], svm.decision_function(x), atol=1e-9)
+    assert (logits.argmax(1) == svm.predict(x)).all()
+
+
+def test_comparison_table_lists_every_run(tiny_dataset, tmp_path):
+    for mode in ("transfer", "svm"):
+        train(config(tiny_dataset, tmp_path, mode=mode, epochs=2), progress=False)
+    table = comparison_table(list_runs(tmp_path / "models"))
+    assert sorted(table["mode"]) == ["svm", "transfer"]
+    assert table[["val_city", "test_city", "test_group"]].notna().all().all()
+
+
+def test_poisoned_checkpoint_is_refused(tiny_dataset, tmp_path):
+    run = train(config(tiny_dataset, tmp_path, mode="transfer", epochs=1), progress=False)
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    torch.save({"trunk.block1.conv.weight": Evil()}, run.path / "model.pt")
+    with pytest.raises(UntrustedCheckpointError):
+        load_model(open_run(run.path))
+    assert not marker.exists()
+
+
+def test_dataset_without_a_split_is_a_clear_error(tiny_dataset, tmp_path):
+    import shutil
+    from analysis.data.dataset import Dataset
+
+    copy = Dataset(tmp_path / "copy")
+    shutil.copytree(tiny_dataset.root, copy.root)
+    df = copy.read()
+    df["split"] = "train"
+    copy.write(df)
+    with pytest.raises(DatasetError, match="no val/test images"):
+        train(config(copy, tmp_path, mode="transfer"), progress=False)
