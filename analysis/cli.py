@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from pathlib import Path
 
 import click
 
 from analysis.classes import UnknownClassError
 from analysis.data.dataset import Dataset, DatasetError, default_data_root
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """Errors a user can fix: bad input, missing files or weights, unknown names."""
+    if isinstance(exc, (DatasetError, UnknownClassError, FileNotFoundError, ValueError)):
+        return True
+    nets = sys.modules.get("analysis.nets.weights"), sys.modules.get("analysis.nets.registry")
+    return (nets[0] is not None and isinstance(exc, nets[0].WeightsError)) or \
+        (nets[1] is not None and isinstance(exc, nets[1].UnknownBackboneError))
 
 
 def user_errors(func):
@@ -24,10 +34,11 @@ def user_errors(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (DatasetError, UnknownClassError, FileNotFoundError, ValueError) as exc:
-            if os.environ.get("STREETLENS_DEBUG"):
+        except Exception as exc:
+            if not is_user_error(exc) or os.environ.get("STREETLENS_DEBUG"):
                 raise
-            raise click.ClickException(str(exc)) from exc
+            message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            raise click.ClickException(message.splitlines()[0] if message else type(exc).__name__) from exc
 
     return wrapper
 
@@ -269,6 +280,35 @@ def predict_cmd(run, images, models_root, top):
             click.echo(f"{row['file']}: {row['city']} ({row['p']:.2f}), {row['group']} "
                        f"({row['p_group']:.2f})  top: {row['top']}")
 
+
+
+@main.command("analyze")
+@click.argument("run")
+@models_root_option
+@click.option("--dataset", "dataset_name", default=None,
+              help="Dataset path if it moved since training [default: the run's].")
+@click.option("--cache-root", type=click.Path(path_type=Path), default=None,
+              help="[default: $STREETLENS_CACHE or ./cache]")
+@click.option("--stages", default="forward,map,channels,concepts,featvis", show_default=True,
+              help="Comma-separated stages to run (each is resumable and cached).")
+@click.option("--concepts", "n_concepts", default=12, show_default=True, help="NMF concepts.")
+@click.option("--featvis-steps", default=256, show_default=True, help="lucent optimisation steps.")
+@click.option("--featvis-size", default=128, show_default=True, help="Feature-visualisation size (px).")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@user_errors
+def analyze_cmd(run, models_root, dataset_name, cache_root, stages, n_concepts, featvis_steps,
+                featvis_size, batch_size, seed, device):
+    """Precompute everything the dashboard shows for RUN (whole dataset)."""
+    from analysis.precompute import AnalyzeConfig, analyze, summary_lines
+
+    cfg = AnalyzeConfig(batch_size=batch_size, n_concepts=n_concepts, featvis_steps=featvis_steps,
+                        featvis_size=featvis_size, seed=seed, device=device,
+                        stages=tuple(s.strip() for s in stages.split(",") if s.strip()))
+    cache = analyze(run, config=cfg, dataset=dataset_name, cache_root=cache_root,
+                    models_root=models_root, log=click.echo)
+    click.echo("\n".join(summary_lines(cache)))
 
 @main.group()
 def weights() -> None:

@@ -69,3 +69,14 @@ def tiny_dataset(tmp_path_factory):
     ds = Dataset(root / "ds")
     import_folder(root / "src", ds, options=ImportOptions(workers=1, min_side=32), progress=False)
     return ds
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_dataset, tmp_path_factory):
+    """A tiny-CNN finetune run on ``tiny_dataset`` (seeded, a few epochs)."""
+    from analysis.train.trainer import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("runs")
+    return train(TrainConfig(dataset=str(tiny_dataset.root), backbone="tiny_cnn", mode="finetune",
+                             epochs=4, batch_size=8, models_root=str(root / "models"),
+                             cache_root=str(root / "cache")), progress=False)

@@ -68,6 +68,7 @@ def assign_splits(
     classes = df["class"].astype(str).to_numpy()
     # a group's class is its majority class, so a group is never split by class either
     majority = {g: pd.Series(classes[idx]).value_counts().index[0] for g, idx in members.items()}
+    overall_counts = np.array([(values == s).sum() for s in SPLITS], dtype=float)
     for cls in sorted(set(classes)):
         counts = np.array([(values[classes == cls] == s).sum() for s in SPLITS], dtype=float)
         todo = sorted(g for g, c in majority.items() if c == cls)
@@ -76,7 +77,13 @@ def assign_splits(
         total = counts.sum() + sum(len(members[g]) for g in todo)
         for i in rng.permutation(len(todo)):
             idx = positions[members[todo[i]]]
-            k = int(np.argmax(target * total - counts))
+            deficit = target * total - counts
+            # ties (common in small classes) go to the split furthest below its target
+            # over the whole dataset, so val and test both get images, not val always
+            ties = np.flatnonzero(np.isclose(deficit, deficit.max()))
+            overall = (target * len(df) - overall_counts)[ties]
+            k = int(ties[np.argmax(overall)])
             values[idx] = SPLITS[k]
             counts[k] += len(idx)
+            overall_counts[k] += len(idx)
     return pd.Series(values, index=df.index, dtype="string")

@@ -62,3 +62,10 @@ def test_parse_fractions_and_group_from_name():
     assert group_from_name("hongdae_image_0_heading_90", pat) == "hongdae_image_0"
     assert group_from_name("other", pat) is None
     assert group_from_name("abc", None) is None
+
+
+def test_small_classes_still_fill_val_and_test():
+    # 4 images per class: per class only one can leave train; ties must alternate
+    df = table({c: 4 for c in "abcdefghij"})
+    counts = assign_splits(df, (0.7, 0.15, 0.15)).value_counts().to_dict()
+    assert counts == {"train": 30, "val": 5, "test": 5}
