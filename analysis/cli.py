@@ -310,6 +310,28 @@ def analyze_cmd(run, models_root, dataset_name, cache_root, stages, n_concepts, 
                     models_root=models_root, log=click.echo)
     click.echo("\n".join(summary_lines(cache)))
 
+
+@main.command("demo")
+@data_root_option
+@models_root_option
+@click.option("--cache-root", type=click.Path(path_type=Path), default=None,
+              help="[default: $STREETLENS_CACHE or ./cache]")
+@click.option("--per-class", default=80, show_default=True, help="Demo streets per city.")
+@click.option("--places/--no-places", "with_places", default=None,
+              help="Also train the Places365 wideresnet18 [default: when its weights are on disk].")
+@click.option("--featvis-steps", default=96, show_default=True)
+@user_errors
+def demo_cmd(data_root, models_root, cache_root, per_class, with_places, featvis_steps):
+    """Build the offline demo: procedural streets, trained runs, their analysis."""
+    from analysis.demo import DemoConfig, build_demo
+    from analysis.store import default_cache_root
+    from analysis.train.runs import default_models_root
+
+    build_demo(data_root or default_data_root(), models_root or default_models_root(),
+               cache_root or default_cache_root(),
+               DemoConfig(per_class=per_class, with_places=with_places, featvis_steps=featvis_steps),
+               log=click.echo)
+
 @main.group()
 def weights() -> None:
     """Pretrained weight files: list what is present, fetch what is missing."""

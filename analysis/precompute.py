@@ -20,6 +20,7 @@ computed for another model, dataset or parameters is discarded and recomputed.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,9 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 from analysis.data.dataset import Dataset, DatasetError, fingerprint
+from analysis.fileio import atomic_path
 from analysis.store import SCHEMA_VERSION, AnalysisCache, batched, default_cache_root, file_fingerprint
 from analysis.train.data import load_rgb, make_transform
 from analysis.train.runs import MODEL_FILE, Run, code_version, load_model, open_run
@@ -53,12 +56,27 @@ class AnalyzeConfig:
     device: str = "auto"
     extra: dict = field(default_factory=dict)
 
-    def key(self) -> dict:
-        """Parameters that change results (not the stage selection or the device)."""
-        d = asdict(self)
-        for k in ("stages", "device", "batch_size", "extra"):
-            d.pop(k)
-        return d
+    def stage_params(self, stage: str) -> dict:
+        """The parameters that change one stage's results."""
+        return {k: getattr(self, k) for k in STAGE_PARAMS.get(stage, ())}
+
+
+# Parameters each stage depends on; a change reruns that stage (and what depends on it),
+# never the expensive forward pass.
+STAGE_PARAMS: dict[str, tuple[str, ...]] = {
+    "forward": (),
+    "map": ("umap_neighbors", "knn", "seed"),
+    "channels": ("top_channels",),
+    "concepts": ("n_concepts", "concept_rows", "top_patches", "seed"),
+    "featvis": ("featvis_channels", "featvis_size", "featvis_steps", "seed", "n_concepts",
+                "top_channels"),
+}
+STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "concepts": ("concepts", "concept_maps.npy", "concept_importance.parquet",
+                 "concept_patches.parquet"),
+    "featvis": ("featvis", "featvis.parquet"),
+}
+DOWNSTREAM: dict[str, tuple[str, ...]] = {"channels": ("featvis",), "concepts": ("featvis",)}
 
 
 @dataclass
@@ -73,7 +91,7 @@ class Context:
     config: AnalyzeConfig
     device: torch.device
     progress: bool
-    key: dict
+    key: dict  # what the streaming arrays must match to be resumed
 
     @property
     def n(self) -> int:
@@ -235,6 +253,112 @@ def channels_stage(ctx: Context) -> dict:
     return {"rows": len(rows)}
 
 
+@stage("concepts")
+def concepts_stage(ctx: Context) -> dict:
+    """NMF concepts of the training images' activations; maps for every image; the
+    concept × class importance (gradient × concept activation, CRAFT) and top patches."""
+    from analysis.explain.factorize import (ConceptBasis, concept_class_importance, concept_maps,
+                                            crop_patches, fit_concepts, patch_box, top_patches)
+
+    cfg, labels = ctx.config, ctx.run.labels
+    acts = ctx.cache.array("activations.npy")
+    n, c, h, w = acts.shape
+    folder = ctx.cache.subdir("concepts")
+    train = np.flatnonzero(ctx.rows["split"].to_numpy() == "train")
+    try:
+        basis = ConceptBasis.load(folder)
+    except FileNotFoundError:
+        basis = fit_concepts(acts, cfg.n_concepts, seed=cfg.seed, max_rows=cfg.concept_rows,
+                             indices=train if len(train) else None, progress=ctx.progress,
+                             meta={"run": ctx.run.name, "layer": ctx.run.spec.target_layer,
+                                   "fit_on": "train"})
+        basis.save(folder)
+    k = basis.n_concepts
+    stream = ctx.cache.streaming("concept_maps.npy", (n, k, h, w), "float16",
+                                 {**ctx.key, **cfg.stage_params("concepts")})
+    for a, b in tqdm(list(batched(n, 128, stream.start)), desc="concept maps", unit="batch",
+                     disable=not ctx.progress):
+        stream.write(a, concept_maps(basis, acts[a:b]).astype(np.float16))
+    stream.finish()
+    maps = ctx.cache.array("concept_maps.npy")
+    grads = ctx.cache.array("gradients.npy")
+    kc = len(labels.classes)
+    y, yg = labels.encode(ctx.rows)
+
+    def chunks(cols, targets):
+        for a, b in batched(n, 256):
+            yield np.asarray(maps[a:b], np.float32), np.asarray(grads[a:b, cols], np.float32), targets[a:b]
+
+    city, city_n = concept_class_importance(chunks(slice(0, kc), y), basis, kc)
+    group, group_n = concept_class_importance(chunks(slice(kc, None), yg), basis, len(labels.groups))
+    rows = [{"concept": ki, "head": head, "target": name, "importance": float(m[ki, t]), "images": int(cnt[t])}
+            for head, names, m, cnt in (("city", labels.classes, city, city_n),
+                                        ("group", labels.groups, group, group_n))
+            for t, name in enumerate(names) for ki in range(k)]
+    ctx.cache.write_table("concept_importance.parquet", pd.DataFrame(rows))
+
+    patches = top_patches(maps, cfg.top_patches)
+    paths = [ctx.dataset.image_path(p) for p in ctx.rows["path"]]
+    sizes = {}
+    records = []
+    patch_dir = ctx.cache.subdir("concepts/patches")
+    for ki, plist in enumerate(patches):
+        boxes = []
+        for p in plist:
+            if p.image not in sizes:
+                with Image.open(paths[p.image]) as im:
+                    sizes[p.image] = (im.height, im.width)
+            boxes.append(patch_box(p.y, p.x, (h, w), sizes[p.image]))
+        crops = crop_patches([paths[p.image] for p in plist], boxes, size=96)
+        for rank, (p, box, crop) in enumerate(zip(plist, boxes, crops)):
+            name = f"c{ki:02d}_{rank:02d}.png"
+            crop.save(patch_dir / name)
+            records.append({"concept": ki, "rank": rank, "row": p.image, "id": ctx.rows["id"].iat[p.image],
+                            "y": p.y, "x": p.x, "value": p.value, "left": box[0], "top": box[1],
+                            "right": box[2], "bottom": box[3], "file": f"concepts/patches/{name}"})
+    ctx.cache.write_table("concept_patches.parquet", pd.DataFrame(records))
+    return {"concepts": k, "explained": round(float(basis.explained), 4)}
+
+
+@stage("featvis")
+def featvis_stage(ctx: Context) -> dict:
+    """lucent renders of every concept direction and of each class's top channels.
+    Each picture is saved as soon as its batch is done, so a rerun renders only what is
+    missing."""
+    from analysis.explain.factorize import ConceptBasis
+    from analysis.explain.featvis import render_features
+
+    cfg = ctx.config
+    folder = ctx.cache.subdir("featvis")
+    wanted: list[tuple[str, int, object, str]] = []  # kind, index, objective value, file
+    if (ctx.cache.root / "concepts" / "components.npy").is_file():
+        basis = ConceptBasis.load(ctx.cache.root / "concepts")
+        wanted += [("concept", k, basis.components[k], f"featvis/concept_{k:02d}.png")
+                   for k in range(basis.n_concepts)]
+    if ctx.cache.has("top_channels.parquet"):
+        top = ctx.cache.table("top_channels.parquet")
+        top = top[(top["head"] == "city") & (top["rank"] < cfg.featvis_channels)]
+        wanted += [("channel", int(c), int(c), f"featvis/channel_{int(c):04d}.png")
+                   for c in sorted(set(top["channel"]))]
+    todo = [w for w in wanted if not (ctx.cache.root / w[3]).is_file()]
+    spec = ctx.run.spec
+    batch = 8
+    for start in tqdm(range(0, len(todo), batch), desc="feature visualisation", unit="batch",
+                      disable=not ctx.progress):
+        chunk = todo[start : start + batch]
+        images = render_features(
+            ctx.model, spec.visualised_layer,
+            [("direction" if kind == "concept" else "channel", value) for kind, _, value, _ in chunk],
+            size=cfg.featvis_size, steps=cfg.featvis_steps, seed=cfg.seed, batch=batch,
+            mean_std=spec.mean_std(ctx.run.weights), device=ctx.device, progress=False)
+        for (_, _, _, file), img in zip(chunk, images):
+            with atomic_path(ctx.cache.root / file) as tmp:
+                img.save(tmp, "PNG")
+    table = pd.DataFrame([{"kind": kind, "index": idx, "file": file} for kind, idx, _, file in wanted])
+    ctx.cache.write_table("featvis.parquet", table)
+    return {"images": len(wanted), "layer": spec.visualised_layer, "steps": cfg.featvis_steps}
+
+
 # ------------------------------------------------------------------------------- driver
 def analyze(run_name: str | Path, *, config: AnalyzeConfig | None = None, dataset: str | None = None,
             cache_root: Path | None = None, models_root: Path | None = None,
@@ -256,9 +380,9 @@ def analyze(run_name: str | Path, *, config: AnalyzeConfig | None = None, datase
     model = load_model(run, device)
     cache = AnalysisCache.for_run(run.name, cache_root or default_cache_root())
     key = {"schema": SCHEMA_VERSION, "model_fingerprint": file_fingerprint(run.path / MODEL_FILE),
-           "dataset_fingerprint": fingerprint(rows), "params": config.key()}
+           "dataset_fingerprint": fingerprint(rows)}
     if cache.exists() and {k: cache.manifest.get(k) for k in key} != key:
-        log(f"cache {cache.root} was computed for another model, dataset or parameters: recomputing")
+        log(f"cache {cache.root} was computed for another model or dataset: recomputing")
         cache.reset()
     if not cache.exists():
         cache.manifest = {**key, "run": run.name, "stages": {}, "n_images": len(rows),
@@ -269,13 +393,21 @@ def analyze(run_name: str | Path, *, config: AnalyzeConfig | None = None, datase
             "(images, labels or splits); the analysis uses the dataset as it is now")
     ctx = Context(run, model, ds, rows, cache, config, device, progress, key)
     for name in config.stages:
-        if cache.stage_done(name):
+        params = config.stage_params(name)
+        stored = cache.manifest.get("stages", {}).get(name, {})
+        if cache.stage_done(name) and stored.get("params") == params:
             log(f"{name:<10} cached")
             continue
+        if stored:  # computed with other parameters: drop it and what depends on it
+            for stale in (name, *DOWNSTREAM.get(name, ())):
+                for out in STAGE_OUTPUTS.get(stale, ()):
+                    target = cache.root / out
+                    shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+                cache.manifest.get("stages", {}).pop(stale, None)
         t0 = time.perf_counter()
         info = STAGES[name](ctx) or {}
         seconds = time.perf_counter() - t0
-        cache.mark_stage(name, seconds, **info)
+        cache.mark_stage(name, seconds, params=params, **info)
         log(f"{name:<10} {seconds:7.1f} s")
     return cache
 

@@ -80,6 +80,7 @@ def efficientnet_lite0_from_lukemelas(state_dict: dict[str, torch.Tensor]
     stride=32,
     normalization={"imagenet": HALF_MEAN_STD, "random": HALF_MEAN_STD},
     original_classes="imagenet",
+    featvis_layer="bn2.drop",
 )
 def build_efficientnet_lite0(weights: str) -> tuple[nn.Sequential, nn.Sequential]:
     """EfficientNet-Lite0."""

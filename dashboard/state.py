@@ -1,0 +1,214 @@
+"""Shared dashboard state: where things live, the selected run, cached loaders, and
+filters kept in the URL (so a view can be shared or reopened).
+
+Pages never compute heavy things: they read the run's analysis cache (memory-mapped
+arrays, small tables) through the loaders here, which Streamlit caches per process.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from analysis.data.dataset import Dataset, default_data_root, fingerprint
+from analysis.store import AnalysisCache, default_cache_root, file_fingerprint
+from analysis.train.runs import MODEL_FILE, Run, list_runs, load_model, open_run
+
+
+# ------------------------------------------------------------------ locations
+def models_root() -> Path:
+    return Path(os.environ.get("STREETLENS_MODELS", "models"))
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("STREETLENS_CACHE", default_cache_root()))
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("STREETLENS_DATA", default_data_root()))
+
+
+# ------------------------------------------------------------------ URL state
+def url_get(name: str, default=None, cast=str):
+    """A value from the URL's query string (``?run=…&cls=…``), cast, or ``default``."""
+    value = st.query_params.get(name)
+    if value is None:
+        return default
+    try:
+        return cast(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def url_set(**values) -> None:
+    """Write values into the URL (None removes the key); unchanged keys are left alone."""
+    for k, v in values.items():
+        if v is None or v == "":
+            if k in st.query_params:
+                del st.query_params[k]
+        elif st.query_params.get(k) != str(v):
+            st.query_params[k] = str(v)
+
+
+def url_selectbox(label: str, options: list, key: str, default=None, container=st, **kw):
+    """A selectbox whose choice lives in the URL under ``key``."""
+    if not options:
+        return None
+    current = url_get(key, default)
+    index = options.index(current) if current in options else (
+        options.index(default) if default in options else 0)
+    choice = container.selectbox(label, options, index=index, key=f"w_{key}", **kw)
+    url_set(**{key: choice})
+    return choice
+
+
+# ------------------------------------------------------------------ loaders
+@st.cache_data(ttl=10, show_spinner=False)
+def run_names() -> list[str]:
+    return [r.name for r in list_runs(models_root())]
+
+
+@st.cache_resource(show_spinner=False)
+def _run(path: str, mtime: float) -> Run:
+    return open_run(Path(path))
+
+
+def get_run(name: str) -> Run:
+    path = models_root() / name
+    return _run(str(path), (path / "run.json").stat().st_mtime)
+
+
+@st.cache_resource(show_spinner="Loading the model …")
+def _model(path: str, mtime: float):
+    return load_model(open_run(Path(path)))
+
+
+def get_model(run: Run):
+    return _model(str(run.path), (run.path / MODEL_FILE).stat().st_mtime)
+
+
+@st.cache_resource(show_spinner=False)
+def _cache(path: str, mtime: float) -> AnalysisCache:
+    return AnalysisCache(Path(path))
+
+
+def get_cache(run: Run) -> AnalysisCache:
+    root = cache_root() / run.name
+    manifest = root / "manifest.json"
+    return _cache(str(root), manifest.stat().st_mtime if manifest.exists() else 0.0)
+
+
+@st.cache_data(show_spinner=False)
+def _table(path: str, mtime: float) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def table(cache: AnalysisCache, name: str) -> pd.DataFrame:
+    p = cache.root / name
+    return _table(str(p), p.stat().st_mtime)
+
+
+@st.cache_resource(show_spinner=False)
+def _array(path: str, mtime: float) -> np.ndarray:
+    return np.load(path, mmap_mode="r")
+
+
+def array(cache: AnalysisCache, name: str) -> np.ndarray:
+    """A memory-mapped array of the cache (opened once per process)."""
+    p = cache.root / name
+    return _array(str(p), p.stat().st_mtime)
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def thumbnail_bytes(path: str, size: int = 160) -> bytes:
+    """A JPEG thumbnail, made lazily and cached (pages show many)."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        im.thumbnail((size, size))
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=85)
+        return buf.getvalue()
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def image_rgb(path: str) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+@st.cache_data(show_spinner=False)
+def _fingerprints(run_path: str, dataset_root: str, mtime_model: float, mtime_table: float) -> tuple[str, str]:
+    ds = Dataset(Path(dataset_root))
+    return file_fingerprint(Path(run_path) / MODEL_FILE), fingerprint(ds.usable())
+
+
+@dataclass
+class Selection:
+    """The run a page works on, with its cache and dataset."""
+
+    run: Run
+    cache: AnalysisCache
+    dataset: Dataset
+    problems: list[str]
+
+    @property
+    def labels(self):
+        return self.run.labels
+
+    @property
+    def ready(self) -> bool:
+        return self.cache.exists() and self.cache.stage_done("forward")
+
+    def samples(self) -> pd.DataFrame:
+        return table(self.cache, "samples.parquet")
+
+    def image_path(self, rel: str) -> Path:
+        return self.dataset.image_path(rel)
+
+
+def select_run(container=None) -> Selection | None:
+    """The sidebar run selector (kept in the URL as ``run``). Shows what to do when
+    there is no run or no analysis, and a warning when the cache is stale."""
+    container = container or st.sidebar
+    names = run_names()
+    if not names:
+        st.info("No trained run yet. Build the offline demo with `streetlens demo` (a few "
+                "minutes), or train one: `streetlens train --dataset D --backbone B --mode M`, "
+                "then `streetlens analyze RUN`.")
+        return None
+    name = url_selectbox("Run", names, "run", container=container)
+    run = get_run(name)
+    dataset = Dataset(Path(run.info["dataset"]["path"]))
+    cache = get_cache(run)
+    problems = []
+    if not dataset.exists():
+        problems.append(f"the run's dataset is not at {dataset.root} any more")
+    elif cache.exists():
+        model_fp, data_fp = _fingerprints(str(run.path), str(dataset.root),
+                                          (run.path / MODEL_FILE).stat().st_mtime,
+                                          dataset.table_path.stat().st_mtime)
+        problems = cache.problems(model_fp, data_fp)
+    else:
+        problems = cache.problems()
+    return Selection(run, cache, dataset, problems)
+
+
+def require_analysis(sel: Selection | None) -> Selection:
+    """Stop the page with a clear note unless the selected run has been analysed;
+    warn (but go on) when the analysis is stale."""
+    if sel is None:
+        st.stop()
+    if not sel.ready:
+        st.warning(f"Run **{sel.run.name}** has not been analysed yet: run "
+                   f"`streetlens analyze {sel.run.name}` (progress is shown in the terminal).")
+        st.stop()
+    for p in sel.problems:
+        st.warning(f"Stale analysis: {p}")
+    return sel

@@ -1,0 +1,139 @@
+"""streetlens analyze on a tiny run: artefacts agree with the model, resume after a crash
+or a kill, stale caches are recomputed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import analysis.precompute as precompute
+from analysis.precompute import AnalyzeConfig, analyze
+from analysis.store import AnalysisCache
+from analysis.train.data import load_rgb, make_transform
+from analysis.train.runs import load_model
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = AnalyzeConfig(batch_size=8, stages=("forward", "channels"))
+
+
+def quiet(*_):
+    pass
+
+
+def test_forward_artefacts_match_the_model(tiny_run, tiny_dataset, tmp_path):
+    cache = analyze(tiny_run.path, config=FAST, cache_root=tmp_path, progress=False, log=quiet)
+    samples = cache.table("samples.parquet")
+    rows = tiny_dataset.usable()
+    assert samples["id"].tolist() == rows["id"].tolist()
+    model = load_model(tiny_run)
+    tf = make_transform(tiny_run.spec, tiny_run.weights)
+    x = torch.stack([tf(load_rgb(tiny_dataset.image_path(p))) for p in rows["path"][:5]])
+    with torch.no_grad():
+        c, g = model(x)
+        fmap = model.features(x)
+    np.testing.assert_allclose(cache.array("class_logits.npy")[:5], c.numpy(), atol=1e-5)
+    np.testing.assert_allclose(cache.array("group_logits.npy")[:5], g.numpy(), atol=1e-5)
+    np.testing.assert_allclose(cache.array("activations.npy")[:5], fmap.numpy(), atol=2e-2, rtol=1e-2)
+    assert cache.array("cams.npy").shape == (len(rows), 3 + 2, 8, 8)
+    assert (samples["pred_class"] == [tiny_run.labels.classes[i] for i in c.argmax(1).tolist()] + list(
+        samples["pred_class"][5:])).all()
+    assert samples["correct"].dtype == bool and samples["p_pred"].between(0, 1).all()
+    top = cache.table("top_channels.parquet")
+    assert set(top["target"]) == {"paris", "seoul", "tokyo", "East", "West"}
+    assert cache.stage_done("forward") and cache.manifest["n_images"] == len(rows)
+
+
+def test_interrupted_analysis_resumes_without_corruption(tiny_run, tmp_path, monkeypatch):
+    reference = analyze(tiny_run.path, config=FAST, cache_root=tmp_path / "ref", progress=False, log=quiet)
+    real = precompute.image_batches
+    calls = {"n": 0}
+
+    def crashing(ctx, start=0):
+        for item in real(ctx, start):
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise KeyboardInterrupt  # dies in the middle of the forward stage
+            yield item
+
+    monkeypatch.setattr(precompute, "image_batches", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        analyze(tiny_run.path, config=FAST, cache_root=tmp_path / "c", progress=False, log=quiet)
+    cache_dir = tmp_path / "c" / tiny_run.name
+    assert not (cache_dir / "cams.npy").exists() and (cache_dir / "cams.npy.partial").exists()
+    progress = json.loads((cache_dir / "cams.npy.progress.json").read_text())
+    assert progress["rows"] == 3 * 8
+    monkeypatch.setattr(precompute, "image_batches", real)
+    starts = []
+    orig = precompute.image_batches
+
+    def recording(ctx, start=0):
+        starts.append(start)
+        return orig(ctx, start)
+
+    monkeypatch.setattr(precompute, "image_batches", recording)
+    resumed = analyze(tiny_run.path, config=FAST, cache_root=tmp_path / "c", progress=False, log=quiet)
+    assert starts == [24]  # continued, did not start over
+    for name in ("cams.npy", "class_logits.npy", "channel_attr.npy", "activations.npy"):
+        np.testing.assert_array_equal(resumed.array(name), reference.array(name))
+
+
+def test_killed_process_resumes(tiny_run, tmp_path):
+    """A real SIGKILL in the middle of the forward stage, then a rerun."""
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r});"
+            "from analysis.precompute import analyze, AnalyzeConfig;"
+            f"analyze({str(tiny_run.path)!r}, config=AnalyzeConfig(batch_size=1, stages=('forward',)),"
+            f" cache_root={str(tmp_path)!r}, progress=False, log=lambda *a: None)")
+    proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)})
+    progress = tmp_path / tiny_run.name / "cams.npy.progress.json"
+    deadline = time.time() + 120
+    rows = 0
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            rows = json.loads(progress.read_text())["rows"]
+        except (OSError, ValueError, KeyError):
+            rows = 0
+        if rows >= 5:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 5 <= rows < 72, "the process should have been killed mid-stage"
+    cache = analyze(tiny_run.path, config=AnalyzeConfig(batch_size=4, stages=("forward",)),
+                    cache_root=tmp_path, progress=False, log=quiet)
+    fresh = analyze(tiny_run.path, config=AnalyzeConfig(batch_size=4, stages=("forward",)),
+                    cache_root=tmp_path / "fresh", progress=False, log=quiet)
+    np.testing.assert_allclose(cache.array("cams.npy"), fresh.array("cams.npy"), atol=1e-3)
+    assert cache.table("samples.parquet").equals(fresh.table("samples.parquet"))
+
+
+def test_stale_cache_is_detected_and_recomputed(tiny_run, tiny_dataset, tmp_path):
+    cache = analyze(tiny_run.path, config=FAST, cache_root=tmp_path, progress=False, log=quiet)
+    m = cache.manifest
+    assert cache.problems(m["model_fingerprint"], m["dataset_fingerprint"]) == []
+    assert cache.problems("other-model", m["dataset_fingerprint"])
+    messages = []
+    # a changed parameter reruns only the stage it belongs to, not the forward pass
+    again = analyze(tiny_run.path, config=AnalyzeConfig(batch_size=8, top_channels=3,
+                                                        stages=("forward", "channels")),
+                    cache_root=tmp_path, progress=False, log=messages.append)
+    assert messages[0] == "forward    cached" and messages[1].startswith("channels ")
+    assert again.table("top_channels.parquet")["rank"].max() == 2
+    # another model: everything is recomputed
+    manifest = json.loads((cache.root / "manifest.json").read_text())
+    manifest["model_fingerprint"] = "someone-else"
+    (cache.root / "manifest.json").write_text(json.dumps(manifest))
+    messages.clear()
+    analyze(tiny_run.path, config=FAST, cache_root=tmp_path, progress=False, log=messages.append)
+    assert "recomputing" in messages[0] and messages[1].startswith("forward ") and "cached" not in messages[1]
+
+
+def test_unknown_stage_is_an_error(tiny_run, tmp_path):
+    with pytest.raises(ValueError, match="unknown stage"):
+        analyze(tiny_run.path, config=AnalyzeConfig(stages=("nope",)), cache_root=tmp_path, log=quiet)
