@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8501
 
-.PHONY: run test install demo clean-venv
+.PHONY: run test install demo browser clean-venv
 
 # (Re)install when pyproject.toml changes; creating the venv only when missing.
 $(STAMP): pyproject.toml
@@ -15,11 +16,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# The embedded default: built once (a few minutes, offline), reused afterwards.
+demo: $(STAMP)
+	@ls models/*/run.json >/dev/null 2>&1 || $(BIN)/streetlens demo
+
+# Headless Chromium for the browser tests (Debian package; playwright drives it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests …"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  { echo "could not install chromium: install it (e.g. apt-get install chromium) and rerun"; exit 1; }; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-run: $(STAMP)
-	$(BIN)/streamlit run dashboard/app.py --browser.gatherUsageStats false
+run: demo
+	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Sequence
 
@@ -25,7 +25,7 @@ from analysis.data.synth.facades import Facade, paint_building
 from analysis.data.synth.layout import Scene
 from analysis.data.synth.street import (LAMPS, car_colour, paint_clouds, paint_person, paint_road,
                                         paint_skyline, paint_vehicle, sky_colours, sky_image, VEHICLES)
-from analysis.data.synth.styles import CITY_STYLES, CUE_CLASSES, CueSpec
+from analysis.data.synth.styles import CityStyle, CITY_STYLES, CUE_CLASSES, CueSpec
 
 
 @dataclass
@@ -73,6 +73,30 @@ def image_seed(seed: int, city: str, index: int) -> int:
     return _stream_seed("streetlens-synth-image", seed, city, index)
 
 
+BORROW_P = 0.35
+"""Chance that a street's ordinary look (buildings, camera, sky, light, cars, lamps) comes
+from another city of the same group. Real cities share plenty of unremarkable
+architecture; without this, building colours alone give the city away and a CNN never
+needs the signature cues. What stays the city's own: its cues, driving side and road
+markings — the evidence a good explanation should point at."""
+OWN_FIELDS = ("name", "group", "driving", "cues", "centre_line", "kerb_lines")
+
+
+def borrowed_style(city: str, seed: int) -> CityStyle:
+    """The style an image of ``city`` is drawn with: its own, or (``BORROW_P``) another
+    same-group city's look with this city's cues. A separate random stream, so the
+    decision never shifts the rest of the picture's draws."""
+    own = CITY_STYLES[city]
+    rng = random.Random(_stream_seed("streetlens-synth-borrow", city, seed))
+    if rng.random() >= BORROW_P:
+        return own
+    donors = sorted(c for c, s in CITY_STYLES.items() if s.group == own.group and c != city)
+    if not donors:
+        return own
+    donor = CITY_STYLES[donors[rng.randrange(len(donors))]]
+    return replace(donor, **{f: getattr(own, f) for f in OWN_FIELDS})
+
+
 def render_street(city: str, seed: int, size: int = 224) -> tuple[Image.Image, list[Cue]]:
     """Draw one street of ``city``; deterministic for (city, seed, size)."""
     out = compose(city, seed, size)
@@ -89,7 +113,7 @@ def compose(city: str, seed: int, size: int = 224, omit: Sequence[int] = (),
         raise ValueError(f"no demo style for {city!r}; choose from {', '.join(CITY_STYLES)}")
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")
-    style = CITY_STYLES[city]
+    style = borrowed_style(city, seed)
     rng = random.Random(_stream_seed("streetlens-synth", city, seed))
 
     plan: list[tuple[CueSpec, int]] = []
