@@ -297,15 +297,19 @@ def predict_cmd(run, images, models_root, top):
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
+@click.option("--reliability", is_flag=True,
+              help="Also run the reliability checks (opt-in; see `streetlens reliability`).")
 @user_errors
 def analyze_cmd(run, models_root, dataset_name, cache_root, stages, n_concepts, featvis_steps,
-                featvis_size, batch_size, seed, device):
+                featvis_size, batch_size, seed, device, reliability):
     """Precompute everything the dashboard shows for RUN (whole dataset)."""
     from analysis.precompute import AnalyzeConfig, analyze, summary_lines
 
     cfg = AnalyzeConfig(batch_size=batch_size, n_concepts=n_concepts, featvis_steps=featvis_steps,
                         featvis_size=featvis_size, seed=seed, device=device,
                         stages=tuple(s.strip() for s in stages.split(",") if s.strip()))
+    if reliability and "reliability" not in cfg.stages:
+        cfg.stages = (*cfg.stages, "reliability")
     cache = analyze(run, config=cfg, dataset=dataset_name, cache_root=cache_root,
                     models_root=models_root, log=click.echo)
     click.echo("\n".join(summary_lines(cache)))
@@ -404,6 +408,159 @@ def data_collect(dataset_name, data_root, cls, query, exclude, max_images, engin
         options=ImportOptions(min_side=min_side, seed=seed, workers=workers),
     )
     click.echo("\n".join(report.lines()))
+
+
+# ---------------------------------------------------------------- curation
+@data.command("scores")
+@dataset_option
+@data_root_option
+@click.option("--street-categories", default=None, metavar="NAME,NAME",
+              help="Places365 scenes that count as a street [default: "
+                   "analysis.data.scores.STREET_CATEGORIES: street, alley, downtown, …].")
+@click.option("--run", "run_name", default=None,
+              help="Also score how strongly this trained run disputes each label.")
+@models_root_option
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--force", is_flag=True, help="Recompute every image, not only new ones.")
+@click.option("--progress-file", type=click.Path(path_type=Path), default=None,
+              help="Also write progress as JSON here (the Curate page's background run).")
+@click.option("--no-progress-bar", is_flag=True, help="No tqdm bar.")
+@user_errors
+def data_scores(dataset_name, data_root, street_categories, run_name, models_root, batch_size,
+                device, force, progress_file, no_progress_bar):
+    """Street / outlier (/ model dispute) scores per image, for the Curate page's order."""
+    import torch
+
+    from analysis.data.scores import compute_scores, places365_scorer, write_progress
+
+    dev = "cuda" if device == "auto" and torch.cuda.is_available() else (
+        "cpu" if device == "auto" else device)
+    cats = [c.strip() for c in street_categories.split(",") if c.strip()] if street_categories else None
+    try:
+        report = compute_scores(open_dataset(dataset_name, data_root), places365_scorer(device=dev),
+                                street_categories=cats, batch_size=batch_size, force=force,
+                                run=run_name, models_root=models_root, progress=not no_progress_bar,
+                                progress_file=progress_file)
+    except Exception as exc:
+        write_progress(progress_file, state="failed", message=str(exc).splitlines()[0] if str(exc) else
+                       type(exc).__name__)
+        raise
+    click.echo("\n".join(report.lines()))
+
+
+@data.command("curate")
+@dataset_option
+@data_root_option
+@click.option("--reject-below", type=float, default=None, metavar="SCORE",
+              help="Reject unreviewed images whose street score is below SCORE.")
+@click.option("--reject-above", type=float, default=None, metavar="SCORE",
+              help="Reject unreviewed images whose outlier (or dispute) score is above SCORE.")
+@click.option("--score", type=click.Choice(["street", "outlier", "dispute"]), default=None,
+              help="Which score the threshold applies to [default: street for --reject-below, "
+                   "outlier for --reject-above].")
+@click.option("--class", "cls", default=None, help="Only this class [default: all].")
+@click.option("--dry-run", is_flag=True, help="List what would be rejected; change nothing.")
+@click.option("--undo", "undo_n", type=int, is_flag=False, flag_value=1, default=None,
+              metavar="[LAST_N]", help="Undo the last LAST_N decisions (default 1); with "
+                                       "--all-auto every automatic pass.")
+@click.option("--all-auto", is_flag=True, help="With --undo: undo every automatic pass.")
+@click.option("--log", "show_log", is_flag=True, help="Show the recent decisions.")
+@user_errors
+def data_curate(dataset_name, data_root, reject_below, reject_above, score, cls, dry_run, undo_n,
+                all_auto, show_log):
+    """First automatic curation pass by score, logged and reversible (--undo)."""
+    from analysis.data import curation
+
+    ds = open_dataset(dataset_name, data_root)
+    ds.read()  # one clear line when it is not a dataset
+    if show_log:
+        history = curation.actions(ds)
+        undone = curation.undone_actions(history)
+        for a in history[-30:]:
+            mark = " (undone)" if a.id in undone else ""
+            click.echo(f"{a.id}  {a.time[:19]}  {a.who:<12} {a.source:<5} {a.describe()}{mark}")
+        if not history:
+            click.echo("no decisions yet")
+        return
+    if undo_n is not None or all_auto:
+        if reject_below is not None or reject_above is not None:
+            raise click.UsageError("--undo cannot be combined with --reject-below/--reject-above")
+        done = curation.undo(ds, last=None if all_auto else (undo_n or 1), all_auto=all_auto)
+        if not done:
+            click.echo("nothing to undo")
+        for a in done:
+            extra = f", {len(a.skipped)} left alone (decided again since)" if a.skipped else ""
+            click.echo(f"undid {a.undoes}: {a.n} image(s) restored{extra}")
+        return
+    if reject_below is None and reject_above is None:
+        raise click.UsageError("give --reject-below SCORE, --reject-above SCORE, --undo or --log")
+    score = score or ("street" if reject_below is not None else "outlier")
+    action, hit = curation.auto_reject(ds, score=score, below=reject_below, above=reject_above,
+                                       cls=cls, dry_run=dry_run)
+    for row in hit.head(15).itertuples(index=False):
+        click.echo(f"  {row.path:<40} {score} {getattr(row, score):.3f}  ({row.scene_top})")
+    if len(hit) > 15:
+        click.echo(f"  … {len(hit) - 15} more")
+    if dry_run:
+        click.echo(f"dry run: would reject {len(hit)} unreviewed image(s)")
+    elif action is None:
+        click.echo("no unreviewed image passes that threshold: nothing rejected")
+    else:
+        click.echo(f"rejected {action.n} image(s) (action {action.id}); undo with "
+                   f"`streetlens data curate --dataset {dataset_name} --undo`")
+
+
+@main.command("reliability")
+@click.argument("run")
+@models_root_option
+@click.option("--dataset", "dataset_name", default=None,
+              help="Dataset path if it moved since training [default: the run's].")
+@click.option("--cache-root", type=click.Path(path_type=Path), default=None,
+              help="[default: $STREETLENS_CACHE or ./cache]")
+@click.option("--images", default=8, show_default=True,
+              help="Correctly classified test images for randomisation and deletion/insertion.")
+@click.option("--ig-images", default=4, show_default=True,
+              help="Of those, how many for integrated gradients (its cost: --ig-steps passes each).")
+@click.option("--ig-steps", default=8, show_default=True, help="Integrated-gradients steps.")
+@click.option("--steps", default=20, show_default=True, help="Deletion/insertion steps.")
+@click.option("--random-orders", default=3, show_default=True,
+              help="Random pixel orders (seeds) of the deletion/insertion reference.")
+@click.option("--baseline", type=click.Choice(["blur", "mean"]), default="blur", show_default=True,
+              help="What a deleted pixel becomes: the blurred image or its mean colour.")
+@click.option("--loc-images", default=30, show_default=True,
+              help="Test images for the pointing game of the per-pixel methods (Grad-CAM: all).")
+@click.option("--tolerance", default=15, show_default=True,
+              help="Pointing-game tolerance in pixels at 224 px (scaled with the image).")
+@click.option("--methods", default="", help="Comma-separated methods [default: the dashboard's five].")
+@click.option("--modes", default="cascade,independent", show_default=True,
+              help="Randomisation schedules: cascade, independent.")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@user_errors
+def reliability_cmd(run, models_root, dataset_name, cache_root, images, ig_images, ig_steps, steps,
+                    random_orders, baseline, loc_images, tolerance, methods, modes, batch_size, seed,
+                    device):
+    """Can RUN's explanations be trusted? Randomisation sanity check, deletion/insertion,
+    pointing game (demo data) → cache/RUN/reliability.parquet and a verdict per method."""
+    from analysis.explain.reliability.maps import parse_methods
+    from analysis.explain.reliability.verdict import verdicts_from_table
+    from analysis.precompute import AnalyzeConfig, analyze, summary_lines
+
+    parse_methods(methods)  # one clear line for a typo, before any work
+    cfg = AnalyzeConfig(batch_size=batch_size, seed=seed, device=device, stages=("forward", "reliability"),
+                        reliability_images=images, reliability_ig_images=ig_images,
+                        reliability_ig_steps=ig_steps, reliability_steps=steps,
+                        reliability_random_orders=random_orders, reliability_baseline=baseline,
+                        reliability_loc_images=loc_images, reliability_tolerance=tolerance,
+                        reliability_methods=methods, reliability_modes=modes)
+    cache = analyze(run, config=cfg, dataset=dataset_name, cache_root=cache_root,
+                    models_root=models_root, log=click.echo)
+    click.echo("\n".join(summary_lines(cache)))
+    click.echo(f"\n{cache.root / 'reliability.parquet'}")
+    for v in verdicts_from_table(cache.table("reliability.parquet")).values():
+        click.echo(f"  {v.icon} {v.text}")
 
 
 if __name__ == "__main__":  # pragma: no cover

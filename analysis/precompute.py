@@ -53,6 +53,17 @@ class AnalyzeConfig:
     knn: int = 8
     seed: int = 0
     stages: tuple[str, ...] = ("forward", "map", "channels", "concepts", "featvis")
+    # reliability (opt-in stage; see analysis/explain/reliability/stage.py for the costs)
+    reliability_images: int = 8  # correctly classified test images, one class in turn
+    reliability_ig_images: int = 4  # of those, for integrated gradients (and occlusion)
+    reliability_ig_steps: int = 8
+    reliability_steps: int = 20  # deletion/insertion steps
+    reliability_random_orders: int = 3
+    reliability_baseline: str = "blur"  # or "mean"
+    reliability_loc_images: int = 30  # test images for pointing game (Grad-CAM: all)
+    reliability_tolerance: int = 15  # pointing-game tolerance, px at 224 px
+    reliability_methods: str = ""  # comma-separated; "" = the dashboard's five
+    reliability_modes: str = "cascade,independent"
     device: str = "auto"
     extra: dict = field(default_factory=dict)
 
@@ -70,11 +81,16 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "concepts": ("n_concepts", "concept_rows", "top_patches", "seed"),
     "featvis": ("featvis_channels", "featvis_size", "featvis_steps", "seed", "n_concepts",
                 "top_channels"),
+    "reliability": ("reliability_images", "reliability_ig_images", "reliability_ig_steps",
+                    "reliability_steps", "reliability_random_orders", "reliability_baseline",
+                    "reliability_loc_images", "reliability_tolerance", "reliability_methods",
+                    "reliability_modes", "seed"),
 }
 STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
     "concepts": ("concepts", "concept_maps.npy", "concept_importance.parquet",
                  "concept_patches.parquet"),
     "featvis": ("featvis", "featvis.parquet"),
+    "reliability": ("reliability.parquet", "reliability_curves.parquet"),
 }
 DOWNSTREAM: dict[str, tuple[str, ...]] = {"channels": ("featvis",), "concepts": ("featvis",)}
 
@@ -420,3 +436,6 @@ def summary_lines(cache: AnalysisCache) -> list[str]:
     lines += [f"  {name:<10} {s.get('seconds', 0):7.1f} s" for name, s in stages.items()]
     lines.append(f"  {'total':<10} {total:7.1f} s")
     return lines
+
+
+from analysis.explain.reliability import stage as _reliability_stage  # noqa: E402,F401

@@ -1,7 +1,8 @@
 """streetlens dashboard entry point: ``streamlit run dashboard/app.py`` (or ``make run``).
 
 Pages are registered here with ``st.navigation``; each lives in ``dashboard/app_pages``.
-The dashboard only reads what the CLI stages wrote (datasets, runs, caches).
+The dashboard only reads what the CLI stages wrote (datasets, runs, caches). A page whose
+file is not there (yet) is left out of the menu instead of breaking the app.
 """
 
 from __future__ import annotations
@@ -15,11 +16,35 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run` does not put the project on sys.path
     sys.path.insert(0, str(ROOT))
 
-st.set_page_config(page_title="streetlens", page_icon="🏙️", layout="wide")
+PAGES_DIR = ROOT / "dashboard" / "app_pages"
 
-PAGES = [
-    st.Page(str(ROOT / "dashboard/app_pages/datasets.py"), title="Datasets", icon="🗂️",
-            default=True),
+# (section, file, title, icon, url path); the first page is the default
+PAGE_SPECS: list[tuple[str, str, str, str, str]] = [
+    ("Model", "overview.py", "Overview", ":material/monitoring:", "overview"),
+    ("Model", "sample.py", "Sample", ":material/image_search:", "sample"),
+    ("Model", "errors.py", "Errors", ":material/report:", "errors"),
+    ("Whole dataset", "atlas.py", "Atlas", ":material/scatter_plot:", "atlas"),
+    ("Whole dataset", "features.py", "Features", ":material/extension:", "features"),
+    ("Whole dataset", "reliability.py", "Reliability", ":material/verified:", "reliability"),
+    ("Try it", "new_image.py", "New image", ":material/add_photo_alternate:", "new-image"),
+    ("Data", "datasets.py", "Datasets", ":material/folder_open:", "datasets"),
+    ("Data", "curate.py", "Curate", ":material/checklist:", "curate"),
 ]
 
-st.navigation(PAGES).run()
+
+def build_pages(pages_dir: Path = PAGES_DIR) -> dict[str, list]:
+    """``st.navigation``'s sections → pages, only for page files that exist."""
+    sections: dict[str, list] = {}
+    first = True
+    for section, file, title, icon, url_path in PAGE_SPECS:
+        path = Path(pages_dir) / file
+        if not path.exists():
+            continue
+        page = st.Page(str(path), title=title, icon=icon, url_path=url_path, default=first)
+        first = False
+        sections.setdefault(section, []).append(page)
+    return sections
+
+
+st.set_page_config(page_title="streetlens", page_icon="🏙️", layout="wide")
+st.navigation(build_pages()).run()

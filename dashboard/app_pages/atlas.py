@@ -1,0 +1,287 @@
+"""Atlas: what makes each city look like itself, across the whole dataset.
+
+* **Map** — every image as a point of the UMAP of its features, coloured by true city,
+  prediction, right/wrong, split or group (``?color=…``); click a point or lasso a region
+  to see those images (thumbnails and a table linking to the Sample page).
+* **Where the model looks** — the mean Grad-CAM of each city over its correctly
+  classified images (each map min-max normalised first), over the city's average photo.
+* **Concepts** — the NMF concepts of the target layer: a concept × city heatmap of their
+  importance (click a cell, or pick one, ``?concept=…``), the chosen concept in detail
+  (feature visualisation, top patches and where they come from, importance per city),
+  and one card per concept.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import export_ui, state
+from dashboard.figures import atlas, images
+
+CHART_CONFIG = {"displayModeBar": False}
+MAX_THUMBS = 24
+
+
+def sample_url(run: str, image_id: str) -> str:
+    return "sample?" + urlencode({"run": run, "id": image_id})
+
+
+def selected_rows(event) -> list[int]:
+    """Rows picked on the UMAP (customdata[0] of each selected point), in order."""
+    try:
+        points = event["selection"]["points"] if event else []
+    except (KeyError, TypeError):
+        return []
+    rows = []
+    for p in points:
+        cd = p.get("customdata")
+        if isinstance(cd, (list, tuple)) and cd:
+            try:
+                r = int(float(cd[0]))
+            except (TypeError, ValueError):
+                continue
+            if r not in rows:
+                rows.append(r)
+    return rows
+
+
+# ------------------------------------------------------------------------------ map
+def map_section(sel: state.Selection, samples: pd.DataFrame) -> None:
+    st.header("Map of the images")
+    if not sel.cache.has("umap.parquet"):
+        st.info(f"No map yet: run `streetlens analyze {sel.run.name}` (stage `map`).")
+        return
+    c1, c2 = st.columns([1, 3])
+    color = state.url_selectbox("Colour by", list(atlas.COLOR_BY), "color", default="class",
+                                container=c1, format_func=lambda k: atlas.COLOR_BY[k])
+    c2.caption("Each point is an image, placed by the UMAP of the features the heads see: "
+               "images the model finds alike lie close. Click a point — or pick the lasso or "
+               "box in the chart's toolbar and drag — to see those images below. Drag to zoom, "
+               "double-click to zoom out; click a legend entry to hide it.")
+    points = atlas.umap_points(state.table(sel.cache, "umap.parquet"), samples)
+    fig = atlas.umap_scatter(points, color, sel.labels.classes,
+                             title=f"{len(points)} images, coloured by {atlas.COLOR_BY[color]}")
+    event = st.plotly_chart(fig, width="stretch", theme=None, on_select="rerun",
+                            selection_mode=("points", "box", "lasso"), key=f"atlas_umap_{color}",
+                            config={"displayModeBar": True, "displaylogo": False})
+    export_ui.download_buttons(fig, f"umap-{color}")
+    rows = selected_rows(event)
+    if not rows:
+        st.caption("Nothing selected yet.")
+        return
+    picked = samples.set_index("row").loc[rows].reset_index()
+    wrong = int((~picked["correct"].astype(bool)).sum())
+    mix = picked["class"].value_counts()
+    st.markdown(f"**{len(picked)} image(s) selected** — "
+                + ", ".join(f"{n} {c}" for c, n in mix.items())
+                + f"; {wrong} misclassified." + (f" Showing the first {MAX_THUMBS}." if len(picked) > MAX_THUMBS else ""))
+    shown = picked.head(MAX_THUMBS)
+    st.image([state.thumbnail_bytes(str(sel.image_path(p)), 160) for p in shown["path"]],
+             caption=[f"{c} → {pc} {pp:.0%}" + ("" if ok else " ✗") for c, pc, pp, ok in
+                      zip(shown["class"], shown["pred_class"], shown["p_pred"], shown["correct"])],
+             width=140)
+    table = picked[["id", "class", "pred_class", "p_pred", "split"]].copy()
+    table["open"] = [sample_url(sel.run.name, i) for i in picked["id"]]
+    st.dataframe(table, hide_index=True, width="stretch", key="atlas_selection_table",
+                 column_config={"p_pred": st.column_config.ProgressColumn("confidence", min_value=0,
+                                                                           max_value=1, format="percent"),
+                                "pred_class": "predicted", "class": "true",
+                                "open": st.column_config.LinkColumn("Sample page", display_text="open ↗")})
+
+
+# ------------------------------------------------------------------------ mean maps
+def mean_cam_section(sel: state.Selection) -> None:
+    st.header("Where the model looks, per city")
+    if not sel.cache.has("cams.npy"):
+        st.info("No Grad-CAM maps in the cache.")
+        return
+    with st.spinner("Averaging Grad-CAM maps over the dataset …"):
+        pic = export_ui.mean_cam_picture(sel)
+    st.image(pic, width="stretch")
+    st.caption("Mean Grad-CAM of each city for its correctly classified images (each map "
+               "normalised to [0, 1] first, so every image counts the same), laid over the "
+               "city's average photo. Red: where the evidence for the city usually is.")
+    export_ui.download_buttons(pic, "mean-gradcam-per-city")
+
+
+# ------------------------------------------------------------------------- concepts
+def _bump_heatmap() -> None:
+    st.session_state["_atlas_hm_gen"] = st.session_state.get("_atlas_hm_gen", 0) + 1
+
+
+def _apply_heatmap_click(key: str, concepts: list[int]) -> None:
+    event = st.session_state.get(key)
+    try:
+        points = event["selection"]["points"] if event else []
+    except (KeyError, TypeError):
+        points = []
+    if not points:
+        return
+    cd = points[0].get("customdata")
+    k = None
+    if isinstance(cd, (list, tuple)) and cd:
+        try:
+            k = int(float(cd[0]))
+        except (TypeError, ValueError):
+            k = None
+    if k is None:
+        y = str(points[0].get("y", ""))
+        k = int(y.split()[-1]) if y.split() and y.split()[-1].isdigit() else None
+    if k not in concepts or st.session_state.get("_atlas_applied") == (key, k):
+        return
+    st.session_state["_atlas_applied"] = (key, k)
+    state.url_set(concept=k)
+    st.session_state["w_concept"] = k  # the picker follows the click
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def concept_overlay(cache_root: str, row: int, path: str, concept: int, cell: int = 160) -> np.ndarray:
+    """Where concept ``concept`` is in image ``row`` (its concept map, tinted)."""
+    from pathlib import Path
+
+    maps = np.load(Path(cache_root) / "concept_maps.npy", mmap_mode="r")
+    m = np.asarray(maps[row, concept], dtype=np.float32)
+    try:
+        photo = images.to_rgb_array(images.fit_square(path, cell))
+    except OSError:
+        photo = images.to_rgb_array(images.placeholder_icon(cell, "missing"))
+    color = images.GROUP_COLORS[concept % len(images.GROUP_COLORS)]
+    return images.tint_overlay(photo, m, color=color)
+
+
+def importance_line(imp: pd.DataFrame, concept: int, head: str = "city", n: int = 3) -> str:
+    """"tokyo +3.08 · seoul +0.99 · kyoto +0.59": the concept's largest importances."""
+    sub = imp[(imp["head"] == head) & (imp["concept"] == concept)].sort_values("importance", ascending=False)
+    return " · ".join(f"{t} {v:+.2f}" for t, v in zip(sub["target"].head(n), sub["importance"].head(n)))
+
+
+def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame, k: int,
+                   names: dict[int, str], head: str, samples: pd.DataFrame) -> None:
+    fv = export_ui.featvis_files(sel)
+    st.subheader(names.get(k, f"concept {k}"))
+    c1, c2, c3 = st.columns([1, 2.2, 1.6])
+    with c1:
+        pic = export_ui.cache_picture(sel, fv.get(("concept", k)))
+        st.image(pic if pic is not None else images.placeholder_icon(160, "no vis"), width="stretch",
+                 caption="feature visualisation: an image that excites this concept direction")
+    pk = patches[patches["concept"] == k].sort_values("rank")
+    with c2:
+        pics = [export_ui.cache_picture(sel, f) for f in pk["file"]]
+        ok = [(p, r) for p, r in zip(pics, pk.to_dict("records")) if p is not None]
+        if ok:
+            cls = samples.set_index("row")["class"]
+            grid = images.image_grid([p for p, _ in ok], ncols=6, cell=96, pad=3,
+                                     captions=[str(cls.get(r["row"], "")) for _, r in ok])
+            st.image(grid, width="stretch",
+                     caption="its strongest patches in the dataset (city of each source image)")
+        else:
+            st.info("No patches stored for this concept.")
+    with c3:
+        fig = atlas.concept_bars(imp, k, head, title=f"Importance per {'city' if head == 'city' else 'group'}")
+        st.plotly_chart(fig, width="stretch", theme=None, config=CHART_CONFIG, key="atlas_concept_bars")
+        export_ui.download_buttons(fig, f"concept-{k}-importance-{head}")
+    if len(pk) and sel.cache.has("concept_maps.npy"):
+        src = pk.drop_duplicates("row").head(6)
+        paths = samples.set_index("row")["path"]
+        st.markdown("**Where it appears** in the images of its top patches:")
+        cols = st.columns(len(src))
+        for col, r in zip(cols, src.to_dict("records")):
+            with col:
+                st.image(concept_overlay(str(sel.cache.root), int(r["row"]),
+                                         str(sel.image_path(paths[r["row"]])), k), width="stretch")
+                st.markdown(f"[`{r['id'][:8]}` ↗]({sample_url(sel.run.name, r['id'])})")
+    cards = [c for c in export_ui.concept_cards(sel) if c.concept == k]
+    if cards:
+        export_ui.download_buttons(atlas.concept_cards_figure(cards), f"concept-{k}-card",
+                                   key=f"dl-card-{k}")
+
+
+def concept_cards(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame,
+                  names: dict[int, str], head: str, per_row: int = 3) -> None:
+    fv = export_ui.featvis_files(sel)
+    concepts = sorted(int(k) for k in imp["concept"].unique())
+    cols = st.columns(per_row)
+    for i, k in enumerate(concepts):
+        with cols[i % per_row].container(border=True):
+            st.markdown(f"**{names.get(k, f'concept {k}')}**")
+            a, b = st.columns([1, 2])
+            pic = export_ui.cache_picture(sel, fv.get(("concept", k)))
+            a.image(pic if pic is not None else images.placeholder_icon(96, "no vis"), width="stretch")
+            pk = patches[patches["concept"] == k].sort_values("rank").head(6)
+            pics = [p for p in (export_ui.cache_picture(sel, f) for f in pk["file"]) if p is not None]
+            if pics:
+                b.image(images.image_grid(pics, ncols=3, cell=72, pad=2), width="stretch")
+            st.markdown(f"top: {importance_line(imp, k, head)}")
+            fig = atlas.concept_bars(imp, k, head, height=40 + 17 * imp[imp["head"] == head]["target"].nunique())
+            fig.update_layout(margin=dict(l=4, r=4, t=4, b=4), font=dict(size=11))
+            fig.update_xaxes(title_text=None)
+            st.plotly_chart(fig, width="stretch", theme=None, config=CHART_CONFIG, key=f"atlas_card_{k}")
+
+
+def concepts_section(sel: state.Selection, samples: pd.DataFrame) -> None:
+    st.header("Concepts")
+    if not sel.cache.has("concept_importance.parquet"):
+        st.info(f"No concepts yet: run `streetlens analyze {sel.run.name}` (stage `concepts`).")
+        return
+    imp = state.table(sel.cache, "concept_importance.parquet")
+    patches = state.table(sel.cache, "concept_patches.parquet") if sel.cache.has("concept_patches.parquet") \
+        else pd.DataFrame(columns=["concept", "rank", "row", "id", "file"])
+    heads = [h for h in ("city", "group") if (imp["head"] == h).any()]
+    c1, c2 = st.columns([1, 3])
+    head = state.url_selectbox("Head", heads, "head", default="city", container=c1,
+                               format_func=lambda h: {"city": "city", "group": "group (East/West)"}[h])
+    c2.caption("Concepts are directions in the target layer's activations found by NMF over the "
+               "training images: each is a part that recurs across the dataset. Importance "
+               "(gradient × concept activation, averaged over a class's images): how much the "
+               "concept pushes that class's score up (red) or down (blue).")
+    names = atlas.concept_names(imp, head)
+    concepts = sorted(names)
+    targets = list(sel.labels.classes) if head == "city" else list(sel.labels.groups)
+    gen = st.session_state.get("_atlas_hm_gen", 0)
+    hm_key = f"atlas_heatmap_{head}_{gen}"
+    _apply_heatmap_click(hm_key, concepts)
+    default = concepts[0] if concepts else None
+    k = state.url_get("concept", default, int)
+    k = k if k in concepts else default
+    fig = atlas.concept_class_heatmap(imp, head, targets, selected=k,
+                                      title=f"Concept × {head} importance (click a cell to open its concept)")
+    st.plotly_chart(fig, width="stretch", theme=None, on_select="rerun", selection_mode="points",
+                    key=hm_key, config=CHART_CONFIG)
+    export_ui.download_buttons(fig, f"concept-x-{head}-importance")
+
+    if st.session_state.get("w_concept") != k:
+        st.session_state["w_concept"] = k
+    st.selectbox("Concept", concepts, key="w_concept", format_func=lambda c: names[c],
+                 on_change=_on_concept_pick)
+    concept_detail(sel, imp, patches, k, names, head, samples)
+    st.subheader("All concepts")
+    concept_cards(sel, imp, patches, names, head)
+    cards = export_ui.concept_cards(sel)
+    if cards:
+        export_ui.download_buttons(atlas.concept_cards_figure(cards), "concept-cards", key="dl-cards-all")
+
+
+def _on_concept_pick() -> None:
+    state.url_set(concept=st.session_state.get("w_concept"))
+    _bump_heatmap()
+
+
+def main() -> None:
+    st.title("Atlas")
+    st.caption("What makes each city look like itself, across the whole dataset.")
+    sel = state.require_analysis(state.select_run())
+    export_ui.talk_pack_builder(sel)
+    samples = sel.samples()
+    map_section(sel, samples)
+    st.divider()
+    mean_cam_section(sel)
+    st.divider()
+    concepts_section(sel, samples)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,481 @@
+"""Curate page: choose, class by class, the photos that really show a street.
+
+A paged grid of thumbnails, worst first (low Places365 street score, unusual for the
+class, or disputed by a trained model; near-duplicates and the headings of one capture
+point side by side). Each decision is written to ``dataset.parquet`` at once, under a
+file lock that re-reads the table, so a refresh, a crash or a second tab loses nothing;
+every decision is logged in ``curation_log.jsonl`` and can be undone.
+
+Keyboard (Streamlit button shortcuts; they act when no text field has the focus):
+
+    J / K        next / previous image (the blue frame; the large view on the right)
+    A / X        accept / reject the current image and move on
+    Backspace    set the current image back to unreviewed
+    S            select / unselect the current image
+    Shift+S      select every image on the page;   Esc  clear the selection
+    Shift+A      accept the selected images;       Shift+X  reject the selected images
+    M            move the selected images (or the current one) to the class chosen
+    Shift+Enter  accept every other unreviewed image on this page, then next page
+    N / P        next / previous page
+    U            undo this tab's last action
+
+Scores are read from ``<dataset>/scores.parquet`` (``streetlens data scores``); the page
+never runs a model. Without scores it offers to compute them in a background process.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from analysis.data import curation
+from analysis.data import scores as scoring
+from analysis.data.dataset import TABLE, Dataset, DatasetError
+from dashboard import curate_grid, state
+from dashboard.curate_grid import CURSOR, MESSAGE, SELECTED
+
+COLUMNS = 6
+PAGE_SIZES = [30, 60, 120]
+GLYPH = {"accepted": "✓", "rejected": "✗"}
+STATUS_OF = {v: k for k, v in GLYPH.items()}
+SHOW_LABELS = {"unreviewed": "Unreviewed", "all": "All", "accepted": "Accepted", "rejected": "Rejected"}
+KEYS_HELP = """
+| key | does |
+| --- | --- |
+| **J** / **K** | next / previous image (blue frame, large view on the right) |
+| **A** / **X** | accept / reject the current image, then the next one |
+| **Backspace** | current image back to *unreviewed* |
+| **S** | select / unselect the current image |
+| **Shift+S** / **Esc** | select all on the page / clear the selection |
+| **Shift+A** / **Shift+X** | accept / reject the selected images |
+| **M** | move the selected (or the current) image to the chosen class |
+| **Shift+Enter** | accept every other unreviewed image on the page, next page |
+| **N** / **P** | next / previous page |
+| **U** | undo this tab's last action |
+
+Or click ✓ / ✗ under a thumbnail (click the lit one again to make it unreviewed).
+Shortcuts act when no text field has the keyboard focus.
+"""
+
+
+# ------------------------------------------------------------------ loaders (cheap, cached)
+@st.cache_data(show_spinner=False, max_entries=8)
+def _table(root: str, mtime_ns: int, size: int) -> pd.DataFrame:
+    return Dataset(Path(root)).read()
+
+
+def load_table(ds: Dataset) -> pd.DataFrame:
+    st_ = ds.table_path.stat()
+    return _table(str(ds.root), st_.st_mtime_ns, st_.st_size)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _scores(root: str, mtime_ns: int) -> tuple[pd.DataFrame | None, dict]:
+    df = scoring.load_scores(Dataset(Path(root)))
+    return df, (dict(df.attrs) if df is not None else {})
+
+
+def load_scores(ds: Dataset) -> tuple[pd.DataFrame | None, dict]:
+    p = scoring.scores_path(ds)
+    return _scores(str(ds.root), p.stat().st_mtime_ns if p.is_file() else 0)
+
+
+def dataset_names() -> list[str]:
+    root = state.data_root()
+    return sorted(p.parent.name for p in root.glob(f"*/{TABLE}"))
+
+
+def who() -> str:
+    """This tab's name in the log: user + a per-session tag (undo acts on one's own)."""
+    if "curate_who" not in st.session_state:
+        st.session_state.curate_who = f"{curation.default_who()}/tab-{uuid.uuid4().hex[:6]}"
+    return st.session_state.curate_who
+
+
+# ------------------------------------------------------------------ actions (callbacks)
+def _say(msg: str) -> None:
+    st.session_state[MESSAGE] = msg
+
+
+def _report(action: curation.Action | None, what: str) -> None:
+    if action is None or action.n == 0:
+        _say(f"{what}: nothing changed" + (f" ({len(action.skipped)} already so or decided "
+                                           "elsewhere)" if action and action.skipped else ""))
+    else:
+        _say(f"{action.describe()} · U to undo")
+
+
+def _decide(root: str, ids: list[str], status: str | None, cls: str | None = None,
+            what: str = "", only_if=None, advance: bool = False, clear: bool = False) -> None:
+    if not ids:
+        _say("nothing selected: tick images first (S, or Shift+S for the page)")
+        return
+    try:
+        action = curation.decide(Dataset(Path(root)), ids, status, cls=cls, who=who(),
+                                 source="page", only_if=only_if)
+    except DatasetError as exc:
+        _say(f"⚠ {exc}")
+        return
+    _report(action, what or (status or f"moved to {cls}"))
+    if clear:
+        _clear_selection(ids)
+    if advance:
+        _move_cursor(+1, after_decision=True)
+
+
+def _grid_event(root: str) -> None:
+    event = curate_grid.event_of(st.session_state.get("curate_grid"))
+    curate_grid.apply_event(event, root, who(), st.session_state)
+
+
+def _select(ids: list[str], value: bool) -> None:
+    st.session_state[SELECTED] = list(ids) if value else []
+
+
+def _clear_selection(ids: list[str]) -> None:
+    st.session_state[SELECTED] = [i for i in st.session_state.get(SELECTED, []) if i not in ids]
+
+
+def _toggle_current(ids: list[str]) -> None:
+    cur = st.session_state.get(CURSOR)
+    if cur in ids:
+        curate_grid.apply_event({"type": "toggle", "id": cur}, "", who(), st.session_state)
+
+
+def _move_cursor(step: int, after_decision: bool = False) -> None:
+    ids = st.session_state.get("curate_page_ids", [])
+    if not ids:
+        return
+    cur = st.session_state.get(CURSOR)
+    i = ids.index(cur) if cur in ids else 0
+    if after_decision and st.session_state.get("curate_show") == "unreviewed":
+        # the decided image leaves this view: the next one slides into its place
+        nxt = ids[i + 1] if i + 1 < len(ids) else (ids[i - 1] if i > 0 else None)
+        st.session_state[CURSOR] = nxt
+        return
+    j = i + step
+    if j >= len(ids):
+        _turn_page(+1)
+        return
+    if j < 0:
+        _turn_page(-1, last=True)
+        return
+    st.session_state[CURSOR] = ids[j]
+
+
+def _turn_page(step: int, last: bool = False) -> None:
+    n = st.session_state.get("curate_n_pages", 1)
+    page = st.session_state.get("curate_page", 1) + step
+    if 1 <= page <= n:
+        st.session_state.curate_page = page
+        st.session_state[CURSOR] = None
+        st.session_state.curate_cursor_last = last
+
+
+def _accept_rest(root: str, ids: list[str]) -> None:
+    selected = set(st.session_state.get(SELECTED, []))
+    chosen = [i for i in ids if i not in selected]
+    try:
+        action = curation.decide(Dataset(Path(root)), chosen, "accepted", who=who(), source="page",
+                                 only_if=("unreviewed",), note="rest of page") if chosen else None
+    except DatasetError as exc:
+        _say(f"⚠ {exc}")
+        return
+    _report(action, "accepted the rest of the page")
+    if st.session_state.get("curate_show") != "unreviewed":  # else the next ones slide in
+        _turn_page(+1)
+    else:
+        st.session_state[CURSOR] = None
+
+
+def _undo_mine(root: str) -> None:
+    try:
+        done = curation.undo(Dataset(Path(root)), last=1, by_who=who(), source="page", who=who())
+    except DatasetError as exc:
+        _say(f"⚠ {exc}")
+        return
+    if not done:
+        _say("nothing of this tab's to undo (older actions: see the decision log below)")
+    else:
+        a = done[0]
+        _say(f"undone: {a.n} image(s) restored" +
+             (f", {len(a.skipped)} kept (decided again since)" if a.skipped else ""))
+
+
+def _undo_action(root: str, action_id: str) -> None:
+    try:
+        done = curation.undo(Dataset(Path(root)), [action_id], source="page", who=who())
+    except DatasetError as exc:
+        _say(f"⚠ {exc}")
+        return
+    a = done[0]
+    _say(f"undone {action_id}: {a.n} image(s) restored" +
+         (f", {len(a.skipped)} kept (decided again since)" if a.skipped else ""))
+
+
+def _reject_by_score(root: str, score: str, threshold: float, cls: str) -> None:
+    kw = {"below": threshold} if score == "street" else {"above": threshold}
+    try:
+        action, _ = curation.auto_reject(Dataset(Path(root)), score=score, cls=cls, who=who(),
+                                         source="page", **kw)
+    except DatasetError as exc:
+        _say(f"⚠ {exc}")
+        return
+    _report(action, f"rejected by {score}")
+
+
+def _start_scoring(root: str, run: str | None) -> None:
+    scoring.start_background(Dataset(Path(root)), run=run or None)
+    st.session_state.curate_scoring = True
+
+
+# ------------------------------------------------------------------ widgets
+def scores_panel(ds: Dataset, table: pd.DataFrame, scores: pd.DataFrame | None, meta: dict) -> None:
+    """Sidebar: what the scores are, whether any are missing, and a background run."""
+    box = st.sidebar.container(border=True)
+    box.markdown("**Scores**")
+    prog = scoring.background_state(ds)
+    running = bool(prog and prog.get("alive"))
+    n_missing = len(table) - (0 if scores is None else int(table["id"].isin(scores["id"]).sum()))
+    if scores is not None:
+        box.caption(f"{len(scores)} images scored by `{meta.get('model', '?')}` "
+                    f"({str(meta.get('computed', ''))[:16].replace('T', ' ')} UTC). "
+                    f"Street = P({', '.join(meta.get('street_categories', [])[:5])}, …).")
+        if meta.get("dispute_run"):
+            box.caption(f"Model disputes: run `{meta['dispute_run']}`.")
+    if running:
+        _scoring_progress(str(ds.root))
+        return
+    if prog and prog.get("state") == "failed":
+        box.error(f"Scoring failed: {prog.get('message', '')}")
+    if scores is None or n_missing:
+        label = "Compute scores" if scores is None else f"Score {n_missing} new image(s)"
+        runs = [r for r in state.run_names()]
+        run = box.selectbox("Also model disputes from run", ["(none)"] + runs, key="curate_run",
+                            help="A trained run's disagreement with each label (optional).") if runs else None
+        box.button(label, key="curate_score_btn", on_click=_start_scoring,
+                   args=(str(ds.root), None if run in (None, "(none)") else run),
+                   help="Runs `streetlens data scores` in a background process "
+                        "(Places365 wideresnet18; a few images per second on a CPU).")
+        box.caption(f"or in a terminal: `streetlens data scores --dataset {ds.root}`")
+
+
+@st.fragment(run_every=1.0)
+def _scoring_progress(root: str) -> None:
+    prog = scoring.background_state(Dataset(Path(root))) or {}
+    done, total = int(prog.get("done", 0)), int(prog.get("total", 0))
+    if prog.get("alive"):
+        frac = done / total if total else 0.0
+        st.sidebar.progress(frac, text=f"Scoring in the background: {done}/{total or '?'} images")
+    else:
+        st.session_state.curate_scoring = False
+        st.rerun(scope="app")
+
+
+def focus_panel(ds: Dataset, row, classes: list[str], root: str, page_ids: list[str]) -> None:
+    """The current image large, its facts, and the keyboard-driven actions."""
+    st.image(state.thumbnail_bytes(str(ds.image_path(row.path)), 480), width="stretch")
+    st.markdown(f"**{GLYPH.get(row.curated, '·')} {row.curated}** · `{row.id}` · "
+                f"{row.width}×{row.height}")
+    facts = []
+    if isinstance(row.scene_top, str):
+        facts.append(f"Places365: {row.scene_top}")
+    if not pd.isna(row.street):
+        facts.append(f"street {row.street:.3f} · outlier {row.outlier:.3f}")
+    if not pd.isna(row.dispute):
+        facts.append(f"model says {row.pred_class} (dispute {row.dispute:.2f})")
+    if row.group_size > 1:
+        facts.append(f"{row.group_size} images of this near-duplicate / same-place group are "
+                     "shown side by side")
+    src = str(row.source) if isinstance(row.source, str) else ""
+    facts.append(f"source: {src if src.startswith('http') else Path(src).name}")
+    st.caption("  \n".join(facts))
+    with st.container(horizontal=True, gap="small"):
+        st.button("✓ Accept", key="k_accept", shortcut="A", type="primary",
+                  on_click=_decide, args=(root, [row.id], "accepted"),
+                  kwargs={"what": "accepted", "advance": True})
+        st.button("✗ Reject", key="k_reject", shortcut="X",
+                  on_click=_decide, args=(root, [row.id], "rejected"),
+                  kwargs={"what": "rejected", "advance": True})
+        st.button("Unreviewed", key="k_reset", shortcut="Backspace",
+                  on_click=_decide, args=(root, [row.id], "unreviewed"))
+    with st.container(horizontal=True, gap="small"):
+        st.button("◀ Prev", key="k_prev", shortcut="K", on_click=_move_cursor, args=(-1,))
+        st.button("Next ▶", key="k_next", shortcut="J", on_click=_move_cursor, args=(+1,))
+        st.button("Select", key="k_sel", shortcut="S", on_click=_toggle_current, args=(page_ids,))
+
+
+def decision_log(ds: Dataset, root: str) -> None:
+    history = curation.actions(ds, tail_bytes=128 * 1024)
+    undone = curation.undone_actions(history)
+    with st.expander(f"Decision log ({ds.root / curation.LOG_FILE})", expanded=False):
+        if not history:
+            st.caption("No decisions yet.")
+            return
+        for a in reversed(history[-15:]):
+            c1, c2 = st.columns([6, 1], vertical_alignment="center")
+            mark = " — *undone*" if a.id in undone else ""
+            c1.markdown(f"`{a.time[11:19]}` **{a.who}** ({a.source}): {a.describe()}{mark}")
+            if a.kind != "undo" and a.id not in undone:
+                c2.button("Undo", key=f"undo-{a.id}", on_click=_undo_action, args=(root, a.id))
+        st.caption(f"Older entries: `streetlens data curate --dataset {ds.root} --log`")
+
+
+# ------------------------------------------------------------------ the page
+def main() -> None:
+    names = dataset_names()
+    if not names:
+        st.info(f"No dataset under `{state.data_root().resolve()}` yet: import photos with "
+                "`streetlens data import PATH --dataset NAME` or collect them with "
+                "`streetlens data collect`, then curate them here.")
+        st.stop()
+    name = state.url_selectbox("Dataset", names, "dataset", container=st.sidebar)
+    ds = Dataset(state.data_root() / name)
+    root = str(ds.root)
+    try:
+        table = load_table(ds)
+    except DatasetError as exc:
+        st.error(str(exc))
+        st.stop()
+    counts = curation.class_counts(table)
+    classes = list(counts.index)
+    if not classes:
+        st.info("This dataset has no images yet.")
+        st.stop()
+    cls = state.url_selectbox(
+        "Class", classes, "cls", container=st.sidebar,
+        format_func=lambda c: f"{c} · {counts.at[c, 'unreviewed']} of {counts.at[c, 'images']} left")
+    show = st.sidebar.segmented_control("Show", list(SHOW_LABELS), format_func=SHOW_LABELS.get,
+                                        default=state.url_get("show", "all") if
+                                        state.url_get("show", "all") in SHOW_LABELS else "all",
+                                        key="w_show", required=True)
+    state.url_set(show=show)
+    st.session_state.curate_show = show
+    scores, meta = load_scores(ds)
+    orders = dict(curation.ORDERS)
+    if scores is None:
+        orders = {"file": orders["file"]}
+    elif scores["dispute"].isna().all():
+        orders.pop("dispute")
+    order = state.url_selectbox("Order", list(orders), "order", container=st.sidebar,
+                                default="street", format_func=orders.get)
+    keep_groups = st.sidebar.toggle("Near-duplicates together", value=True, key="w_groups",
+                                    help="Images of one near-duplicate / same-capture-point group "
+                                         "(dataset.parquet's group_id) follow each other.")
+    per_page = st.sidebar.selectbox("Per page", PAGE_SIZES, index=1, key="w_per_page")
+    scores_panel(ds, table, scores, meta)
+    with st.sidebar.expander("Keyboard"):
+        st.markdown(KEYS_HELP)
+    st.sidebar.caption(f"Decisions of this tab are logged as `{who()}`.")
+
+    queue = curation.review_queue(table, scores, cls, show=show, order=order, keep_groups=keep_groups)
+    c = counts.loc[cls]
+    reviewed = int(c["accepted"] + c["rejected"])
+    st.markdown(f"### Curate · {cls} ({table.loc[table['class'] == cls, 'group'].iat[0]})")
+    st.progress(reviewed / max(int(c["images"]), 1),
+                text=f"{reviewed} of {int(c['images'])} reviewed · {int(c['accepted'])} accepted · "
+                     f"{int(c['rejected'])} rejected · {int(c['unreviewed'])} to go · "
+                     f"order: {orders[order].lower()}")
+    if scores is None:
+        st.info("No scores yet, so the images are in file order. Compute them (sidebar) to see "
+                "the non-street pictures first.")
+    msg = st.session_state.pop(MESSAGE, None)
+    if msg:
+        st.toast(msg)
+
+    # paging (reset when the view changes)
+    n_pages = max(1, math.ceil(len(queue) / per_page))
+    view = (name, cls, show, order, keep_groups, per_page)
+    if st.session_state.get("curate_view") != view:
+        st.session_state.curate_view = view
+        st.session_state.curate_page = 1
+        st.session_state[CURSOR] = None
+    st.session_state.curate_n_pages = n_pages
+    page = min(max(int(st.session_state.get("curate_page", 1)), 1), n_pages)
+    st.session_state.curate_page = page
+    rows = queue.iloc[(page - 1) * per_page: page * per_page]
+    page_ids = rows["id"].astype(str).tolist()
+    st.session_state.curate_page_ids = page_ids
+    if st.session_state.get(CURSOR) not in page_ids:
+        last = st.session_state.pop("curate_cursor_last", False)
+        st.session_state[CURSOR] = (page_ids[-1] if last else page_ids[0]) if page_ids else None
+    cursor_id = st.session_state[CURSOR]
+    selected = [i for i in st.session_state.get(SELECTED, []) if i in page_ids]
+    st.session_state[SELECTED] = selected
+    others = [k for k in classes if k != cls]
+
+    # toolbar: bulk actions
+    with st.container(horizontal=True, gap="small", vertical_alignment="bottom"):
+        st.button("Select page", key="b_selall", shortcut="Shift+S", on_click=_select, args=(page_ids, True))
+        st.button("Clear", key="b_clear", shortcut="Esc", on_click=_select, args=(page_ids, False))
+        st.button(f"✓ Accept {len(selected)} selected", key="b_acc", shortcut="Shift+A",
+                  on_click=_decide, args=(root, selected, "accepted"),
+                  kwargs={"what": "accepted selected", "clear": True}, disabled=not selected)
+        st.button(f"✗ Reject {len(selected)} selected", key="b_rej", shortcut="Shift+X",
+                  on_click=_decide, args=(root, selected, "rejected"),
+                  kwargs={"what": "rejected selected", "clear": True}, disabled=not selected)
+        if others:
+            target = st.selectbox("Move to class", others, key="w_target", label_visibility="collapsed",
+                                  width=150)
+            move_ids = selected or ([cursor_id] if cursor_id else [])
+            st.button(f"Move {len(move_ids)} to {target}", key="b_move", shortcut="M",
+                      on_click=_decide, args=(root, move_ids, "accepted", target),
+                      kwargs={"what": f"moved to {target}", "clear": True}, disabled=not move_ids,
+                      help="Relabels (class and group) and accepts; the file stays where it is.")
+        rest = [i for i, s in zip(page_ids, rows["curated"]) if s == "unreviewed" and i not in selected]
+        st.button(f"✓ Accept {len(rest)} other unreviewed, next page", key="b_rest",
+                  shortcut="Shift+Enter", on_click=_accept_rest, args=(root, page_ids),
+                  disabled=not rest and page >= n_pages)
+        st.button("↶ Undo", key="b_undo", shortcut="U", on_click=_undo_mine, args=(root,))
+
+    if scores is not None:
+        with st.expander("Reject by score (this class, unreviewed images only)"):
+            opts = ["street"] + ["outlier"] + (["dispute"] if "dispute" in orders else [])
+            cols = st.columns([1, 2, 2], vertical_alignment="bottom")
+            score = cols[0].selectbox("Score", opts, key="w_thr_score")
+            default = 0.1 if score == "street" else 0.5
+            thr = cols[1].number_input("below" if score == "street" else "above", 0.0, 2.0,
+                                       default, 0.01, key=f"w_thr_{score}")
+            pending = queue if show == "all" else curation.review_queue(table, scores, cls)
+            pending = pending[pending["curated"] == "unreviewed"]
+            hit = pending[pending[score] < thr] if score == "street" else pending[pending[score] > thr]
+            cols[2].button(f"✗ Reject {len(hit)} with {score} {'<' if score == 'street' else '>'} {thr:g}",
+                           key="b_thr", on_click=_reject_by_score, args=(root, score, thr, cls),
+                           disabled=hit.empty)
+
+    if rows.empty:
+        st.success(f"Nothing {SHOW_LABELS[show].lower()} left in {cls}." if show != "all" else
+                   "No images in this class.")
+        decision_log(ds, root)
+        return
+
+    left, right = st.columns([4, 1.3], gap="medium")
+    with left:
+        chosen = set(selected)
+        cells = [curate_grid.cell_data(ds, row, (page - 1) * per_page + k + 1, selected=row.id in chosen,
+                                       current=row.id == cursor_id)
+                 for k, row in enumerate(rows.itertuples(index=False))]
+        st.session_state.curate_runs = st.session_state.get("curate_runs", 0) + 1
+        curate_grid.render(cells, columns=COLUMNS, key="curate_grid", on_event=partial(_grid_event, root),
+                           run=st.session_state.curate_runs)
+        if n_pages > 1:
+            with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+                st.button("◀ Page", key="b_pprev", shortcut="P", on_click=_turn_page, args=(-1,),
+                          disabled=page <= 1)
+                st.caption(f"page {page} of {n_pages} ({len(queue)} images)")
+                st.button("Page ▶", key="b_pnext", shortcut="N", on_click=_turn_page, args=(+1,),
+                          disabled=page >= n_pages)
+    with right:
+        current = rows[rows["id"] == cursor_id]
+        if not current.empty:
+            focus_panel(ds, next(current.itertuples(index=False)), classes, root, page_ids)
+    decision_log(ds, root)
+
+
+main()

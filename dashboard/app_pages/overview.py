@@ -1,0 +1,403 @@
+"""Overview: how good is the selected run, how does it compare, and on what data.
+
+Headline metrics (test city accuracy, macro-F1, group accuracy), the runs of the study
+compared (mode × backbone, both heads, val and test; the selected run highlighted — click
+a row to switch to it), confusion matrices of both heads on val and test (row-normalised,
+counts in the hover; click a cell to open those images on the Sample page), training
+curves, and the dataset's counts per class × split. Everything comes from run.json,
+history.csv and the dataset table: no model, no cache needed.
+
+Without any run it explains what to do and offers to build the offline demo in the
+background (``streetlens demo``), with its progress polled from the log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import state
+from dashboard.figures import charts
+
+DEMO_LOG = "demo-build.log"
+DEMO_PID = "demo-build.pid"
+EXIT_MARK = "[streetlens-demo exit "
+
+
+# ------------------------------------------------------------------ demo build job
+@dataclass
+class DemoStatus:
+    running: bool
+    exit_code: int | None
+    fraction: float
+    step: str
+    tail: list[str]
+
+
+def demo_paths(root: Path | None = None) -> tuple[Path, Path]:
+    """(log, pid file) of the background demo build: beside the caches."""
+    root = Path(root or state.cache_root())
+    return root / DEMO_LOG, root / DEMO_PID
+
+
+def demo_command() -> list[str]:
+    """``streetlens demo`` for the dashboard's roots, run by this Python, wrapped so that
+    the log ends with the exit code."""
+    cli = [sys.executable, "-c", "from analysis.cli import main; main()", "demo",
+           "--data-root", str(state.data_root()), "--models-root", str(state.models_root()),
+           "--cache-root", str(state.cache_root())]
+    return ["sh", "-c", f'"$@"; echo "{EXIT_MARK}$?]"', "sh", *cli]
+
+
+def start_demo(root: Path | None = None) -> int:
+    """Start the demo build in the background (own process group, output to the log);
+    returns its pid. Never waits for it."""
+    log, pid_file = demo_paths(root)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        out.write(f"$ streetlens demo  (started {time.strftime('%H:%M:%S')})\n")
+        out.flush()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "STREETLENS_DATA": str(state.data_root()),
+               "STREETLENS_MODELS": str(state.models_root()), "STREETLENS_CACHE": str(state.cache_root())}
+        proc = subprocess.Popen(demo_command(), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, cwd=str(Path(__file__).resolve().parents[2]),
+                                env=env, start_new_session=True)
+    _children()[str(log)] = proc
+    pid_file.write_text(str(proc.pid))
+    return proc.pid
+
+
+@st.cache_resource
+def _children() -> dict:
+    """Popen objects of builds started by this server (so that finished ones are reaped)."""
+    return {}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:  # a finished child not yet reaped is a zombie: not running
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
+
+
+STEP_RE = re.compile(r"^\s*\[(\d)/3\]\s*(.*)")
+PCT_RE = re.compile(r"(\d{1,3})%\|")
+
+
+def parse_demo_log(text: str, n_runs: int = 2) -> tuple[float, str, int | None]:
+    """(fraction done, current step, exit code or None) from the build's log: steps are
+    drawing (1), training each run (n), analysing each run (n); within a step, the last
+    tqdm percentage."""
+    lines = [ln for ln in re.split(r"[\r\n]+", text) if ln.strip()]
+    total = 1 + 2 * n_runs
+    step, label, pct, exit_code = -1, "starting …", 0.0, None
+    trained = analysed = 0
+    for ln in lines:
+        if ln.startswith(EXIT_MARK):
+            try:
+                exit_code = int(ln[len(EXIT_MARK):].rstrip("]"))
+            except ValueError:
+                exit_code = 1
+            continue
+        m = STEP_RE.match(ln)
+        if m:
+            stage, what = int(m.group(1)), m.group(2)
+            if stage == 1:
+                step = 0
+            elif stage == 2:
+                step, trained = 1 + trained, trained + 1
+            else:
+                step, analysed = 1 + n_runs + analysed, analysed + 1
+            label, pct = f"[{stage}/3] {what}", 0.0
+            continue
+        p = PCT_RE.search(ln)
+        if p:
+            pct = min(int(p.group(1)), 100) / 100.0
+    if exit_code == 0 or any(ln.lstrip().startswith("demo ready") for ln in lines):
+        return 1.0, "done", exit_code if exit_code is not None else 0
+    fraction = max(0.0, (max(step, 0) + (pct if step >= 0 else 0.0)) / total)
+    return min(fraction, 0.99), label, exit_code
+
+
+def log_tail(text: str, n: int = 12) -> list[str]:
+    """The last ``n`` lines of the log, each progress bar only at its latest update (tqdm
+    rewrites its line with carriage returns)."""
+    out: list[str] = []
+    for ln in re.split(r"[\r\n]+", text):
+        if not ln.strip() or ln.startswith(EXIT_MARK):
+            continue
+        m = PCT_RE.search(ln)
+        key = ln[:m.start()].rstrip(" :0123456789") if m else None
+        if key and out and PCT_RE.search(out[-1]) and out[-1].startswith(key):
+            out[-1] = ln
+        else:
+            out.append(ln)
+    return out[-n:]
+
+
+def demo_status(root: Path | None = None) -> DemoStatus | None:
+    """The background build's state, or None when none was started here."""
+    log, pid_file = demo_paths(root)
+    if not log.exists():
+        return None
+    text = log.read_text(errors="replace")
+    try:
+        from analysis.demo import DemoConfig, demo_runs
+
+        n_runs = len(demo_runs(DemoConfig()))
+    except Exception:  # noqa: BLE001 - progress is an estimate
+        n_runs = 2
+    fraction, step, code = parse_demo_log(text, n_runs)
+    proc = _children().get(str(log))
+    if proc is not None:
+        running = proc.poll() is None
+    else:
+        try:
+            running = _alive(int(pid_file.read_text().strip()))
+        except (OSError, ValueError):
+            running = False
+    if not running and code is None:
+        code = 1 if fraction < 1.0 else 0
+    tail = log_tail(text)
+    return DemoStatus(running, None if running else code, fraction, step, tail)
+
+
+def demo_panel() -> None:
+    """What to do without a run, and the demo build's button / progress."""
+    st.subheader("Build the offline demo")
+    st.markdown(
+        "The demo draws procedural streets of ten cities, trains EfficientNet-Lite0 on them "
+        "(transfer learning and fine-tuning) and analyses every run — offline, "
+        "**about 10–20 minutes** on a laptop CPU. You can keep using the dashboard meanwhile.")
+    status = demo_status()
+    if status is None or (not status.running and status.exit_code not in (None, 0)):
+        if status is not None:
+            st.error(f"The last demo build stopped (exit code {status.exit_code}). Its log:")
+            st.code("\n".join(status.tail), language=None)
+        label = "Build the demo" if status is None else "Try again"
+        if st.button(label, type="primary", icon=":material/construction:", key="demo_start"):
+            start_demo()
+            st.rerun()
+        st.caption(f"Runs `streetlens demo` in the background; output goes to "
+                   f"`{demo_paths()[0]}`.")
+        return
+    demo_progress()
+
+
+@st.fragment(run_every=2.0)
+def demo_progress() -> None:
+    status = demo_status()
+    if status is None:
+        return
+    if status.running:
+        with st.status(f"Building the demo … {status.fraction:.0%}", expanded=True, state="running"):
+            st.progress(status.fraction, text=status.step)
+            st.code("\n".join(status.tail[-8:]), language=None)
+        return
+    if status.exit_code == 0:
+        st.success("The demo is ready.")
+        state.run_names.clear()
+        if st.button("Open it", type="primary", key="demo_open"):
+            st.rerun(scope="app")
+        return
+    st.rerun(scope="app")  # failed: the panel shows the log and a retry button
+
+
+# --------------------------------------------------------------------------- loaders
+@st.cache_data(show_spinner=False)
+def _comparison(root: str, stamps: tuple) -> pd.DataFrame:
+    from analysis.train.runs import comparison_table, list_runs
+
+    return comparison_table(list_runs(Path(root)))
+
+
+def comparison() -> pd.DataFrame:
+    root = state.models_root()
+    stamps = tuple((p.parent.name, p.stat().st_mtime) for p in sorted(root.glob("*/run.json")))
+    return _comparison(str(root), stamps)
+
+
+@st.cache_data(show_spinner=False)
+def _counts(dataset_root: str, mtime: float) -> pd.DataFrame:
+    from analysis.data.dataset import Dataset
+    from analysis.data.summary import count_table
+
+    return count_table(Dataset(Path(dataset_root)).read())
+
+
+@st.cache_data(show_spinner=False)
+def _history(path: str, mtime: float) -> pd.DataFrame:
+    return pd.read_csv(path)
+
+
+def history(run) -> pd.DataFrame:
+    p = run.path / "history.csv"
+    return _history(str(p), p.stat().st_mtime) if p.is_file() else pd.DataFrame()
+
+
+def pct(v) -> str:
+    """Metric values as the page shows them: ``0.9417`` → ``94.2%``; missing → ``–``."""
+    return "–" if v is None or pd.isna(v) else f"{v:.1%}"
+
+
+def metric(info: dict, split: str, head: str, key: str = "accuracy"):
+    return info.get("metrics", {}).get(split, {}).get(head, {}).get(key)
+
+
+# ------------------------------------------------------------------------------ page
+def _selection(event, field: str) -> list:
+    """``event.selection.<field>`` of a dataframe / chart selection state, or []."""
+    try:
+        return list(event["selection"][field] or [])
+    except (KeyError, TypeError, AttributeError):
+        return []
+
+
+def _pick_run_from_table() -> None:
+    """Row click in the runs table → that run becomes the selected one (a callback: it runs
+    before the page, so it may set the run selector's state)."""
+    rows = _selection(st.session_state.get("runs_table"), "rows")
+    names = st.session_state.get("_runs_table_names", [])
+    if rows and rows[0] < len(names):
+        st.session_state["w_run"] = names[rows[0]]
+
+
+def headline(run) -> None:
+    info = run.info
+    c1, c2, c3, c4 = st.columns(4)
+    n_test = metric(info, "test", "city", "n")
+    c1.metric("Test city accuracy", pct(metric(info, "test", "city")),
+              help=f"{n_test} test images" if n_test else None)
+    c2.metric("Test city macro-F1", pct(metric(info, "test", "city", "macro_f1")),
+              help="Mean of the per-city F1 scores (every city counts the same).")
+    c3.metric("Test group accuracy", pct(metric(info, "test", "group")),
+              help="The group head (" + " / ".join(run.labels.groups) + ").")
+    c4.metric("Val city accuracy", pct(metric(info, "val", "city")),
+              help="What early stopping chose the epoch by.")
+
+
+def runs_section(selected: str) -> None:
+    st.subheader("Runs compared")
+    df = comparison()
+    if df.empty:
+        st.info("No runs.")
+        return
+    st.session_state["_runs_table_names"] = df["run"].tolist()
+    same = [c for c in ("dataset", "weights") if c in df and df[c].nunique() <= 1]
+    show = df.drop(columns=same)
+    st.dataframe(charts.style_comparison(show, selected), hide_index=True, width="stretch",
+                 on_select=_pick_run_from_table, selection_mode="single-row", key="runs_table")
+    common = ", ".join(f"{c} **{df[c].iat[0]}**" for c in same)
+    st.caption("Accuracy of the city and the group head on val and test, macro-F1 of cities on test. Best value "
+               "of each metric in green; the selected run is highlighted — click a row's left edge "
+               "to switch to that run." + (f" All runs: {common}." if common else ""))
+
+
+def confusion_section(run) -> None:
+    st.subheader("Confusion matrices")
+    st.caption("Rows: true class, columns: prediction; colour and numbers are shares of the row "
+               "(recall on the diagonal), the hover shows counts. Click a cell to open those "
+               "images on the Sample page.")
+    labels = run.labels
+    tabs = st.tabs(["City", "Group (" + " / ".join(labels.groups) + ")"])
+    for tab, head, names in ((tabs[0], "city", labels.classes), (tabs[1], "group", labels.groups)):
+        with tab:
+            cols = st.columns(2)
+            for col, split in zip(cols, ("val", "test")):
+                m = run.info.get("metrics", {}).get(split, {}).get(head)
+                with col:
+                    if not m or "confusion" not in m:
+                        st.info(f"No {split} metrics in run.json.")
+                        continue
+                    fig = charts.confusion_matrix(
+                        m["confusion"], m.get("labels", names),
+                        title=f"{split} · {head} · accuracy {pct(m.get('accuracy'))} (n = {m.get('n', '?')})")
+                    event = st.plotly_chart(fig, width="stretch", theme=None, on_select="rerun",
+                                            selection_mode="points", key=f"cm_{head}_{split}",
+                                            config={"displayModeBar": False})
+                    _open_cell(event, head, split, m.get("labels", names))
+
+
+def _open_cell(event, head: str, split: str, names) -> None:
+    """A clicked confusion cell → the Sample page filtered to those images."""
+    points = _selection(event, "points")
+    if not points:
+        return
+    p = points[0]
+    true, pred = p.get("y"), p.get("x")
+    if true is None or pred is None:
+        return
+    params = {"split": split}
+    key_true, key_pred = ("true", "pred") if head == "city" else ("gtrue", "gpred")
+    params[key_true], params[key_pred] = true, pred
+    run_name = state.url_get("run")
+    if run_name:
+        params["run"] = run_name
+    st.switch_page("app_pages/sample.py", query_params=params)
+
+
+def curves_section(run) -> None:
+    st.subheader("Training")
+    h = history(run)
+    fig = charts.training_curves(h, run.info.get("best_epoch"))
+    st.plotly_chart(fig, width="stretch", theme=None, config={"displayModeBar": False})
+    t = run.info.get("timings", {})
+    bits = [f"best epoch {run.info['best_epoch']}" if run.info.get("best_epoch") else None,
+            f"{len(h)} epochs run" if len(h) else None,
+            f"trained in {t['total_s']:.0f} s" if t.get("total_s") else None,
+            f"on {run.info.get('device')}" if run.info.get("device") else None]
+    st.caption(" · ".join(b for b in bits if b))
+
+
+def dataset_section(sel) -> None:
+    st.subheader("Data")
+    ds = sel.dataset
+    if not ds.exists():
+        st.warning(f"The run's dataset is not at `{ds.root}` any more.")
+        return
+    counts = _counts(str(ds.root), ds.table_path.stat().st_mtime)
+    n = int(counts.loc["all", "total"]) if "all" in counts.index else int(counts["total"].sum())
+    st.markdown(f"Dataset **{ds.name}**: {n} images, {len(counts) - 1} classes, "
+                f"counts per class × split (`streetlens data summary --dataset {ds.name}`).")
+    st.dataframe(counts, width="stretch", height=38 + 35 * len(counts))
+
+
+def main() -> None:
+    st.title("Overview")
+    sel = state.select_run()
+    if sel is None:
+        demo_panel()
+        st.stop()
+    run = sel.run
+    cfg = run.info["config"]
+    st.markdown(f"#### `{run.name}`")
+    st.caption(f"{cfg['backbone']} ({cfg['weights']} weights) · {cfg['mode']} · dataset "
+               f"**{run.info.get('dataset', {}).get('name', '?')}** · "
+               f"{len(run.labels.classes)} cities, groups {' / '.join(run.labels.groups)} · "
+               f"trained {str(run.info.get('created', ''))[:16].replace('T', ' ')}")
+    if not sel.ready:
+        st.info(f"Not analysed yet, so the Sample, Errors and Atlas pages are empty: run "
+                f"`streetlens analyze {run.name}`.")
+    for p in sel.problems if sel.ready else []:
+        st.warning(f"Stale analysis: {p}")
+    headline(run)
+    runs_section(run.name)
+    confusion_section(run)
+    curves_section(run)
+    dataset_section(sel)
+
+
+if __name__ == "__main__":
+    main()

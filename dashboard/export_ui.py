@@ -1,0 +1,244 @@
+"""Export in the dashboard: download buttons under every figure and the talk-pack builder.
+
+* ``download_buttons(fig, name)`` puts PNG (talk resolution, 1920 px wide), SVG and PDF
+  buttons under a figure. The files are made only when a button is clicked (Streamlit's
+  deferred downloads), so a page with many figures loads as fast as without them. A plotly
+  figure that cannot be exported here (no kaleido or no Chrome/Chromium) gets one line
+  saying what to install, and an interactive HTML download instead.
+  Every figure passed here is also remembered for the talk pack of this session.
+* ``talk_pack_builder(sel)`` (sidebar or any container): pick figures — the run's standard
+  figures, made from its analysis cache, plus the ones you looked at in this session —
+  and download a zip with each as PNG + PDF and a one-page summary (PDF and Markdown).
+* ``standard_figures`` and the cached builders below are shared by the pages and the
+  talk pack, so a figure in the pack is the figure on the page.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from dashboard import state
+from dashboard.figures import atlas, export
+
+REMEMBERED = "_talk_figures"
+MAX_REMEMBERED = 40
+
+
+# ------------------------------------------------------------------------ buttons
+def _remember(fig, name: str) -> None:
+    try:
+        store = st.session_state.setdefault(REMEMBERED, OrderedDict())
+    except Exception:  # noqa: BLE001 - outside a script run: nothing to remember
+        return
+    store.pop(name, None)
+    store[name] = fig
+    while len(store) > MAX_REMEMBERED:
+        store.popitem(last=False)
+
+
+def remembered_figures() -> dict:
+    return dict(st.session_state.get(REMEMBERED, {}))
+
+
+def download_buttons(fig, name: str, container=None, formats=("png", "svg", "pdf"),
+                     key: str | None = None, remember: bool = True) -> None:
+    """PNG / SVG / PDF download buttons for ``fig`` (plotly, matplotlib or a picture),
+    files named ``<name>.<fmt>``; made only when clicked."""
+    container = container or st
+    base = export.slug(name)
+    key = key or f"dl-{base}"
+    if remember:
+        _remember(fig, name)
+    kind = export.kind_of(fig)
+    problem = export.chart_export_problem() if kind == "plotly" else None
+    box = container.popover("Download", icon=":material/download:", type="tertiary",
+                            help=f"{name}: PNG ({export.TALK_WIDTH} px wide), SVG, PDF")
+    if problem:
+        box.caption(problem)
+        box.download_button(
+            "Interactive HTML", data=lambda: fig.to_html(include_plotlyjs=True, full_html=True),
+            file_name=f"{base}.html", mime="text/html", key=f"{key}-html", on_click="ignore",
+            width="stretch", help="the chart as it is on the page; opens in any browser")
+        return
+    helps = {"png": f"{export.TALK_WIDTH} px wide, for slides", "svg": "vector, editable",
+             "pdf": "vector, for print and LaTeX"}
+    for fmt in formats:
+        box.download_button(
+            f"{fmt.upper()} — {helps[fmt]}", data=(lambda fmt=fmt: export.figure_bytes(fig, fmt)),
+            file_name=f"{base}.{fmt}", mime=export.FORMATS[fmt], key=f"{key}-{fmt}",
+            on_click="ignore", width="stretch")
+
+
+# ------------------------------------------------------------------ cached sources
+@st.cache_data(show_spinner=False, max_entries=8)
+def mean_cams(cache_root: str, mtime: float, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean normalised Grad-CAM per class over its correctly classified images."""
+    root = Path(cache_root)
+    samples = pd.read_parquet(root / "samples.parquet")
+    cams = np.load(root / "cams.npy", mmap_mode="r")
+    return atlas.mean_class_cams(cams, samples["y_class"].to_numpy(), samples["correct"].to_numpy(),
+                                 n_classes)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def mean_photos(paths_by_class: tuple[tuple[str, ...], ...], size: int = 160) -> list[np.ndarray]:
+    return [atlas.mean_photo(paths, size) for paths in paths_by_class]
+
+
+def class_photo_paths(sel: state.Selection, per_class: int = 32) -> tuple[tuple[str, ...], ...]:
+    """Up to ``per_class`` correctly classified photos of each class (seeded sample)."""
+    s = sel.samples()
+    out = []
+    for cls in sel.labels.classes:
+        rows = s[(s["class"] == cls) & s["correct"]]
+        if rows.empty:
+            rows = s[s["class"] == cls]
+        rows = rows.sample(min(per_class, len(rows)), random_state=0) if len(rows) else rows
+        out.append(tuple(str(sel.image_path(p)) for p in rows["path"]))
+    return tuple(out)
+
+
+def mean_cam_picture(sel: state.Selection, ncols: int = 5, cell: int = 180) -> Image.Image:
+    """Small multiples of each class's mean Grad-CAM over its mean photo."""
+    p = sel.cache.root / "cams.npy"
+    maps, counts, _ = mean_cams(str(sel.cache.root), p.stat().st_mtime, len(sel.labels.classes))
+    photos = mean_photos(class_photo_paths(sel), cell)
+    return atlas.mean_cam_grid(maps, sel.labels.classes, counts, photos, ncols=ncols, cell=cell)
+
+
+@st.cache_data(show_spinner=False, max_entries=2048)
+def cache_png(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+def cache_picture(sel: state.Selection, rel: str | None) -> Image.Image | None:
+    """A PNG of the cache (feature visualisation, patch) as a PIL image, or None."""
+    if not rel:
+        return None
+    p = sel.cache.root / rel
+    if not p.is_file():
+        return None
+    import io
+
+    return Image.open(io.BytesIO(cache_png(str(p)))).convert("RGB")
+
+
+def featvis_files(sel: state.Selection) -> dict[tuple[str, int], str]:
+    """(kind, index) → file of the run's feature visualisations (those on disk)."""
+    if not sel.cache.has("featvis.parquet"):
+        return {}
+    fv = state.table(sel.cache, "featvis.parquet")
+    return {(r.kind, int(r.index)): r.file for r in fv.itertuples()
+            if (sel.cache.root / r.file).is_file()}
+
+
+def concept_cards(sel: state.Selection, n_patches: int = 6) -> list[atlas.ConceptCard]:
+    imp = state.table(sel.cache, "concept_importance.parquet")
+    names = atlas.concept_names(imp)
+    patches = state.table(sel.cache, "concept_patches.parquet") \
+        if sel.cache.has("concept_patches.parquet") else pd.DataFrame(columns=["concept", "rank", "file"])
+    fv = featvis_files(sel)
+    cards = []
+    for k in sorted(imp["concept"].unique()):
+        k = int(k)
+        city = imp[(imp["concept"] == k) & (imp["head"] == "city")]
+        pk = patches[patches["concept"] == k].sort_values("rank").head(n_patches)
+        cards.append(atlas.ConceptCard(
+            concept=k, name=names.get(k, f"concept {k}"), featvis=cache_picture(sel, fv.get(("concept", k))),
+            patches=[p for p in (cache_picture(sel, f) for f in pk["file"]) if p is not None],
+            importance=dict(zip(city["target"], city["importance"].astype(float)))))
+    return cards
+
+
+# -------------------------------------------------------------------- standard set
+def standard_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], object]]":
+    """The run's figures for a talk, name → builder (built only when picked)."""
+    from dashboard.figures import charts
+
+    run, labels, c = sel.run, sel.labels, sel.cache
+    out: OrderedDict[str, Callable[[], object]] = OrderedDict()
+    samples = sel.samples()
+    split = "test" if (samples["split"] == "test").any() else "all"
+    sub = atlas.in_split(samples, split)
+
+    def confusion():
+        cm = atlas.confusion_counts(sub, labels.classes)
+        return charts.confusion_matrix(cm, labels.classes, title=f"Confusion matrix, city ({split})")
+
+    out[f"Confusion matrix (city, {split})"] = confusion
+    out[f"Error rate per city ({split})"] = lambda: atlas.error_rate_bars(
+        atlas.error_rates(sub, labels.classes), title=f"Error rate per city ({split})")
+    if not run.history().empty:
+        out["Training curves"] = lambda: charts.training_curves(run.history(), run.info.get("best_epoch"),
+                                                                title="Training")
+    if c.has("umap.parquet"):
+        out["UMAP by city"] = lambda: atlas.umap_scatter(
+            atlas.umap_points(state.table(c, "umap.parquet"), samples), "class", labels.classes,
+            title="The images by their features (UMAP)", marker_size=5)
+    if c.has("cams.npy"):
+        out["Mean Grad-CAM per city"] = lambda: mean_cam_picture(sel)
+    if c.has("concept_importance.parquet"):
+        imp = state.table(c, "concept_importance.parquet")
+        out["Concept x city importance"] = lambda: atlas.concept_class_heatmap(
+            imp, "city", labels.classes, title="Which concepts make each city")
+        out["Concept cards"] = lambda: atlas.concept_cards_figure(concept_cards(sel))
+    return out
+
+
+def summary_for(sel: state.Selection) -> tuple[export.RunSummary, dict[int, Image.Image]]:
+    imp = state.table(sel.cache, "concept_importance.parquet") \
+        if sel.cache.has("concept_importance.parquet") else None
+    samples = sel.samples()
+    notes = [f"analysis of {len(samples)} images; {int((~samples['correct']).sum())} city errors, "
+             f"{int((~samples['correct_group']).sum())} group errors over all splits"]
+    summary = export.run_summary(sel.run.info, imp, notes=notes)
+    fv = featvis_files(sel)
+    icons = {k: img for (kind, k), f in fv.items() if kind == "concept"
+             and (img := cache_picture(sel, f)) is not None}
+    return summary, icons
+
+
+# ------------------------------------------------------------------------ talk pack
+def talk_pack_builder(sel: state.Selection | None, container=None, expanded: bool = False) -> None:
+    """The talk-pack panel: choose figures, build, download the zip."""
+    if sel is None or not sel.ready:
+        return
+    container = container or st.sidebar
+    box = container.expander("Talk pack", expanded=expanded, icon=":material/slideshow:")
+    standard = standard_figures(sel)
+    seen = {f"{name} (this session)": fig for name, fig in remembered_figures().items()
+            if name not in standard}
+    options = list(standard) + list(seen)
+    chosen = box.multiselect("Figures", options, default=list(standard), key="talkpack-figures",
+                             help="Each as PNG (1920 px wide) and PDF, plus a one-page summary "
+                                  "of the run (PDF and Markdown).")
+    key = f"talkpack-zip-{sel.run.name}"
+    if box.button("Build talk pack", key="talkpack-build", disabled=not chosen):
+        bar = box.progress(0.0, text="building …")
+        figures = {}
+        for i, name in enumerate(chosen):
+            bar.progress(i / max(len(chosen), 1) * 0.4, text=f"drawing {name}")
+            figures[name.replace(" (this session)", "")] = standard[name]() if name in standard else seen[name]
+        summary, icons = summary_for(sel)
+
+        def step(i, n, name):
+            bar.progress(0.4 + 0.6 * (i - 1) / max(n, 1), text=f"exporting {name}")
+
+        data, problems = export.talk_pack(figures, summary, featvis=icons, progress=step)
+        bar.empty()
+        st.session_state[key] = (data, problems, len(figures))
+    if key in st.session_state:
+        data, problems, n = st.session_state[key]
+        for p in problems:
+            box.warning(p)
+        box.download_button(f"{sel.run.name}-talk.zip ({n} figures, {len(data) / 1e6:.1f} MB)",
+                            icon=":material/download:",
+                            data=data, file_name=f"{sel.run.name}-talk.zip", mime="application/zip",
+                            key="talkpack-download", on_click="ignore")

@@ -1,0 +1,215 @@
+"""Export: PNG at talk resolution, SVG that parses, PDF that renders, and the talk pack."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+import zipfile
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from PIL import Image
+
+from dashboard.figures import export
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def picture(w=200, h=120) -> Image.Image:
+    rng = np.random.default_rng(0)
+    a = np.zeros((h, w, 3), np.uint8)
+    a[:, : w // 2] = (200, 30, 30)
+    a[:, w // 2:] = rng.integers(0, 255, (h, w - w // 2, 3))
+    return Image.fromarray(a)
+
+
+def bar_chart() -> go.Figure:
+    fig = go.Figure(go.Bar(x=["tokyo", "paris", "seoul"], y=[3, 1, 2], marker_color="#d62728"))
+    fig.update_layout(title="errors", width=800, height=450)
+    return fig
+
+
+def mpl_figure():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.add_subplot()
+    ax.bar(["a", "b"], [1, 2], color="red")
+    return fig
+
+
+def check_png(data: bytes, width: int | None = export.TALK_WIDTH) -> Image.Image:
+    assert data[:8] == PNG_SIGNATURE
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    if width is not None:
+        assert im.width == width
+    return im
+
+
+def check_svg(data: bytes) -> ET.Element:
+    root = ET.fromstring(data)
+    assert root.tag.endswith("svg")
+    return root
+
+
+def render_pdf(data: bytes, tmp_path) -> Image.Image | None:
+    """The first page of a PDF rendered by pdftoppm (None when poppler is not installed)."""
+    assert data[:5] == b"%PDF-"
+    assert b"%%EOF" in data[-1024:]
+    if shutil.which("pdftoppm") is None:
+        return None
+    src = tmp_path / "f.pdf"
+    src.write_bytes(data)
+    subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(src), str(tmp_path / "page")],
+                   check=True, capture_output=True, timeout=60)
+    out = sorted(tmp_path.glob("page*.png"))
+    assert out, "pdftoppm wrote no page"
+    return Image.open(out[0]).convert("RGB")
+
+
+def not_blank(im: Image.Image) -> bool:
+    a = np.asarray(im.convert("L"), dtype=np.float32)
+    return a.std() > 3 and a.min() < 200
+
+
+# ----------------------------------------------------------------------- pictures
+def test_picture_png_is_talk_width_and_keeps_aspect():
+    im = check_png(export.figure_bytes(picture(200, 120), "png"))
+    assert im.height == round(120 * export.TALK_WIDTH / 200)
+
+
+def test_large_picture_png_is_not_shrunk():
+    check_png(export.figure_bytes(picture(2400, 100), "png"), width=2400)
+
+
+def test_picture_svg_embeds_the_png():
+    root = check_svg(export.figure_bytes(np.asarray(picture()), "svg"))
+    img = [e for e in root.iter() if e.tag.endswith("image")]
+    assert len(img) == 1 and img[0].get("width") == "200"
+
+
+def test_picture_pdf_renders(tmp_path):
+    page = render_pdf(export.figure_bytes(picture(), "pdf"), tmp_path)
+    if page is not None:
+        assert abs(page.width / page.height - 200 / 120) < 0.05
+        r, g, b = np.asarray(page)[page.height // 2, page.width // 4]
+        assert r > 150 and g < 90 and b < 90  # the red half is red
+
+
+def test_unknown_format_and_type_fail_with_one_line():
+    with pytest.raises(export.ExportError, match="choose one of png, svg, pdf"):
+        export.figure_bytes(picture(), "eps")
+    with pytest.raises(export.ExportError, match="cannot export a dict"):
+        export.figure_bytes({"a": 1}, "png")
+
+
+# -------------------------------------------------------------------- matplotlib
+def test_matplotlib_formats(tmp_path):
+    fig = mpl_figure()
+    check_png(export.figure_bytes(fig, "png"))
+    check_svg(export.figure_bytes(fig, "svg"))
+    page = render_pdf(export.figure_bytes(fig, "pdf"), tmp_path)
+    assert page is None or not_blank(page)
+
+
+# ------------------------------------------------------------------------ plotly
+needs_chrome = pytest.mark.skipif(export.chart_export_problem() is not None,
+                                  reason=f"chart export unavailable: {export.chart_export_problem()}")
+
+
+@needs_chrome
+def test_plotly_png_svg_pdf(tmp_path):
+    fig = bar_chart()
+    im = check_png(export.figure_bytes(fig, "png"))
+    assert im.height == round(450 * export.TALK_WIDTH / 800)
+    a = np.asarray(im.convert("RGB")).reshape(-1, 3)
+    assert ((a[:, 0] > 180) & (a[:, 1] < 80) & (a[:, 2] < 80)).any()  # the red bars are drawn
+    root = check_svg(export.figure_bytes(fig, "svg"))
+    assert "tokyo" in ET.tostring(root, encoding="unicode")
+    page = render_pdf(export.figure_bytes(fig, "pdf"), tmp_path)
+    assert page is None or not_blank(page)
+
+
+def test_no_browser_gives_one_clear_line(monkeypatch):
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    problem = export.chart_export_problem()
+    assert problem is not None and "\n" not in problem
+    assert "Chromium" in problem and "BROWSER_PATH" in problem
+    with pytest.raises(export.ExportError) as info:
+        export.figure_bytes(bar_chart(), "png")
+    assert str(info.value) == problem
+
+
+def test_slug():
+    assert export.slug("Mean Grad-CAM / city (test)") == "mean-grad-cam-city-test"
+    assert export.slug("  ") == "figure"
+
+
+# ----------------------------------------------------------------- summary + pack
+INFO = {
+    "name": "demo-run",
+    "config": {"backbone": "tiny_cnn", "weights": "random", "mode": "finetune", "dataset": "tiny"},
+    "dataset": {"name": "tiny", "n_images": 72},
+    "metrics": {
+        "val": {"city": {"accuracy": 0.75, "macro_f1": 0.7, "n": 12}, "group": {"accuracy": 0.9, "macro_f1": 0.88, "n": 12}},
+        "test": {"city": {"accuracy": 0.5, "macro_f1": 0.45, "n": 12,
+                          "per_class": {"paris": {"precision": 1.0, "recall": 0.5, "support": 4},
+                                        "tokyo": {"precision": 0.25, "recall": 1.0, "support": 4}}},
+                 "group": {"accuracy": 0.8, "macro_f1": 0.79, "n": 12}},
+    },
+}
+IMPORTANCE = pd.DataFrame([
+    {"concept": 0, "head": "city", "target": "paris", "importance": 0.5, "images": 4},
+    {"concept": 1, "head": "city", "target": "paris", "importance": -0.2, "images": 4},
+    {"concept": 0, "head": "city", "target": "tokyo", "importance": 0.1, "images": 4},
+    {"concept": 1, "head": "city", "target": "tokyo", "importance": 0.9, "images": 4},
+    {"concept": 0, "head": "group", "target": "East", "importance": 3.0, "images": 8},
+])
+
+
+def test_run_summary_and_markdown():
+    s = export.run_summary(INFO, IMPORTANCE, n_top=2)
+    assert s.run == "demo-run" and s.dataset == "tiny" and s.n_images == 72
+    assert [(m["split"], m["head"]) for m in s.metrics] == [("val", "city"), ("val", "group"),
+                                                           ("test", "city"), ("test", "group")]
+    assert s.top_concepts == {"paris": [(0, 0.5)], "tokyo": [(1, 0.9), (0, 0.1)]}  # positive only
+    md = export.summary_markdown(s)
+    assert "| test | city | 50.0 % | 45.0 % | 12 |" in md
+    assert "**tokyo**: concept 1 (+0.900), concept 0 (+0.100)" in md
+    assert "| tokyo | 25.0 % | 100.0 % | 4 |" in md
+
+
+def test_summary_pdf_renders(tmp_path):
+    s = export.run_summary(INFO, IMPORTANCE)
+    page = render_pdf(export.summary_pdf(s, {1: picture(64, 64)}), tmp_path)
+    if page is not None:
+        assert page.width > page.height  # A4 landscape
+        assert not_blank(page)
+
+
+def test_talk_pack_contains_every_figure_and_the_summary(tmp_path, monkeypatch):
+    figures = {"Mean Grad-CAM": picture(), "Bars (mpl)": mpl_figure()}
+    data, problems = export.talk_pack(figures, export.run_summary(INFO, IMPORTANCE))
+    assert problems == []
+    z = zipfile.ZipFile(io.BytesIO(data))
+    assert sorted(z.namelist()) == sorted([
+        "figures/01-mean-grad-cam.png", "figures/01-mean-grad-cam.pdf",
+        "figures/02-bars-mpl.png", "figures/02-bars-mpl.pdf", "summary.pdf", "summary.md"])
+    check_png(z.read("figures/01-mean-grad-cam.png"))
+    assert z.read("summary.pdf")[:5] == b"%PDF-"
+    assert z.read("summary.md").decode().startswith("# demo-run")
+
+
+def test_talk_pack_names_a_figure_it_could_not_export(monkeypatch):
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    data, problems = export.talk_pack({"chart": bar_chart(), "pic": picture()},
+                                      export.run_summary(INFO), formats=("png",))
+    assert len(problems) == 1 and problems[0].startswith("chart (png): ")
+    z = zipfile.ZipFile(io.BytesIO(data))
+    assert "figures/02-pic.png" in z.namelist() and "figures/01-chart.png" not in z.namelist()
+    assert "chart (png)" in z.read("summary.md").decode()

@@ -1,0 +1,157 @@
+"""Atlas page against the analysed tiny run: the map holds every image, one concept card
+per concept with the importance numbers of concept_importance.parquet, the concept in the
+URL is the one detailed, and the talk pack builds from the sidebar."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "dashboard" / "app_pages" / "atlas.py"
+CARD = re.compile(r"^\*\*(concept (\d+)(?: · \w+)?)\*\*$")
+
+
+def run_page(**params) -> AppTest:
+    import streamlit as st
+
+    st.cache_data.clear()  # state.run_names() caches the run list for 10 s, whatever the env
+    at = AppTest.from_file(str(PAGE), default_timeout=180)
+    for k, v in params.items():
+        at.query_params[k] = str(v)
+    return at.run()
+
+
+def walk(node):
+    children = getattr(node, "children", None)
+    if children is None:
+        yield node
+        return
+    for k in sorted(children):
+        yield from walk(children[k])
+
+
+def no_problems(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture(scope="module")
+def page(analysed_run, dashboard_env_module):
+    return run_page()
+
+
+@pytest.fixture(scope="module")
+def dashboard_env_module(analysed_run):
+    """dashboard_env for a whole module (one page run shared by several checks)."""
+    import os
+
+    _, _, roots = analysed_run
+    old = {k: os.environ.get(k) for k in roots}
+    os.environ.update(roots)
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def decode(v):
+    """A plotly JSON array: a list, or a typed array {"dtype", "bdata", "shape"}."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        return a.reshape([int(x) for x in str(v.get("shape", len(a))).split(",")]).tolist()
+    return v
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def test_page_loads_with_its_three_parts(page):
+    no_problems(page)
+    assert [h.value for h in page.header] == ["Map of the images", "Where the model looks, per city", "Concepts"]
+
+
+def test_map_has_every_image_once(page, analysed_run):
+    samples = analysed_run[1].table("samples.parquet")
+    umap = [c for c in charts(page) if any(t.get("type") in ("scatter", "scattergl") and t.get("name")
+                                           for t in c["data"]) and c["layout"].get("legend")]
+    assert len(umap) == 1
+    rows = [int(float(cd[0])) for t in umap[0]["data"] if t.get("name") != "selected" for cd in t["customdata"]]
+    assert sorted(rows) == sorted(samples["row"])
+
+
+def test_one_card_per_concept_with_its_importance(page, analysed_run):
+    imp = analysed_run[1].table("concept_importance.parquet")
+    city = imp[imp["head"] == "city"]
+    order = list(walk(page.main))
+    start = next(i for i, el in enumerate(order) if el.type == "subheader" and el.value == "All concepts")
+    cards = {}
+    for i in range(start, len(order)):
+        el = order[i]
+        if el.type == "markdown" and (m := CARD.match(el.value)):
+            top_line = next(e.value for e in order[i + 1:] if e.type == "markdown")
+            cards[int(m.group(2))] = top_line
+    assert sorted(cards) == sorted(city["concept"].unique())
+    for k, line in cards.items():
+        best = city[city["concept"] == k].sort_values("importance", ascending=False).head(3)
+        assert line == "top: " + " · ".join(f"{t} {v:+.2f}" for t, v in zip(best["target"], best["importance"]))
+
+
+def test_heatmap_shows_the_importance_matrix(page, analysed_run):
+    imp = analysed_run[1].table("concept_importance.parquet")
+    city = imp[imp["head"] == "city"]
+    hm = [t for c in charts(page) for t in c["data"] if t.get("type") == "heatmap" and t.get("zmid") == 0]
+    assert len(hm) == 1
+    assert len(decode(hm[0]["z"])) == city["concept"].nunique()
+    for i, row in enumerate(decode(hm[0]["z"])):
+        for j, v in enumerate(row):
+            k, target = int(hm[0]["y"][i].split()[-1]), hm[0]["x"][j]
+            expected = city[(city["concept"] == k) & (city["target"] == target)]["importance"].iat[0]
+            assert v == pytest.approx(expected, rel=1e-6)
+
+
+def test_concept_in_url_is_detailed(dashboard_env, analysed_run):
+    imp = analysed_run[1].table("concept_importance.parquet")
+    k = int(sorted(imp["concept"].unique())[-1])
+    at = run_page(concept=k)
+    no_problems(at)
+    assert at.selectbox(key="w_concept").value == k
+    assert at.subheader[0].value.startswith(f"concept {k}")
+    bars = [c for c in charts(at) if c["data"][0].get("type") == "bar" and c["layout"].get("title")]
+    detail = [c for c in bars if "Importance per city" in c["layout"]["title"]["text"]][0]
+    sub = imp[(imp["head"] == "city") & (imp["concept"] == k)].sort_values("importance", ascending=False)
+    assert detail["data"][0]["y"] == list(sub["target"])
+
+
+def test_mean_gradcam_picture_is_shown(page):
+    assert any("Mean Grad-CAM of each city" in c.value for c in page.caption)
+    assert len(page.get("image")) >= 1
+
+
+def test_talk_pack_from_the_sidebar(dashboard_env, analysed_run):
+    run = analysed_run[0]
+    at = run_page()
+    chosen = ["Mean Grad-CAM per city", "Concept cards"]
+    at.multiselect(key="talkpack-figures").set_value(chosen).run()
+    at.button(key="talkpack-build").click().run()
+    no_problems(at)
+    data, problems, n = at.session_state[f"talkpack-zip-{run.name}"]
+    assert problems == [] and n == 2
+    names = sorted(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    assert names == sorted(["figures/01-mean-grad-cam-per-city.png", "figures/01-mean-grad-cam-per-city.pdf",
+                            "figures/02-concept-cards.png", "figures/02-concept-cards.pdf",
+                            "summary.md", "summary.pdf"])
+    assert any(b.label.startswith(f"{run.name}-talk.zip") for b in at.get("download_button"))

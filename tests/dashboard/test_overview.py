@@ -1,0 +1,197 @@
+"""Overview page (and the app's navigation) against the analysed tiny run: the numbers
+it SHOWS are the run's, and without runs it offers the demo build."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "dashboard" / "app_pages" / "overview.py"
+APP = ROOT / "dashboard" / "app.py"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+
+
+def open_page(path: Path = PAGE, **params) -> AppTest:
+    at = AppTest.from_file(str(path), default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def page_module():
+    """The page file imported as a module (its ``main()`` does not run)."""
+    spec = importlib.util.spec_from_file_location("overview_page", PAGE)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def values(x) -> np.ndarray:
+    """A plotly JSON array: a (nested) list, or plotly's typed array {"dtype", "bdata", "shape"}."""
+    if isinstance(x, dict) and "bdata" in x:
+        import base64
+
+        a = np.frombuffer(base64.b64decode(x["bdata"]), dtype=np.dtype(x["dtype"]))
+        shape = x.get("shape")
+        return a.reshape([int(v) for v in str(shape).split(",")] if shape else -1).astype(float)
+    return np.asarray(x, dtype=float)
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_headline_metrics_are_the_runs(dashboard_env):
+    run, _ = dashboard_env
+    at = open_page()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Overview"
+    m = run.info["metrics"]
+    assert metric(at, "Test city accuracy") == f"{m['test']['city']['accuracy']:.1%}"
+    assert metric(at, "Test city macro-F1") == f"{m['test']['city']['macro_f1']:.1%}"
+    assert metric(at, "Test group accuracy") == f"{m['test']['group']['accuracy']:.1%}"
+    assert metric(at, "Val city accuracy") == f"{m['val']['city']['accuracy']:.1%}"
+    assert any(run.name in md.value for md in at.markdown)
+
+
+def test_runs_table_and_dataset_counts(dashboard_env):
+    run, _ = dashboard_env
+    at = open_page()
+    runs_table = at.dataframe[0].value
+    assert list(runs_table["run"]) == [run.name]
+    assert "test city" in runs_table.columns
+    counts = at.dataframe[1].value
+    n = run.info["dataset"]["n_images"]
+    assert int(counts.loc["all", "total"]) == n
+    assert set(counts.index) == set(run.labels.classes) | {"all"}
+    assert any(f"{n} images" in md.value for md in at.markdown)
+
+
+def test_confusion_matrices_are_row_normalised_from_run_json(dashboard_env):
+    run, _ = dashboard_env
+    at = open_page()
+    figs = {c["layout"]["title"]["text"].split(" · accuracy")[0]: c for c in charts(at)
+            if c["layout"].get("title", {}).get("text", "").count(" · ") >= 2}
+    assert set(figs) == {"val · city", "test · city", "val · group", "test · group"}
+    for split in ("val", "test"):
+        for head in ("city", "group"):
+            cm = np.asarray(run.info["metrics"][split][head]["confusion"], dtype=float)
+            rows = cm.sum(1, keepdims=True)
+            expected = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+            heat = figs[f"{split} · {head}"]["data"][0]
+            np.testing.assert_allclose(values(heat["z"]), expected)
+            assert heat["x"] == list(run.info["metrics"][split][head]["labels"])
+    acc = run.info["metrics"]["test"]["city"]["accuracy"]
+    assert any(c["layout"]["title"]["text"] == f"test · city · accuracy {acc:.1%} (n = "
+               f"{run.info['metrics']['test']['city']['n']})" for c in charts(at)
+               if "title" in c["layout"])
+
+
+def test_training_curves_of_the_run(dashboard_env):
+    run, _ = dashboard_env
+    at = open_page()
+    curves = next(c for c in charts(at) if any(t.get("name") == "val city" for t in c["data"]))
+    epochs = len(run.history())
+    val = next(t for t in curves["data"] if t["name"] == "val city")
+    np.testing.assert_allclose(values(val["y"]), run.history()["val_city_acc"].to_numpy(), rtol=1e-6)
+    assert any(f"{epochs} epochs run" in c.value for c in at.caption)
+
+
+def test_without_runs_it_offers_the_demo_build(tmp_path, monkeypatch):
+    for k, sub in (("STREETLENS_MODELS", "models"), ("STREETLENS_CACHE", "cache"), ("STREETLENS_DATA", "data")):
+        monkeypatch.setenv(k, str(tmp_path / sub))
+    started = []
+
+    class FakePopen:
+        def __init__(self, args, **kw):
+            started.append((args, kw))
+            self.pid = 424242
+
+        def poll(self):
+            return None  # still running
+
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    at = open_page()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("No trained run yet" in i.value for i in at.info)
+    button = at.button(key="demo_start")
+    assert button.label == "Build the demo"
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(started) == 1
+    args, kw = started[0]
+    assert "demo" in args and str(tmp_path / "models") in args and str(tmp_path / "cache") in args
+    assert kw["start_new_session"] and kw["stdout"].name == str(tmp_path / "cache" / "demo-build.log")
+    assert (tmp_path / "cache" / "demo-build.pid").read_text() == "424242"
+    # never blocks: the page is back at once, showing the progress of the running build
+    assert [s.label for s in at.status] == ["Building the demo … 0%"]
+    assert "streetlens demo" in at.code[0].value
+    assert not [b for b in at.button if b.key == "demo_start"]
+
+
+def test_demo_log_progress_parsing():
+    parse = page_module().parse_demo_log
+    assert parse("", 2) == (0.0, "starting …", None)
+    frac, step, code = parse("[1/3] drawing 80 streets per city …\r 50%|#####   | 400/800", 2)
+    assert step.startswith("[1/3] drawing") and frac == pytest.approx(0.5 / 5) and code is None
+    log = ("[1/3] drawing …\n[2/3] training demo-a …\n 100%|####|\n[2/3] training demo-b …\n"
+           " 20%|#   |\n")
+    frac, step, _ = parse(log, 2)
+    assert step == "[2/3] training demo-b …" and frac == pytest.approx((2 + 0.2) / 5)
+    assert parse(log + "demo ready in 300 s: runs a, b\n[streetlens-demo exit 0]\n", 2) == (1.0, "done", 0)
+    assert parse(log + "Error: boom\n[streetlens-demo exit 1]\n", 2)[2] == 1
+    tail = page_module().log_tail("[1/3] drawing\rdrawing:  10%|#  | 1/10\rdrawing:  20%|## | 2/10\n"
+                                  "[streetlens-demo exit 0]\n")
+    assert tail == ["[1/3] drawing", "drawing:  20%|## | 2/10"]  # a progress bar at its latest state
+
+
+def test_finished_failed_build_shows_its_log_and_a_retry(tmp_path, monkeypatch):
+    for k, sub in (("STREETLENS_MODELS", "models"), ("STREETLENS_CACHE", "cache"), ("STREETLENS_DATA", "data")):
+        monkeypatch.setenv(k, str(tmp_path / sub))
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "demo-build.log").write_text("[1/3] drawing …\nError: disk full\n"
+                                                        "[streetlens-demo exit 1]\n")
+    (tmp_path / "cache" / "demo-build.pid").write_text("999999999")
+    at = open_page()
+    assert not at.exception
+    assert any("exit code 1" in e.value for e in at.error)
+    assert "Error: disk full" in at.code[0].value
+    assert at.button(key="demo_start").label == "Try again"
+
+
+def test_app_navigation_defaults_to_overview(dashboard_env):
+    at = open_page(APP)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Overview"
+
+
+def test_app_registers_only_page_files_that_exist(tmp_path):
+    dash = tmp_path / "dashboard"
+    (dash / "app_pages").mkdir(parents=True)
+    shutil.copy(APP, dash / "app.py")
+    (dash / "app_pages" / "overview.py").write_text('import streamlit as st\nst.title("Stub overview")\n')
+    (dash / "app_pages" / "datasets.py").write_text('import streamlit as st\nst.title("Stub datasets")\n')
+    at = AppTest.from_file(str(dash / "app.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Stub overview"

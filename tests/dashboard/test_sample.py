@@ -1,0 +1,265 @@
+"""Sample page against the analysed tiny run: what it SHOWS for the chosen image."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "dashboard" / "app_pages" / "sample.py"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Streamlit's caches live in the process: each test starts from clean ones."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+
+
+def page_module():
+    """The page file imported as a module (its ``main()`` does not run)."""
+    spec = importlib.util.spec_from_file_location("sample_page", PAGE)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def open_page(**params) -> AppTest:
+    at = AppTest.from_file(str(PAGE), default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def samples(cache) -> pd.DataFrame:
+    return cache.table("samples.parquet")
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def gradcam_caption(at: AppTest) -> str:
+    found = [c for c in captions(at) if c.startswith(("Grad-CAM of", "Why "))]
+    assert found, captions(at)
+    return found[0]
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+
+
+def values(x) -> list:
+    """A plotly JSON array: a list, or plotly's typed array {"dtype", "bdata"} (base64)."""
+    if isinstance(x, dict) and "bdata" in x:
+        import base64
+
+        return np.frombuffer(base64.b64decode(x["bdata"]), dtype=np.dtype(x["dtype"])).tolist()
+    return list(x)
+
+
+def test_url_id_selects_that_image_and_shows_its_prediction(dashboard_env):
+    run, cache = dashboard_env
+    df = samples(cache)
+    row = df.iloc[len(df) - 5]  # not the default first image
+    at = open_page(id=row["id"])
+    no_errors(at)
+    assert at.title[0].value == "Sample"
+    assert at.selectbox(key="w_id").value == row["id"]
+    head, pred = at.markdown[0].value, at.markdown[1].value
+    assert f"`{row['id']}`" in head and f"true **{row['class']}** ({row['group']})" in head
+    assert f"{row['split']} split" in head
+    assert f"Predicted **{row['pred_class']}** {row['p_pred']:.1%}" in pred
+    assert f"group **{row['pred_group']}** {row['p_group']:.1%}" in pred
+    assert gradcam_caption(at).startswith(f"Grad-CAM of {row['pred_class']} (city head")
+    # the prediction bars are this image's probabilities, highest first, true class marked
+    probs = np.load(cache.root / "class_probs.npy")[int(row["row"])]
+    bars = next(c for c in charts(at) if c["layout"].get("title", {}).get("text") == "City")
+    assert values(bars["data"][0]["x"]) == pytest.approx(sorted(probs.tolist(), reverse=True), abs=1e-6)
+    assert f"{row['class']}  ✓ true" in bars["data"][0]["y"]
+    assert at.query_params["id"] == [row["id"]] or at.query_params["id"] == row["id"]
+
+
+def test_unknown_id_falls_back_with_a_note(dashboard_env):
+    _, cache = dashboard_env
+    at = open_page(id="no-such-image")
+    no_errors(at)
+    assert any("No image `no-such-image`" in w.value for w in at.warning)
+    assert at.selectbox(key="w_id").value == samples(cache)["id"].iat[0]
+
+
+def test_class_selectbox_changes_the_gradcam_caption(dashboard_env):
+    run, cache = dashboard_env
+    row = samples(cache).iloc[0]
+    at = open_page(id=row["id"])
+    before = gradcam_caption(at)
+    other = next(c for c in run.labels.classes if c != row["pred_class"])
+    at.selectbox(key="w_cls").set_value(other).run()
+    no_errors(at)
+    after = gradcam_caption(at)
+    p = np.load(cache.root / "class_probs.npy")[int(row["row"]), run.labels.classes.index(other)]
+    assert after != before and after == f"Grad-CAM of {other} (city head, p = {p:.1%})"
+    assert at.query_params["cls"] in (other, [other])
+
+
+def test_contrastive_view_defaults_to_the_runner_up_or_the_truth(dashboard_env):
+    run, cache = dashboard_env
+    df = samples(cache)
+    probs = np.load(cache.root / "class_probs.npy")
+    cases = [df[df["correct"]].iloc[0]] + ([df[~df["correct"]].iloc[0]] if (~df["correct"]).any() else [])
+    for row in cases:
+        order = np.argsort(-probs[int(row["row"])], kind="stable")
+        pred = run.labels.classes[order[0]]
+        other = run.labels.classes[order[1]] if row["correct"] else row["class"]
+        at = open_page(id=row["id"], view="contrast")
+        no_errors(at)
+        assert gradcam_caption(at).startswith(f"Why {pred} rather than {other}: ReLU(")
+    at.selectbox(key="w_vs").set_value(pred).run()  # A = B: nothing to show, said so
+    assert any("two different classes" in w.value for w in at.warning)
+
+
+def test_group_head(dashboard_env):
+    run, cache = dashboard_env
+    row = samples(cache).iloc[0]
+    at = open_page(id=row["id"], head="group")
+    no_errors(at)
+    assert gradcam_caption(at).startswith(f"Grad-CAM of {row['pred_group']} (group head")
+
+
+def test_filters_from_the_url_and_next_button(dashboard_env):
+    _, cache = dashboard_env
+    df = samples(cache)
+    test_rows = df[df["split"] == "test"]
+    at = open_page(split="test")
+    no_errors(at)
+    picker = at.selectbox(key="w_id")
+    assert picker.label.startswith(f"Image ({len(test_rows)} of {len(df)} match")
+    assert picker.value == test_rows["id"].iat[0]
+    at.button(key="next").click().run()
+    assert at.selectbox(key="w_id").value == test_rows["id"].iat[1]
+    assert at.markdown[0].value.startswith(f"### `{test_rows['id'].iat[1]}`")
+    at.button(key="prev").click().run()
+    assert at.selectbox(key="w_id").value == test_rows["id"].iat[0]
+
+
+def test_no_match_says_so(dashboard_env):
+    at = open_page(conf="0.00-0.00")
+    no_errors(at)
+    assert any("No image matches" in i.value for i in at.info)
+
+
+def test_apply_filters_is_pure_and_orders(dashboard_env):
+    _, cache = dashboard_env
+    df = samples(cache)
+    apply = page_module().apply_filters
+    lo, hi = 0.4, 0.9
+    got = apply(df, {"conf": (lo, hi), "order": "unsure"})
+    assert ((got["p_pred"] >= lo - 1e-6) & (got["p_pred"] <= hi + 1e-6)).all()
+    assert len(got) == int(((df["p_pred"] >= lo) & (df["p_pred"] <= hi)).sum())
+    assert got["p_pred"].is_monotonic_increasing
+    wrong = apply(df, {"ok": "wrong"})
+    assert len(wrong) == int((~df["correct"]).sum())
+    cls = df["class"].iat[0]
+    assert set(apply(df, {"true": cls, "split": "train"})["class"]) <= {cls}
+    assert page_module().parse_range("0.9-0.2") == (0.2, 0.9)
+    assert page_module().parse_range("junk") == (0.0, 1.0)
+
+
+def test_channels_view_shows_this_images_top_channels(dashboard_env):
+    run, cache = dashboard_env
+    row = samples(cache).iloc[3]
+    at = open_page(id=row["id"])
+    no_errors(at)
+    attr = np.load(cache.root / "channel_attr.npy")[int(row["row"]),
+                                                     run.labels.classes.index(row["pred_class"])]
+    top = int(np.argmax(attr.astype(np.float32)))
+    bars = next(c for c in charts(at) if any(str(y).startswith("channel ") for y in c["data"][0]["y"]))
+    assert bars["data"][0]["y"][0] == f"channel {top}"
+    assert values(bars["data"][0]["x"])[0] == pytest.approx(float(attr[top]), abs=1e-3)
+    assert len(bars["layout"]["images"]) == len(bars["data"][0]["y"])  # an icon (or placeholder) each
+
+
+def test_neuron_groups_and_concepts_views(dashboard_env):
+    _, cache = dashboard_env
+    row = samples(cache).iloc[2]
+    at = open_page(id=row["id"], blocks="groups")
+    no_errors(at)
+    assert any("factorised into 5 groups" in c for c in captions(at))
+    shares = next(c for c in charts(at) if c["data"][0]["y"][0] == "group 1")
+    assert sum(abs(v) for v in values(shares["data"][0]["x"])) == pytest.approx(1.0, abs=1e-4)
+    at = open_page(id=row["id"], blocks="concepts")
+    no_errors(at)
+    assert any(c.startswith("Dataset-wide concepts") for c in captions(at))
+
+
+def test_nearest_training_images(dashboard_env):
+    _, cache = dashboard_env
+    df = samples(cache)
+    row = df.iloc[1]
+    at = open_page(id=row["id"])
+    nb = np.load(cache.root / "neighbors.npy")[int(row["row"])]
+    shown = [c for c in captions(at) if c.startswith("**")]
+    assert len(shown) == len(nb)
+    assert [c.split("**")[1] for c in shown] == [df.set_index("row").loc[int(j), "class"] for j in nb]
+    first = df.set_index("row").loc[int(nb[0])]
+    at.button(key=f"nb_{int(nb[0])}").click().run()  # "Open" a neighbour
+    assert at.selectbox(key="w_id").value == first["id"]
+
+
+def test_ondemand_map_computed_once_then_read_from_disk(dashboard_env):
+    _, cache = dashboard_env
+    row = samples(cache).iloc[4]
+    shutil.rmtree(cache.root / "ondemand", ignore_errors=True)
+    try:
+        at = open_page(id=row["id"], method="guided_backprop")
+        no_errors(at)
+        assert any("has not been computed" in i.value for i in at.info)
+        at.button(key="compute").click().run()
+        no_errors(at)
+        assert any(c.startswith("Computed now and saved") for c in captions(at))
+        files = list((cache.root / "ondemand" / "guided_backprop").glob("*.npy"))
+        assert [f.name for f in files] == [f"{row['id']}_city_{int(np.argmax(np.load(cache.root / 'class_probs.npy')[int(row['row'])]))}.npy"]
+        again = open_page(id=row["id"], method="guided_backprop")
+        assert any(c.startswith("Read from the cache") for c in captions(again))
+        assert "compute" not in [b.key for b in again.button]
+    finally:
+        shutil.rmtree(cache.root / "ondemand", ignore_errors=True)
+
+
+def test_stale_cache_warns_but_shows_the_image(dashboard_env, tmp_path, monkeypatch):
+    run, cache = dashboard_env
+    copy = tmp_path / "cache"
+    shutil.copytree(cache.root, copy / run.name)
+    manifest = json.loads((copy / run.name / "manifest.json").read_text())
+    manifest["model_fingerprint"] = "0" * 16
+    (copy / run.name / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("STREETLENS_CACHE", str(copy))
+    at = open_page()
+    assert not at.exception
+    assert any("Stale analysis" in w.value for w in at.warning)
+    assert at.markdown[0].value.startswith("### `")
+
+
+def test_not_analysed_run_explains_what_to_do(dashboard_env, tmp_path, monkeypatch):
+    run, _ = dashboard_env
+    monkeypatch.setenv("STREETLENS_CACHE", str(tmp_path / "empty"))
+    at = open_page()
+    assert not at.exception
+    assert any(f"streetlens analyze {run.name}" in w.value for w in at.warning)
+    assert not at.get("plotly_chart")
