@@ -71,8 +71,13 @@ def url_selectbox(label: str, options: list, key: str, default=None, container=s
 
 # ------------------------------------------------------------------ loaders
 @st.cache_data(ttl=10, show_spinner=False)
+def _run_names(root: str) -> list[str]:
+    return [r.name for r in list_runs(Path(root))]
+
+
 def run_names() -> list[str]:
-    return [r.name for r in list_runs(models_root())]
+    """Runs under the current models root (keyed on it: tests and users switch roots)."""
+    return _run_names(str(models_root()))
 
 
 @st.cache_resource(show_spinner=False)

@@ -169,6 +169,8 @@ def describe_entries(kind: str, entries: list[dict], note: str = "") -> str:
             what = new.get("curated", "?")
         counts[what] = counts.get(what, 0) + 1
     text = ", ".join(f"{k} {v}" for k, v in counts.items())
+    if len(entries) == 1:
+        text += f" ({entries[0]['id'][:8]})"
     if kind == "undo":
         text = f"undo ({text})"
     return f"{text}" + (f" — {note}" if note else "")

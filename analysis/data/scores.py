@@ -262,24 +262,34 @@ class ScoreArrays:
             return None
 
     def save(self, path: Path) -> None:
+        self._flush()
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, model=np.array(self.model), categories=np.array(self.categories),
                          ids=self.ids.astype(str), probs=self.probs, features=self.features)
 
     def add(self, ids: Sequence[str], probs: np.ndarray, feats: np.ndarray) -> None:
-        feats = feats.astype(np.float16)
+        """Queue a batch (joined on the next save or read: no quadratic copying)."""
+        self.__dict__.setdefault("_pending", []).append(
+            (np.asarray(ids, dtype=str), probs.astype(np.float16), feats.astype(np.float16)))
+
+    def _flush(self) -> None:
+        pending = self.__dict__.pop("_pending", [])
+        if not pending:
+            return
         if not len(self.ids):
-            self.features = np.zeros((0, feats.shape[1]), np.float16)
-        self.ids = np.concatenate([self.ids, np.asarray(ids, dtype=str)])
-        self.probs = np.concatenate([self.probs, probs.astype(np.float16)])
-        self.features = np.concatenate([self.features, feats])
+            self.features = np.zeros((0, pending[0][2].shape[1]), np.float16)
+        self.ids = np.concatenate([self.ids] + [p[0] for p in pending])
+        self.probs = np.concatenate([self.probs] + [p[1] for p in pending])
+        self.features = np.concatenate([self.features] + [p[2] for p in pending])
 
     def keep(self, ids: Sequence[str]) -> None:
+        self._flush()
         mask = np.isin(self.ids, np.asarray(list(ids), dtype=str))
         self.ids, self.probs, self.features = self.ids[mask], self.probs[mask], self.features[mask]
 
     def rows_for(self, ids: Sequence[str]) -> np.ndarray:
+        self._flush()
         pos = {k: i for i, k in enumerate(self.ids)}
         return np.array([pos[k] for k in ids], dtype=np.int64)
 
@@ -434,6 +444,7 @@ def write_score_table(ds: Dataset, table: pd.DataFrame, arrays: ScoreArrays,
     """Derive the per-image scores from the cached model outputs (no inference) and
     write ``scores.parquet``. Disputes of an earlier ``--run`` are kept unless new ones
     are given. Returns how each class centre was made."""
+    arrays._flush()
     rows = table[table["id"].astype(str).isin(set(arrays.ids))].reset_index(drop=True)
     ids = rows["id"].astype(str).tolist()
     sel = arrays.rows_for(ids)

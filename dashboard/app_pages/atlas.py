@@ -149,8 +149,7 @@ def concept_overlay(cache_root: str, row: int, path: str, concept: int, cell: in
         photo = images.to_rgb_array(images.fit_square(path, cell))
     except OSError:
         photo = images.to_rgb_array(images.placeholder_icon(cell, "missing"))
-    color = images.GROUP_COLORS[concept % len(images.GROUP_COLORS)]
-    return images.tint_overlay(photo, m, color=color)
+    return images.overlay(photo, np.clip(m, 0, None), opacity=0.7, mode="mask")
 
 
 def importance_line(imp: pd.DataFrame, concept: int, head: str = "city", n: int = 3) -> str:
@@ -187,7 +186,8 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
     if len(pk) and sel.cache.has("concept_maps.npy"):
         src = pk.drop_duplicates("row").head(6)
         paths = samples.set_index("row")["path"]
-        st.markdown("**Where it appears** in the images of its top patches:")
+        st.markdown("**Where it appears** in the images of its top patches (its concept map; "
+                    "red = strongest):")
         cols = st.columns(len(src))
         for col, r in zip(cols, src.to_dict("records")):
             with col:

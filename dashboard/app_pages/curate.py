@@ -30,7 +30,6 @@ import uuid
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -43,7 +42,6 @@ from dashboard.curate_grid import CURSOR, MESSAGE, SELECTED
 COLUMNS = 6
 PAGE_SIZES = [30, 60, 120]
 GLYPH = {"accepted": "✓", "rejected": "✗"}
-STATUS_OF = {v: k for k, v in GLYPH.items()}
 SHOW_LABELS = {"unreviewed": "Unreviewed", "all": "All", "accepted": "Accepted", "rejected": "Rejected"}
 KEYS_HELP = """
 | key | does |
@@ -250,7 +248,8 @@ def scores_panel(ds: Dataset, table: pd.DataFrame, scores: pd.DataFrame | None, 
         if meta.get("dispute_run"):
             box.caption(f"Model disputes: run `{meta['dispute_run']}`.")
     if running:
-        _scoring_progress(str(ds.root))
+        with box:
+            _scoring_progress(str(ds.root))
         return
     if prog and prog.get("state") == "failed":
         box.error(f"Scoring failed: {prog.get('message', '')}")
@@ -272,7 +271,7 @@ def _scoring_progress(root: str) -> None:
     done, total = int(prog.get("done", 0)), int(prog.get("total", 0))
     if prog.get("alive"):
         frac = done / total if total else 0.0
-        st.sidebar.progress(frac, text=f"Scoring in the background: {done}/{total or '?'} images")
+        st.progress(frac, text=f"Scoring in the background: {done}/{total or '?'} images")
     else:
         st.session_state.curate_scoring = False
         st.rerun(scope="app")

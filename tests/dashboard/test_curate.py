@@ -227,3 +227,30 @@ def test_grid_events(env):
     assert "not in" in session[curate_grid.MESSAGE]
     assert curate_grid.event_of({"event": {"type": "focus", "id": a}}) == {"type": "focus", "id": a}
     assert curate_grid.event_of({"event": None}) is None
+
+
+def test_disputes_from_the_analysis_cache(analysed_run, tmp_path):
+    """``streetlens data scores --run RUN`` reads a run's analysis (samples.parquet) when
+    there is one, and uses the current label for images relabelled since."""
+    import shutil
+
+    run, cache, _ = analysed_run
+    src = Dataset(Path(run.info["dataset"]["path"]))
+    ds = Dataset(tmp_path / "copy")
+    shutil.copytree(src.root, ds.root)
+    table = ds.read()
+    samples = cache.table("samples.parquet")
+    right = samples[samples["correct"]].sort_values("p_pred", ascending=False)
+    assert len(right), "the tiny run gets some images right"
+    moved = str(right["id"].iat[0])
+    old = right["class"].iat[0]
+    curation.decide(ds, [moved], cls=next(c for c in run.labels.classes if c != old))
+    disputes, source = scores.run_disputes(run.path, ds, ds.read(), cache_root=cache.root.parent,
+                                           progress=False)
+    assert f"{len(table)} from the analysis cache" in source and "predicted" not in source
+    d = disputes.set_index("id")
+    assert d.at[moved, "pred_class"] == old and d.at[moved, "dispute"] > 0
+    correct = set(samples.loc[samples["correct"], "id"].astype(str)) - {moved}
+    assert (d.loc[sorted(correct), "dispute"] == 0).all()  # agreement is no dispute
+    wrong = set(samples.loc[~samples["correct"], "id"].astype(str)) - {moved}
+    assert (d.loc[sorted(wrong), "dispute"] >= 0).all()

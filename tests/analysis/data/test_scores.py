@@ -8,7 +8,6 @@ wideresnet18 architecture is checked with random weights for shapes and hooks.""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections import OrderedDict
 from pathlib import Path

@@ -1,0 +1,280 @@
+"""Errors: where the model goes wrong, and what it looked at when it did.
+
+* the city head's confusion matrix for a split (held-out = val + test by default); click a
+  cell — or pick true / predicted below it (both kept in the URL, ``?true=…&pred=…``) —
+  to list the images of that cell, each as photo | Grad-CAM for the TRUE class |
+  Grad-CAM for the PREDICTED class (from ``cams.npy``), with its confidence and a link to
+  the Sample page;
+* the most confident mistakes of the split (wrong predictions, most confident first),
+  with the same maps: the errors a model is sure about are where shortcuts hide;
+* the error rate of each city, and the same for the group head (East / West).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import export_ui, state
+from dashboard.figures import atlas, charts, images
+
+SPLITS = {"held-out": "held-out (val + test)", "test": "test", "val": "val", "train": "train",
+          "all": "all images"}
+SHOW = (12, 24, 48, 96)
+CELL = 168  # px of each picture in an image's photo | true | predicted strip
+CHART_CONFIG = {"displayModeBar": False}
+
+
+# ------------------------------------------------------------------------ pure helpers
+def split_rows(samples: pd.DataFrame, split: str) -> pd.DataFrame:
+    if split == "held-out":
+        return samples[samples["split"].isin(["val", "test"])]
+    return atlas.in_split(samples, split)
+
+
+def cell_rows(samples: pd.DataFrame, true: str, pred: str, head: str = "city") -> pd.DataFrame:
+    """The images of one confusion cell: mistakes most confident first, a diagonal cell
+    least confident first (the near-misses)."""
+    t, p, conf = ("class", "pred_class", "p_pred") if head == "city" else ("group", "pred_group", "p_group")
+    rows = samples[(samples[t] == true) & (samples[p] == pred)]
+    return rows.sort_values(conf, ascending=(true == pred), kind="stable")
+
+
+def confident_mistakes(samples: pd.DataFrame, head: str = "city", n: int = 10) -> pd.DataFrame:
+    ok, conf = ("correct", "p_pred") if head == "city" else ("correct_group", "p_group")
+    return samples[~samples[ok].astype(bool)].sort_values(conf, ascending=False, kind="stable").head(n)
+
+
+def group_errors_by_city(samples: pd.DataFrame, classes) -> pd.DataFrame:
+    """Per true city: images, group-head errors and their rate (``error_rates`` layout)."""
+    g = samples.groupby("class")["correct_group"].agg(images="size", right="sum").reindex(list(classes))
+    g = g.fillna(0)
+    g["errors"] = (g["images"] - g["right"]).astype(int)
+    g["images"] = g["images"].astype(int)
+    g["error_rate"] = np.where(g["images"] > 0, g["errors"] / g["images"].clip(lower=1), np.nan)
+    return g[["images", "errors", "error_rate"]].rename_axis("city").reset_index()
+
+
+def default_cell(cm: np.ndarray, labels) -> tuple[str, str]:
+    """The off-diagonal cell with most images, or the first class's diagonal."""
+    off = cm.copy()
+    np.fill_diagonal(off, -1)
+    if off.size and off.max() > 0:
+        i, j = np.unravel_index(int(off.argmax()), off.shape)
+        return labels[i], labels[j]
+    return labels[0], labels[0]
+
+
+def sample_url(run: str, image_id: str) -> str:
+    """Relative link to the Sample page showing one image."""
+    return "sample?" + urlencode({"run": run, "id": image_id})
+
+
+# ------------------------------------------------------------------------ pictures
+@st.cache_data(show_spinner=False, max_entries=1024)
+def strip(cache_root: str, mtime: float, row: int, path: str, k_true: int, k_pred: int,
+          true: str, pred: str, cell: int = CELL) -> np.ndarray:
+    """photo | Grad-CAM of the true output | Grad-CAM of the predicted output (one image)."""
+    raw = np.asarray(np.load(Path(cache_root) / "cams.npy", mmap_mode="r")[row], dtype=np.float32)
+    try:
+        photo = images.to_rgb_array(images.fit_square(path, 2 * cell))
+    except OSError:
+        photo = images.to_rgb_array(images.placeholder_icon(2 * cell, "missing"))
+    pics = [photo, images.gradcam_overlay(photo, raw, k_true)]
+    caps = ["photo", f"{true} (true)"]
+    if k_pred != k_true:
+        pics.append(images.gradcam_overlay(photo, raw, k_pred))
+        caps.append(f"{pred} (pred.)")
+    return np.asarray(images.image_grid(pics, ncols=3, cell=cell, pad=3, captions=caps))
+
+
+def show_images(sel: state.Selection, rows: pd.DataFrame, head: str = "city", per_row: int = 2,
+                key: str = "grid") -> None:
+    """Each image as photo | true map | predicted map, with its confidence and a link."""
+    labels = sel.labels
+    kc = len(labels.classes)
+    if head == "city":
+        index = {c: i for i, c in enumerate(labels.classes)}
+        t_col, p_col, conf_col = "class", "pred_class", "p_pred"
+    else:
+        index = {g: kc + i for i, g in enumerate(labels.groups)}
+        t_col, p_col, conf_col = "group", "pred_group", "p_group"
+    cams = sel.cache.root / "cams.npy"
+    mtime = cams.stat().st_mtime
+    cols = []
+    for i, r in enumerate(rows.to_dict("records")):
+        if i % per_row == 0:  # a row of columns per line: the page reads left to right
+            cols = st.columns(per_row)
+        true, pred = r[t_col], r[p_col]
+        pic = strip(str(sel.cache.root), mtime, int(r["row"]), str(sel.image_path(r["path"])),
+                    index[true], index[pred], str(true), str(pred))
+        with cols[i % per_row]:
+            st.image(pic, width="stretch")
+            conf = f"p({pred}) = {r[conf_col]:.0%}"
+            if head == "city" and true != pred:
+                conf += f" · p({true}) = {r['p_true']:.0%}"
+            st.markdown(f"`{r['id']}` · **{true}** → **{pred}** · {conf} · {r['split']} · "
+                        f"[open in Sample ↗]({sample_url(sel.run.name, r['id'])})")
+
+
+# ------------------------------------------------------------------------ sections
+def synced_selectbox(label: str, options: list, key: str, default, container, **kw):
+    """A selectbox kept in the URL under ``key`` that code can also set (a clicked cell):
+    its value lives in ``st.session_state["w_<key>"]``, seeded from the URL."""
+    wkey = f"w_{key}"
+    if st.session_state.get(wkey) not in options:
+        current = state.url_get(key, default)
+        st.session_state[wkey] = current if current in options else (default if default in options else options[0])
+    choice = container.selectbox(label, options, key=wkey, **kw)
+    state.url_set(**{key: choice})
+    return choice
+
+def _bump_chart() -> None:
+    """The cell was picked by hand: forget the chart's click (a new chart widget)."""
+    st.session_state["_errors_cm_gen"] = st.session_state.get("_errors_cm_gen", 0) + 1
+
+
+def _apply_click(chart_key: str, labels) -> None:
+    """A clicked confusion cell (from the last run) → the URL and the pickers."""
+    event = st.session_state.get(chart_key)
+    try:
+        points = event["selection"]["points"] if event else []
+    except (KeyError, TypeError):
+        points = []
+    if not points:
+        return
+    p = points[0]
+    cd = p.get("customdata")
+    if isinstance(cd, (list, tuple)) and len(cd) >= 2 and all(isinstance(v, (int, float)) for v in cd[:2]) \
+            and p.get("curve_number", 1) == 1:
+        true, pred = labels[int(cd[0])], labels[int(cd[1])]
+    else:
+        true, pred = p.get("y"), p.get("x")
+    if true not in labels or pred not in labels:
+        return
+    done = st.session_state.get("_errors_applied")
+    if done == (chart_key, true, pred):
+        return
+    st.session_state["_errors_applied"] = (chart_key, true, pred)
+    state.url_set(true=true, pred=pred)
+    st.session_state["w_true"], st.session_state["w_pred"] = true, pred  # the pickers follow
+
+
+def city_section(sel: state.Selection, sub: pd.DataFrame, split: str) -> None:
+    labels = list(sel.labels.classes)
+    cm = atlas.confusion_counts(sub, labels)
+    gen = st.session_state.get("_errors_cm_gen", 0)
+    chart_key = f"errors_cm_{gen}"
+    _apply_click(chart_key, labels)
+    d_true, d_pred = default_cell(cm, labels)
+
+    cur_true = st.session_state.get("w_true", state.url_get("true", d_true))
+    cur_pred = st.session_state.get("w_pred", state.url_get("pred", d_pred))
+    left, right = st.columns([1.25, 1])
+    with left:
+        fig = charts.confusion_matrix(cm, labels, title=f"City head · {SPLITS[split]} · "
+                                      f"{int(cm.trace())}/{int(cm.sum())} right")
+        atlas.clickable_cells(fig, labels, cm)
+        if cur_true in labels and cur_pred in labels:  # outline the cell listed below
+            i, j = labels.index(cur_true), labels.index(cur_pred)
+            fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5,
+                          line=dict(color="#d62728" if i != j else "#2ca02c", width=3))
+        st.plotly_chart(fig, width="stretch", theme=None, on_select="rerun", selection_mode="points",
+                        key=chart_key, config=CHART_CONFIG)
+        st.caption("Rows: true city, columns: predicted (share of the row; count on hover). "
+                   "Click a cell to list its images below.")
+        export_ui.download_buttons(fig, f"confusion-city-{split}")
+    with right:
+        rates = atlas.error_rates(sub, labels)
+        fig_r = atlas.error_rate_bars(rates, title=f"Error rate per city · {SPLITS[split]}")
+        st.plotly_chart(fig_r, width="stretch", theme=None, config=CHART_CONFIG, key="errors_rates")
+        export_ui.download_buttons(fig_r, f"error-rate-city-{split}")
+
+    st.subheader("Images in a cell")
+    c1, c2, c3 = st.columns([1, 1, 1])
+    true = synced_selectbox("True city", labels, "true", d_true, c1, on_change=_bump_chart)
+    pred = synced_selectbox("Predicted city", labels, "pred", d_pred, c2, on_change=_bump_chart)
+    show = c3.select_slider("Show at most", SHOW, value=24, key="errors_show")
+    rows = cell_rows(sub, true, pred)
+    kind = "right" if true == pred else "wrong"
+    if rows.empty:
+        st.info(f"No {SPLITS[split]} image of **{true}** was predicted **{pred}**.")
+    else:
+        st.markdown(f"**{len(rows)}** image{'s' if len(rows) != 1 else ''} of **{true}** predicted "
+                    f"**{pred}** in {SPLITS[split]} ({kind}; "
+                    + ("most confident first" if true != pred else "least confident first")
+                    + (f"; showing {show}" if len(rows) > show else "") + "). Each: the photo, "
+                    "then Grad-CAM for the true city" + (", then for the predicted one." if true != pred else "."))
+        show_images(sel, rows.head(show), key="cell")
+
+
+def mistakes_section(sel: state.Selection, sub: pd.DataFrame, split: str) -> None:
+    st.subheader("Most confident mistakes")
+    n = st.select_slider("How many", (5, 10, 20, 50), value=10, key="errors_n_mistakes")
+    rows = confident_mistakes(sub, "city", n)
+    if rows.empty:
+        st.success(f"No city mistakes in {SPLITS[split]}.")
+        return
+    st.caption("Wrong predictions sorted by the model's confidence in them: a confident mistake "
+               "often means the model keys on something that is not the city.")
+    show_images(sel, rows, key="mistakes")
+
+
+def group_section(sel: state.Selection, sub: pd.DataFrame, split: str) -> None:
+    groups = list(sel.labels.groups)
+    st.subheader("Group head (" + " / ".join(groups) + ")")
+    cm = atlas.confusion_counts(sub, groups, head="group")
+    left, right = st.columns([1, 1])
+    with left:
+        fig = charts.confusion_matrix(cm, groups, title=f"Group head · {SPLITS[split]} · "
+                                      f"{int(cm.trace())}/{int(cm.sum())} right", height=300)
+        st.plotly_chart(fig, width="stretch", theme=None, config=CHART_CONFIG, key="errors_cm_group")
+        export_ui.download_buttons(fig, f"confusion-group-{split}")
+    with right:
+        rates = atlas.error_rates(sub, groups, head="group")
+        wrong = sub[~sub["correct_group"].astype(bool)]
+        fig_r = atlas.error_rate_bars(group_errors_by_city(sub, sel.labels.classes),
+                                      title="Group errors per city (which cities get the wrong side)")
+        st.plotly_chart(fig_r, width="stretch", theme=None, config=CHART_CONFIG, key="errors_rates_group")
+        export_ui.download_buttons(fig_r, f"group-error-rate-city-{split}")
+        st.caption(" · ".join(f"{r.group}: {r.errors}/{r.images} wrong" for r in rates.itertuples()))
+    rows = confident_mistakes(sub, "group", 6)
+    if rows.empty:
+        st.success(f"No group mistakes in {SPLITS[split]}.")
+    else:
+        st.markdown(f"**Most confident group mistakes** ({int(len(wrong))} in all): Grad-CAM of the "
+                    "true group next to the predicted one.")
+        show_images(sel, rows, head="group", key="group")
+
+
+def main() -> None:
+    st.title("Errors")
+    st.caption("Where the model goes wrong, and what it looked at when it did.")
+    sel = state.require_analysis(state.select_run())
+    split = state.url_selectbox("Split", list(SPLITS), "split", default="held-out",
+                                container=st.sidebar, format_func=lambda s: SPLITS[s])
+    export_ui.talk_pack_builder(sel)
+    samples = sel.samples()
+    sub = split_rows(samples, split)
+    if sub.empty:
+        st.info(f"No images in {SPLITS[split]} for this run.")
+        st.stop()
+    wrong = int((~sub["correct"].astype(bool)).sum())
+    wrong_g = int((~sub["correct_group"].astype(bool)).sum())
+    m1, m2, m3 = st.columns(3)
+    m1.metric(f"Images ({SPLITS[split]})", len(sub))
+    m2.metric("City errors", wrong, help=f"{wrong / len(sub):.1%} of the images")
+    m3.metric("Group errors", wrong_g, help=f"{wrong_g / len(sub):.1%} of the images")
+    city_section(sel, sub, split)
+    st.divider()
+    mistakes_section(sel, sub, split)
+    st.divider()
+    group_section(sel, sub, split)
+
+
+if __name__ == "__main__":
+    main()

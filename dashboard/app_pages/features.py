@@ -1,0 +1,199 @@
+"""Features: the feature visualisations of what the network detects, by city and by concept.
+
+* **Channels per city** — for every city (and group), the feature-map channels that push
+  its score up most over its correctly classified images (``top_channels.parquet``,
+  gradient × activation), each with its lucent feature visualisation where one was
+  rendered (``featvis/channel_XXXX.png``).
+* **A closer look** — one city's (or group's) top channels as attribution bars with icons,
+  and for a chosen channel (``?channel=…``) the dataset images that excite it most, with
+  where it fires.
+* **Concepts** — the feature visualisation of every concept direction, named after the
+  city it helps most, linking to its card in the Atlas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import export_ui, state
+from dashboard.figures import atlas, charts, images
+
+CHART_CONFIG = {"displayModeBar": False}
+ICON = 112
+
+
+def page_url(page: str, **params) -> str:
+    return f"{page}?" + urlencode(params)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def top_images(cache_root: str, mtime: float, channel: int, n: int = 8
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of the ``n`` images where ``channel`` fires strongest (peak activation; ties —
+    saturating activations such as ReLU6 — broken by the mean over the map), their peaks
+    and their means."""
+    acts = np.load(Path(cache_root) / "activations.npy", mmap_mode="r")
+    peaks = np.empty(len(acts), np.float32)
+    means = np.empty(len(acts), np.float32)
+    for a in range(0, len(acts), 512):
+        block = np.asarray(acts[a:a + 512, channel], dtype=np.float32).reshape(min(512, len(acts) - a), -1)
+        peaks[a:a + 512], means[a:a + 512] = block.max(1), block.mean(1)
+    order = np.lexsort((-means, -peaks))[:n]
+    return order, peaks[order], means[order]
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def channel_overlay(cache_root: str, row: int, channel: int, path: str, cell: int = 160) -> np.ndarray:
+    acts = np.load(Path(cache_root) / "activations.npy", mmap_mode="r")
+    m = np.clip(np.asarray(acts[row, channel], dtype=np.float32), 0, None)
+    try:
+        photo = images.to_rgb_array(images.fit_square(path, cell))
+    except OSError:
+        photo = images.to_rgb_array(images.placeholder_icon(cell, "missing"))
+    return images.overlay(photo, m, opacity=0.5, mode="mask")
+
+
+def icon(sel: state.Selection, fv: dict, kind: str, index: int, size: int = ICON):
+    pic = export_ui.cache_picture(sel, fv.get((kind, index)))
+    if pic is None:
+        return images.placeholder_icon(size, f"{'ch' if kind == 'channel' else 'c'} {index}")
+    return images.fit_square(pic, size)
+
+
+def class_gallery(sel: state.Selection, top: pd.DataFrame, fv: dict, head: str = "city",
+                  per_row: int = 2) -> None:
+    """One card per city / group: its top channels, with icons where rendered."""
+    targets = list(sel.labels.classes) if head == "city" else list(sel.labels.groups)
+    cols = st.columns(per_row)
+    for i, target in enumerate(targets):
+        rows = top[(top["head"] == head) & (top["target"] == target)].sort_values("rank")
+        with cols[i % per_row].container(border=True):
+            st.markdown(f"**{target}**")
+            if rows.empty:
+                st.caption("no channel analysis")
+                continue
+            with_icon = [r for r in rows.to_dict("records") if ("channel", int(r["channel"])) in fv]
+            shown = with_icon[:5] if with_icon else rows.head(3).to_dict("records")
+            st.image([icon(sel, fv, "channel", int(r["channel"])) for r in shown],
+                     caption=[f"ch {int(r['channel'])} · {r['attribution']:+.3f}" for r in shown],
+                     width=ICON)
+            rest = [r for r in rows.to_dict("records") if r not in shown]
+            if rest:
+                st.caption("then: " + ", ".join(f"ch {int(r['channel'])} ({r['attribution']:+.3f})"
+                                                for r in rest[:7]))
+
+
+def closer_look(sel: state.Selection, top: pd.DataFrame, fv: dict, samples: pd.DataFrame) -> None:
+    st.header("A closer look")
+    options = [f"city:{c}" for c in sel.labels.classes] + [f"group:{g}" for g in sel.labels.groups]
+    options = [o for o in options if ((top["head"] == o.split(":")[0]) &
+                                      (top["target"] == o.split(":", 1)[1])).any()]
+    if not options:
+        st.info("No channel analysis for this run.")
+        return
+    c1, c2 = st.columns([1, 1])
+    target = state.url_selectbox("City or group", options, "target", container=c1,
+                                 format_func=lambda o: o.split(":", 1)[1] + (" (group)" if o.startswith("group") else ""))
+    head, name = target.split(":", 1)
+    rows = top[(top["head"] == head) & (top["target"] == name)].sort_values("rank")
+    channels = [int(c) for c in rows["channel"]]
+    channel = _channel_box(channels, c2)
+    left, right = st.columns([1.2, 1])
+    with left:
+        fig = charts.channel_bars(rows["attribution"].to_numpy(), channels,
+                                  icons=[icon(sel, fv, "channel", c, 64) for c in channels],
+                                  title=f"Channels that make it {name}")
+        st.plotly_chart(fig, width="stretch", theme=None, config=CHART_CONFIG, key="features_bars")
+        export_ui.download_buttons(fig, f"channels-{head}-{name}")
+    with right:
+        st.markdown(f"**Channel {channel}**")
+        big = icon(sel, fv, "channel", channel, 224)
+        st.image(big, width=224, caption="feature visualisation" if ("channel", channel) in fv
+                 else "no feature visualisation rendered for this channel")
+        st.caption(f"Attribution towards {name}: {float(rows[rows['channel'] == channel]['attribution'].iat[0]):+.3f} "
+                   "(mean gradient × activation over its correctly classified images).")
+    if sel.cache.has("activations.npy"):
+        acts = sel.cache.root / "activations.npy"
+        order, peaks, means = top_images(str(sel.cache.root), acts.stat().st_mtime, channel)
+        st.markdown(f"**The images that excite channel {channel} most** (where it fires, brighter = stronger):")
+        cols = st.columns(len(order) or 1)
+        by_row = samples.set_index("row")
+        for col, r, v, mean in zip(cols, order, peaks, means):
+            s = by_row.loc[int(r)]
+            with col:
+                st.image(channel_overlay(str(sel.cache.root), int(r), channel, str(sel.image_path(s["path"]))),
+                         width="stretch")
+                st.markdown(f"{s['class']} · max {v:.1f}, mean {mean:.2f} "
+                            f"[↗]({page_url('sample', run=sel.run.name, id=s['id'])})")
+
+
+def _channel_box(channels: list[int], container) -> int:
+    """The channel picker (``?channel=…``); falls back to the target's top channel."""
+    current = state.url_get("channel", None, int)
+    index = channels.index(current) if current in channels else 0
+    if "w_channel" in st.session_state and st.session_state["w_channel"] not in channels:
+        del st.session_state["w_channel"]
+    choice = container.selectbox("Channel", channels, index=index, key="w_channel",
+                                 format_func=lambda c: f"channel {c}")
+    state.url_set(channel=choice)
+    return int(choice)
+
+
+def concept_gallery(sel: state.Selection, fv: dict, per_row: int = 6) -> None:
+    st.header("Concepts")
+    if not sel.cache.has("concept_importance.parquet"):
+        st.info(f"No concepts yet: run `streetlens analyze {sel.run.name}` (stage `concepts`).")
+        return
+    imp = state.table(sel.cache, "concept_importance.parquet")
+    names = atlas.concept_names(imp)
+    st.caption("The feature visualisation of each concept direction (an image optimised to "
+               "excite it), named after the city it helps most. Open one in the Atlas for its "
+               "patches and importance.")
+    concepts = sorted(names)
+    cols = st.columns(per_row)
+    pics = []
+    for i, k in enumerate(concepts):
+        pic = icon(sel, fv, "concept", k, 160)
+        pics.append(pic)
+        with cols[i % per_row]:
+            st.image(pic, width="stretch")
+            st.markdown(f"**{names[k]}** [↗]({page_url('atlas', run=sel.run.name, concept=k)})")
+    grid = images.image_grid(pics, ncols=per_row, cell=160, pad=6, captions=[names[k] for k in concepts])
+    export_ui.download_buttons(grid, "concept-featvis")
+
+
+def main() -> None:
+    st.title("Features")
+    st.caption("What the network detects: feature visualisations of the channels behind each "
+               "city, and of the dataset's concepts.")
+    sel = state.require_analysis(state.select_run())
+    export_ui.talk_pack_builder(sel)
+    fv = export_ui.featvis_files(sel)
+    samples = sel.samples()
+    if not sel.cache.has("top_channels.parquet"):
+        st.info(f"No channel analysis yet: run `streetlens analyze {sel.run.name}` (stage `channels`).")
+    else:
+        top = state.table(sel.cache, "top_channels.parquet")
+        st.header("Channels per city")
+        st.caption("For each city, the channels of the target layer that push its score up most "
+                   "(gradient × activation, over its correctly classified images). Icons are "
+                   "lucent feature visualisations; channels without one are listed after.")
+        if not fv:
+            st.info("No feature visualisations yet: run `streetlens analyze "
+                    f"{sel.run.name}` (stage `featvis`).")
+        class_gallery(sel, top, fv)
+        with st.expander("Group head (" + " / ".join(sel.labels.groups) + ")"):
+            class_gallery(sel, top, fv, head="group")
+        st.divider()
+        closer_look(sel, top, fv, samples)
+    st.divider()
+    concept_gallery(sel, fv)
+
+
+if __name__ == "__main__":
+    main()
