@@ -296,7 +296,7 @@ def focus_panel(ds: Dataset, row, classes: list[str], root: str, page_ids: list[
     facts.append(f"source: {src if src.startswith('http') else Path(src).name}")
     st.caption("  \n".join(facts))
     with st.container(horizontal=True, gap="small"):
-        st.button("✓ Accept", key="k_accept", shortcut="A", type="primary",
+        st.button("✓ Accept", key="k_accept", shortcut="A",
                   on_click=_decide, args=(root, [row.id], "accepted"),
                   kwargs={"what": "accepted", "advance": True})
         st.button("✗ Reject", key="k_reject", shortcut="X",

@@ -254,3 +254,17 @@ def test_disputes_from_the_analysis_cache(analysed_run, tmp_path):
     assert (d.loc[sorted(correct), "dispute"] == 0).all()  # agreement is no dispute
     wrong = set(samples.loc[~samples["correct"], "id"].astype(str)) - {moved}
     assert (d.loc[sorted(wrong), "dispute"] >= 0).all()
+
+
+def test_background_scoring_progress_is_shown(env):
+    ds, _ = env
+    scores.write_progress(ds.root / scores.PROGRESS, state="running", done=3, total=14)  # alive: us
+    at = page()
+    assert not at.exception
+    assert any("Scoring in the background: 3/14" in (p.text or "") for p in at.get("progress"))
+    scores.write_progress(ds.root / scores.PROGRESS, state="running", done=3, total=14)
+    data = json.loads((ds.root / scores.PROGRESS).read_text())
+    data["pid"] = 2 ** 22 + 4321  # the scoring process died
+    (ds.root / scores.PROGRESS).write_text(json.dumps(data))
+    at = page()
+    assert any("Scoring failed" in e.value for e in at.error)
