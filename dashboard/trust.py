@@ -47,18 +47,23 @@ def verdicts(cache) -> dict[str, Verdict]:
     return verdicts_from_table(pd.read_parquet(path))
 
 
+ICONS = {"pass": ":green[:material/verified:]", "warn": ":orange[:material/warning:]",
+         "fail": ":red[:material/dangerous:]", "unknown": ":gray[:material/help:]"}
+"""Streamlit Material icons per verdict level (emoji are missing from many fonts)."""
+
+
 def badge_text(method: str, found: dict[str, Verdict], run_name: str = "RUN") -> str | None:
-    """The badge's line, or None for a view the checks do not cover (concepts, neuron
-    groups …)."""
+    """The badge's line (Streamlit markdown, an icon first), or None for a view the checks
+    do not cover (concepts, neuron groups …)."""
     name = canonical(method)
     v = found.get(name)
     if v is not None:
-        return v.badge
+        return f"{ICONS[v.level]} {v.badge}"
     from analysis.explain.methods import list_methods
 
     if name not in list_methods() and name not in DEFAULT_METHODS:
         return None
-    return f"❔ not checked yet: run `streetlens reliability {run_name}`"
+    return f"{ICONS['unknown']} not checked yet: run `streetlens reliability {run_name}`"
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

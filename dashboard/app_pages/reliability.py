@@ -16,6 +16,7 @@ from analysis.explain.reliability import verdict as vd
 from analysis.explain.reliability.maps import method_label
 from dashboard import state
 from dashboard.figures import reliability as figs
+from dashboard.trust import ICONS
 
 CHART_CONFIG = {"displaylogo": False}
 
@@ -42,7 +43,7 @@ methods = list(verdicts)
 # ------------------------------------------------------------------ verdicts
 st.subheader("Verdicts")
 for v in verdicts.values():
-    st.markdown(f"{v.icon} **{v.label}**: {v.text[len(v.label) + 2:]}")
+    st.markdown(f"{ICONS[v.level]} **{v.label}**: {v.text[len(v.label) + 2:]}")
 n_img, n_heavy = info.get("images"), info.get("heavy_images")
 if n_img:
     st.caption(f"Randomisation and deletion/insertion on {n_img} correctly classified test images "
@@ -163,6 +164,14 @@ else:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="percent") for c in
                                 ("pointing game", "chance", "energy in cues", "cue area")})
+    g = loc[(loc["subset"] == subset) & (loc["metric"] == "pointing_game") & (loc["class"] != "all")
+            & (loc["n"] >= 5)]  # a city with a handful of images says little
+    if not g.empty:
+        worst = g.sort_values(["value", "n"], ascending=[True, False]).iloc[0]
+        st.caption(f"Lowest: {method_label(worst['method'])} on **{worst['class']}** ({worst['value']:.0%} of "
+                   f"{int(worst['n'])} images). A low score says where the map points, not why: the model may "
+                   "use something that is not annotated as a cue (a facade style, the road) — look at those "
+                   "images on the Sample page before blaming the explanation.")
     li = info.get("localization_images", {})
     st.caption(f"Grad-CAM on every test image (from the analysis cache); the other methods on "
                f"{li.get('others', '?')} test images, a few per city. Images without any cue of "
@@ -176,7 +185,9 @@ with st.expander("How the verdicts are decided"):
   model's map and the map once everything from the logits down to the trunk's *last block*
   is random (cascade). Below **{vd.RANDOMIZATION_PASS}**: *passes*; **{vd.RANDOMIZATION_FAIL}** or
   more: *FAILS* (the map is largely the same without the trained weights); in between:
-  *partly passes*. SSIM is computed on the display-normalised maps (what you see).
+  *partly passes*. A map still correlated **{vd.RANDOMIZATION_FAIL}** or more once only the
+  output layer is random ignores the class it explains: at most *partly passes*. SSIM is
+  computed on the display-normalised maps (what you see).
 - **Faithfulness**: deletion AUC at least **{vd.FAITHFUL_MARGIN}** below the random order's
   (paired, same images): *faithful*; below it by less: *barely better than random*; otherwise
   *no better than random*.

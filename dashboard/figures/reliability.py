@@ -40,7 +40,7 @@ def step_label(layer: str) -> str:
 def _band(fig: go.Figure, x, mean, std, color: str, name: str, legendgroup: str) -> None:
     lo, hi = np.asarray(mean) - np.asarray(std), np.asarray(mean) + np.asarray(std)
     fig.add_trace(go.Scatter(x=list(x) + list(x)[::-1], y=list(hi) + list(lo)[::-1], fill="toself",
-                             fillcolor=_rgba(color, 0.12), line=dict(width=0), hoverinfo="skip",
+                             fillcolor=_rgba(color, 0.08), line=dict(width=0), hoverinfo="skip",
                              showlegend=False, legendgroup=legendgroup, name=f"{name} ± s.d."))
 
 
@@ -84,7 +84,7 @@ def randomization_figure(table: pd.DataFrame, mode: str = "cascade", metric: str
 
 
 def perturbation_figure(curves: pd.DataFrame, kind: str = "deletion", methods: list[str] | None = None,
-                        aucs: dict[str, float] | None = None, height: int = 380) -> go.Figure:
+                        aucs: dict[str, float] | None = None, height: int = 470) -> go.Figure:
     """Target-class probability while pixels are removed (deletion) or revealed (insertion)
     in the order of each method's map; the random order dashed, with its ±1 s.d. band."""
     d = curves[curves["kind"] == kind]
@@ -110,8 +110,7 @@ def perturbation_figure(curves: pd.DataFrame, kind: str = "deletion", methods: l
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white",
                       title=dict(text=kind.capitalize() + (" — lower is better" if kind == "deletion"
                                                            else " — higher is better"), font=dict(size=14)),
-                      legend=dict(orientation="v", x=1.0, xanchor="right", y=1.0 if kind == "deletion" else 0.0,
-                                  yanchor="top" if kind == "deletion" else "bottom", bgcolor="rgba(255,255,255,0.7)"),
+                      legend=dict(orientation="h", x=0, y=-0.28, yanchor="top", font=dict(size=11)),
                       xaxis=dict(title=xlabel, tickformat=".0%", range=[0, 1]),
                       yaxis=dict(title="probability of the true city", range=[0, 1.02]))
     return fig
@@ -127,8 +126,9 @@ def pointing_figure(table: pd.DataFrame, subset: str = "correct", height: int = 
     labels = [method_label(m) for m in methods]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=labels, y=pg["value"], marker_color=[_color(m) for m in methods], name="hit rate",
-                         text=[f"{v:.0%} (n={n})" for v, n in zip(pg["value"], pg["n"])], textposition="outside",
-                         hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
+                         text=[f"{v:.0%}" for v in pg["value"]], textposition="outside", textfont=dict(size=13),
+                         customdata=pg["n"],
+                         hovertemplate="%{x}: %{y:.1%} of %{customdata} images<extra></extra>"))
     fig.add_trace(go.Scatter(x=labels, y=ch.reindex(methods)["value"], mode="markers", name="chance",
                              marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#333")),
                              hovertemplate="chance %{y:.1%}<extra></extra>"))
@@ -147,12 +147,13 @@ def pointing_by_class_figure(table: pd.DataFrame, subset: str = "correct", metri
     cols = ["all"] + sorted(c for c in grid.columns if c != "all")
     methods = [m for m in dict.fromkeys(d["method"])]
     grid, ns = grid.reindex(index=methods, columns=cols), ns.reindex(index=methods, columns=cols)
-    text = [[("–" if pd.isna(v) else f"{v:.0%}") + ("" if pd.isna(n) else f"<br><sub>n={int(n)}</sub>")
-             for v, n in zip(rv, rn)] for rv, rn in zip(grid.to_numpy(), ns.to_numpy())]
-    fig = go.Figure(go.Heatmap(z=grid.to_numpy(dtype=float), x=cols, y=[method_label(m) for m in methods],
-                               text=text, texttemplate="%{text}", zmin=0, zmax=1, colorscale="Blues",
-                               colorbar=dict(title="", tickformat=".0%"),
-                               hovertemplate="%{y} · %{x}: %{z:.1%}<extra></extra>"))
+    z = grid.to_numpy(dtype=float)
+    text = [["–" if pd.isna(v) else f"{v:.0%}" for v in rv] for rv in z]
+    counts = [["" if pd.isna(n) else str(int(n)) for n in rn] for rn in ns.to_numpy()]
+    fig = go.Figure(go.Heatmap(z=z, x=cols, y=[method_label(m) for m in methods], text=text,
+                               customdata=counts, texttemplate="%{text}", textfont=dict(size=12),
+                               zmin=0, zmax=1, colorscale="Blues", colorbar=dict(title="", tickformat=".0%"),
+                               hovertemplate="%{y} · %{x}: %{z:.1%} (n=%{customdata})<extra></extra>"))
     fig.update_layout(height=height or 90 + 48 * len(methods), margin=dict(l=10, r=10, t=10, b=10),
                       template="plotly_white", yaxis=dict(autorange="reversed"), xaxis=dict(side="top"))
     return fig

@@ -102,10 +102,10 @@ def test_verdicts_and_numbers_shown(rel_env):
     at = run_page(run)
     assert not at.exception, [e.message for e in at.exception]
     body = texts(at)
-    assert ("✅ **Grad-CAM**: passes the randomisation check (rank correlation falls to 0.12 once the last "
+    assert (":green[:material/verified:] **Grad-CAM**: passes the randomisation check (rank correlation falls to 0.12 once the last "
             "block is randomised); deletion AUC 0.21 vs 0.43 for a random order: faithful") in body
     assert "points at its city's cues in 87% of correctly classified test images (chance 20%)" in body
-    assert ("❌ **Guided backprop**: FAILS the randomisation check — its maps stay similar (0.85) when the "
+    assert (":red[:material/dangerous:] **Guided backprop**: FAILS the randomisation check — its maps stay similar (0.85) when the "
             "model's weights are random") in body
     assert "**Integrated gradients**: partly passes the randomisation check — rank correlation still 0.55" in body
     assert "on 8 correctly classified test images" in body and "integrated gradients on 4 of them" in body

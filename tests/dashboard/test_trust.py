@@ -33,12 +33,12 @@ def cache_dir(tmp_path):
 def test_verdicts_and_badge_text(cache_dir, tmp_path_factory):
     found = trust.verdicts(cache_dir)
     assert set(found) == {"gradcam", "guided_backprop"}
-    assert trust.badge_text("gradcam", found) == "✅ Grad-CAM: passes randomisation · deletion AUC 0.21 vs 0.43 random"
+    assert trust.badge_text("gradcam", found) == ":green[:material/verified:] Grad-CAM: passes randomisation · deletion AUC 0.21 vs 0.43 random"
     assert trust.badge_text("Grad-CAM", found) == trust.badge_text("gradcam", found)
     assert trust.badge_text("guided_backprop", found) == (
-        "❌ Guided backprop: FAILS randomisation · deletion AUC 0.44 vs 0.43 random")
+        ":red[:material/dangerous:] Guided backprop: FAILS randomisation · deletion AUC 0.44 vs 0.43 random")
     assert trust.badge_text("integrated_gradients", found, "demo-run") == (
-        "❔ not checked yet: run `streetlens reliability demo-run`")
+        ":gray[:material/help:] not checked yet: run `streetlens reliability demo-run`")
     assert trust.badge_text("concepts", found) is None and trust.badge_text("neuron_groups", found) is None
     assert trust.verdicts(tmp_path_factory.mktemp("empty")) == {}
 
@@ -71,9 +71,9 @@ def test_badge_renders_for_the_run_in_the_url(dashboard_env, tmp_path, monkeypat
     assert not at.exception, [e.message for e in at.exception]
     caption = " ".join(c.value for c in at.caption)
     if checked:
-        assert caption.startswith("✅ Grad-CAM: passes randomisation · deletion AUC 0.21 vs 0.43 random")
+        assert caption.startswith(":green[:material/verified:] Grad-CAM: passes randomisation · deletion AUC 0.21 vs 0.43 random")
     else:
-        assert caption == f"❔ not checked yet: run `streetlens reliability {run.name}`"
+        assert caption == f":gray[:material/help:] not checked yet: run `streetlens reliability {run.name}`"
 
 
 def test_badge_with_selection(dashboard_env, cache_dir):
@@ -92,4 +92,4 @@ def test_badge_with_selection(dashboard_env, cache_dir):
     at = AppTest.from_function(page, args=(str(cache_dir), run.name), default_timeout=60).run()
     assert not at.exception, [e.message for e in at.exception]
     assert [c.value.split("  ·  ")[0] for c in at.caption] == [
-        "❌ Guided backprop: FAILS randomisation · deletion AUC 0.44 vs 0.43 random"]
+        ":red[:material/dangerous:] Guided backprop: FAILS randomisation · deletion AUC 0.44 vs 0.43 random"]

@@ -12,6 +12,11 @@ Thresholds (module constants, shown on the page):
   what the model uses), in between "partly" (it keeps a good part of its ranking).
   Adebayo et al. report rank correlations near 0 for Grad-CAM and ~0.2–0.4 for gradients
   once the top layers are random, ~0.8–1 for guided backprop and guided Grad-CAM.
+  A second look at the first step: a map that still correlates ``>= RANDOMIZATION_FAIL``
+  with the original once only the output layer (the logits) is random does not depend on
+  the class it claims to explain; such a method at most "partly passes", whatever happens
+  further down (Adebayo et al.; Nie et al., 2018, on guided backprop recovering the
+  image rather than the decision).
 * faithfulness — the deletion AUC (mean target probability while the map's top pixels are
   removed) against the same procedure in random pixel order, paired per image: at least
   ``FAITHFUL_MARGIN`` (0.05) below random is "faithful", below random but by less is
@@ -65,19 +70,36 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def icon(self) -> str:
+    def level(self) -> str:
+        """"pass", "warn", "fail" or "unknown": the overall colour of the verdict."""
         if self.randomization == FAILS or self.faithfulness == UNFAITHFUL:
-            return "❌"
+            return "fail"
         if self.randomization == PASSES and self.faithfulness in (FAITHFUL, None):
-            return "✅"
+            return "pass"
         if self.randomization is None and self.faithfulness is None:
-            return "❔"
-        return "⚠️"
+            return "unknown"
+        return "warn"
+
+    @property
+    def icon(self) -> str:
+        """Unicode mark of ``level`` (terminal); the dashboard uses Material icons."""
+        return {"pass": "✅", "warn": "⚠️", "fail": "❌", "unknown": "❔"}[self.level]
+
+    @property
+    def class_insensitive(self) -> bool:
+        """Still similar once only the logits are random: the map ignores the class."""
+        return self.rank_corr_logits is not None and self.rank_corr_logits >= RANDOMIZATION_FAIL
 
     def randomization_text(self) -> str:
         if self.randomization is None:
             return ""
         where = "once the last block is randomised"
+        if self.randomization == PARTLY and self.class_insensitive and (
+                self.rank_corr is None or self.rank_corr < RANDOMIZATION_PASS):
+            return (f"partly passes the randomisation check — it barely changes when only the output "
+                    f"layer is random (rank correlation {self.rank_corr_logits:.2f}), so it hardly depends on "
+                    f"the class it explains; it does change deeper down ({self.rank_corr:.2f} once the last "
+                    "block is randomised)")
         if self.randomization == PASSES:
             return (f"passes the randomisation check (rank correlation falls to {self.rank_corr:.2f} "
                     f"{where})")
@@ -126,7 +148,7 @@ class Verdict:
             bits.append(f"deletion AUC {self.deletion_auc:.2f} vs {self.deletion_random:.2f} random")
         if self.pointing is not None:
             bits.append(f"pointing game {self.pointing:.0%}")
-        return f"{self.icon} {self.label}: " + (" · ".join(bits) if bits else "not checked yet")
+        return f"{self.label}: " + (" · ".join(bits) if bits else "not checked yet")
 
 
 def _num(v) -> float | None:
@@ -177,6 +199,8 @@ def verdict_for(table: pd.DataFrame, method: str) -> Verdict:
         v.rank_corr_logits = _num(logits["value"].iat[0]) if not logits.empty else None
         v.rank_corr_all = _num(rnd["value"].iat[-1])
         v.randomization = randomization_word(v.rank_corr)
+        if v.randomization == PASSES and v.class_insensitive:
+            v.randomization = PARTLY
     fa = _pick(table, check="faithfulness")
     dele, ins = _pick(fa, method=method, metric="deletion_auc"), _pick(fa, method=method, metric="insertion_auc")
     if not dele.empty:

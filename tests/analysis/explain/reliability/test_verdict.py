@@ -7,10 +7,12 @@ from analysis.explain.reliability import verdict as vd
 from analysis.explain.reliability.stage import long_form
 
 
-def table(rank_last: dict[str, float], deletion: dict[str, float], random_del=0.43, pointing=None):
+def table(rank_last: dict[str, float], deletion: dict[str, float], random_del=0.43, pointing=None,
+          logits: dict[str, float] | None = None):
     rows = []
     for m, r in rank_last.items():
-        for step, layer, ms, val in ((0, "original", "", 1.0), (1, "logits", "logits", (1 + r) / 2),
+        lg = (logits or {}).get(m, (1 + r) / 2)
+        for step, layer, ms, val in ((0, "original", "", 1.0), (1, "logits", "logits", lg),
                                      (2, "shared.0", "head", r + 0.01), (3, "trunk.block3", "last_block", r),
                                      (4, "trunk.block1", "all", r - 0.01)):
             rows.append(dict(check="randomization", metric="rank_corr_abs", method=m, mode="cascade", step=step,
@@ -39,10 +41,11 @@ def test_pass_and_fail_texts():
     assert g.text.startswith("Grad-CAM: passes the randomisation check (rank correlation falls to 0.12 once "
                              "the last block is randomised); deletion AUC 0.21 vs 0.43 for a random order: faithful")
     assert "points at its city's cues in 87% of correctly classified test images (chance 20%)" in g.text
-    assert g.badge == ("✅ Grad-CAM: passes randomisation · deletion AUC 0.21 vs 0.43 random · "
+    assert g.level == "pass" and g.icon == "✅"
+    assert g.badge == ("Grad-CAM: passes randomisation · deletion AUC 0.21 vs 0.43 random · "
                        "pointing game 87%")
     b = v["guided_backprop"]
-    assert b.randomization == vd.FAILS and b.faithfulness == vd.UNFAITHFUL and b.icon == "❌"
+    assert b.randomization == vd.FAILS and b.faithfulness == vd.UNFAITHFUL and b.icon == "❌" and b.level == "fail"
     assert "FAILS the randomisation check — its maps stay similar (0.85) when the model's weights are random" \
         in b.text
     assert v["gradient"].randomization == vd.PARTLY and v["gradient"].faithfulness == vd.BARELY
@@ -62,3 +65,15 @@ def test_empty_and_unchecked():
     assert vd.verdicts_from_table(None) == {} and vd.verdicts_from_table(pd.DataFrame()) == {}
     v = vd.Verdict("gradient", "Gradient (saliency)")
     assert v.text == "Gradient (saliency): not checked yet" and v.icon == "❔"
+
+
+def test_class_insensitive_method_only_partly_passes():
+    t = table({"guided_backprop": 0.28, "gradcam": 0.1}, {"guided_backprop": 0.40, "gradcam": 0.2},
+              logits={"guided_backprop": 0.76, "gradcam": 0.02})
+    v = vd.verdicts_from_table(t)
+    assert v["gradcam"].randomization == vd.PASSES
+    b = v["guided_backprop"]
+    assert b.randomization == vd.PARTLY and b.class_insensitive
+    assert ("partly passes the randomisation check — it barely changes when only the output layer is random "
+            "(rank correlation 0.76), so it hardly depends on the class it explains; it does change deeper "
+            "down (0.28 once the last block is randomised)") in b.text
