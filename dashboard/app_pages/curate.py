@@ -328,6 +328,7 @@ def decision_log(ds: Dataset, root: str) -> None:
 
 # ------------------------------------------------------------------ the page
 def main() -> None:
+    st.title("Curate")
     names = dataset_names()
     if not names:
         st.info(f"No dataset under `{state.data_root().resolve()}` yet: import photos with "
@@ -376,7 +377,7 @@ def main() -> None:
     queue = curation.review_queue(table, scores, cls, show=show, order=order, keep_groups=keep_groups)
     c = counts.loc[cls]
     reviewed = int(c["accepted"] + c["rejected"])
-    st.markdown(f"### Curate · {cls} ({table.loc[table['class'] == cls, 'group'].iat[0]})")
+    st.markdown(f"### {cls} ({table.loc[table['class'] == cls, 'group'].iat[0]})")
     st.progress(reviewed / max(int(c["images"]), 1),
                 text=f"{reviewed} of {int(c['images'])} reviewed · {int(c['accepted'])} accepted · "
                      f"{int(c['rejected'])} rejected · {int(c['unreviewed'])} to go · "

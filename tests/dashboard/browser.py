@@ -61,27 +61,40 @@ def streamlit_server(env: dict[str, str], timeout: float = 60.0):
             proc.kill()
 
 
-def wait_rendered(page, timeout: float = 60.0) -> float:
-    """Seconds until Streamlit has rendered and is idle: the app's main block exists and
-    the "running" status widget has been gone for a moment."""
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app) return false;
+  if (app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
+  if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  return document.querySelector('[data-testid="stSpinner"]') === null;
+}"""
+
+
+def wait_rendered(page, timeout: float = 60.0, after_action: bool = False) -> float:
+    """Seconds until Streamlit has finished a script run and shows its result.
+
+    Uses the state Streamlit itself publishes on ``stApp`` (``data-test-script-state`` is
+    ``initial`` before the first run, ``running`` during one and ``notRunning`` after), so a
+    page that has not started its run yet is never taken for a finished one. With
+    ``after_action`` (a click or widget change just happened) it first waits, briefly, for the
+    rerun to start."""
     start = time.perf_counter()
-    page.wait_for_selector('[data-testid="stMain"], [data-testid="stAppViewContainer"]',
-                           timeout=timeout * 1000)
-    quiet_since = None
-    while time.perf_counter() - start < timeout:
-        running = page.locator('[data-testid="stStatusWidget"]').count() > 0 or \
-            page.locator('[data-testid="stSpinner"]').count() > 0
-        has_content = page.locator('[data-testid="stMain"] [data-testid="stElementContainer"]').count() > 0
-        now = time.perf_counter()
-        if not running and has_content:
-            if quiet_since is None:
-                quiet_since = now
-            elif now - quiet_since > 0.25:
-                return quiet_since - start
-        else:
-            quiet_since = None
-        time.sleep(0.05)
-    raise TimeoutError("page did not finish rendering")
+    if after_action:
+        try:
+            page.wait_for_function("""() => { const a = document.querySelector('[data-testid="stApp"]');
+                return a && a.getAttribute('data-test-script-state') !== 'notRunning'; }""",
+                                   timeout=3000, polling=10)
+        except Exception:  # noqa: BLE001 - the rerun may have finished before the first poll
+            pass
+    while True:
+        remaining = timeout - (time.perf_counter() - start)
+        if remaining <= 0:
+            raise TimeoutError("page did not finish rendering")
+        page.wait_for_function(IDLE_JS, timeout=remaining * 1000, polling=20)
+        done = time.perf_counter() - start
+        time.sleep(0.15)  # still idle a moment later: not between two reruns
+        if page.evaluate(IDLE_JS):
+            return done
 
 
 def page_links(page, base: str) -> list[str]:
