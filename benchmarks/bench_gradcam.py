@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analysis.explain.gradcam import all_class_cams, display_map, gradcam_map  # noqa: E402
+from analysis.explain.methods import HeadSelect  # noqa: E402
 from analysis.nets.classifier import TwoHeadClassifier  # noqa: E402
 from analysis.nets.registry import get_backbone  # noqa: E402
 
@@ -65,17 +65,6 @@ def folder_images(folder: Path, n: int, size: int) -> torch.Tensor:
     return torch.stack(out)
 
 
-class OneHead(nn.Module):
-    """pytorch-grad-cam needs a model that returns one logits tensor."""
-
-    def __init__(self, model: nn.Module, which: int):
-        super().__init__()
-        self.model, self.which = model, which
-
-    def forward(self, x):
-        return self.model(x)[self.which]
-
-
 def run_inference(model, batches):
     with torch.no_grad():
         for xb in batches:
@@ -102,8 +91,9 @@ def run_pytorch_grad_cam(model, target_layer, batches, n_classes, n_groups):
 
     layer = model.trunk.get_submodule(target_layer)
     per_output = []
-    for head, count in ((0, n_classes), (1, n_groups)):
-        with GradCAM(model=OneHead(model, head), target_layers=[layer]) as cam:
+    for head, count in (("city", n_classes), ("group", n_groups)):
+        # HeadSelect: the model seen through one head (pytorch-grad-cam wants one logits tensor)
+        with GradCAM(model=HeadSelect(model, head), target_layers=[layer]) as cam:
             for k in range(count):
                 per_output.append(np.concatenate(
                     [cam(xb, [ClassifierOutputTarget(k)] * len(xb)) for xb in batches]))

@@ -32,12 +32,8 @@ def sample_url(run: str, image_id: str) -> str:
 
 def selected_rows(event) -> list[int]:
     """Rows picked on the UMAP (customdata[0] of each selected point), in order."""
-    try:
-        points = event["selection"]["points"] if event else []
-    except (KeyError, TypeError):
-        return []
     rows = []
-    for p in points:
+    for p in state.chart_points(event):
         cd = p.get("customdata")
         if isinstance(cd, (list, tuple)) and cd:
             try:
@@ -114,11 +110,7 @@ def _bump_heatmap() -> None:
 
 
 def _apply_heatmap_click(key: str, concepts: list[int]) -> None:
-    event = st.session_state.get(key)
-    try:
-        points = event["selection"]["points"] if event else []
-    except (KeyError, TypeError):
-        points = []
+    points = state.chart_points(st.session_state.get(key))
     if not points:
         return
     cd = points[0].get("customdata")

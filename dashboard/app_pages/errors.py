@@ -140,11 +140,7 @@ def _bump_chart() -> None:
 
 def _apply_click(chart_key: str, labels) -> None:
     """A clicked confusion cell (from the last run) → the URL and the pickers."""
-    event = st.session_state.get(chart_key)
-    try:
-        points = event["selection"]["points"] if event else []
-    except (KeyError, TypeError):
-        points = []
+    points = state.chart_points(st.session_state.get(chart_key))
     if not points:
         return
     p = points[0]

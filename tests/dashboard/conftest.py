@@ -31,3 +31,57 @@ def dashboard_env(analysed_run, monkeypatch):
     for k, v in roots.items():
         monkeypatch.setenv(k, v)
     return run, cache
+
+
+# ------------------------------------------------------------ pages under AppTest
+PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "app_pages"
+
+
+def _walk(node):
+    """Every leaf element under ``node`` (an AppTest block), in page order."""
+    children = getattr(node, "children", None)
+    if children is None:
+        yield node
+        return
+    for k in sorted(children):
+        yield from _walk(children[k])
+
+
+def _no_problems(at) -> None:
+    """The page ran without an exception and shows no ``st.error``."""
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture(scope="module")
+def run_page(request):
+    """``run_page(**query_params) -> AppTest``: the test module's page (its ``PAGE``, a file
+    name in dashboard/app_pages; ``PAGE_TIMEOUT`` seconds, default 120) run once with
+    those URL parameters."""
+    from streamlit.testing.v1 import AppTest
+
+    path = PAGES / f"{request.module.PAGE}.py"
+    timeout = getattr(request.module, "PAGE_TIMEOUT", 120)
+
+    def run(**params) -> AppTest:
+        import streamlit as st
+
+        st.cache_data.clear()  # state.run_names() caches the run list for 10 s, whatever the env
+        at = AppTest.from_file(str(path), default_timeout=timeout)
+        for k, v in params.items():
+            at.query_params[k] = str(v)
+        return at.run()
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def walk():
+    """``walk(node)``: every leaf element under an AppTest block, in page order."""
+    return _walk
+
+
+@pytest.fixture(scope="session")
+def no_problems():
+    """``no_problems(at)``: assert the page ran without an exception or an error element."""
+    return _no_problems

@@ -8,42 +8,16 @@ import io
 import json
 import re
 import zipfile
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = ROOT / "dashboard" / "app_pages" / "atlas.py"
+PAGE, PAGE_TIMEOUT = "atlas", 180  # dashboard/app_pages/atlas.py, for the run_page fixture
 CARD = re.compile(r"^\*\*(concept (\d+)(?: · \w+)?)\*\*$")
 
 
-def run_page(**params) -> AppTest:
-    import streamlit as st
-
-    st.cache_data.clear()  # state.run_names() caches the run list for 10 s, whatever the env
-    at = AppTest.from_file(str(PAGE), default_timeout=180)
-    for k, v in params.items():
-        at.query_params[k] = str(v)
-    return at.run()
-
-
-def walk(node):
-    children = getattr(node, "children", None)
-    if children is None:
-        yield node
-        return
-    for k in sorted(children):
-        yield from walk(children[k])
-
-
-def no_problems(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
 @pytest.fixture(scope="module")
-def page(analysed_run, dashboard_env_module):
+def page(analysed_run, dashboard_env_module, run_page):
     return run_page()
 
 
@@ -79,7 +53,7 @@ def charts(at: AppTest) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
-def test_page_loads_with_its_three_parts(page):
+def test_page_loads_with_its_three_parts(page, no_problems):
     no_problems(page)
     assert [h.value for h in page.header] == ["Map of the images", "Where the model looks, per city", "Concepts"]
 
@@ -93,7 +67,7 @@ def test_map_has_every_image_once(page, analysed_run):
     assert sorted(rows) == sorted(samples["row"])
 
 
-def test_one_card_per_concept_with_its_importance(page, analysed_run):
+def test_one_card_per_concept_with_its_importance(page, analysed_run, walk):
     imp = analysed_run[1].table("concept_importance.parquet")
     city = imp[imp["head"] == "city"]
     order = list(walk(page.main))
@@ -123,7 +97,7 @@ def test_heatmap_shows_the_importance_matrix(page, analysed_run):
             assert v == pytest.approx(expected, rel=1e-6)
 
 
-def test_concept_in_url_is_detailed(dashboard_env, analysed_run):
+def test_concept_in_url_is_detailed(dashboard_env, analysed_run, run_page, no_problems):
     imp = analysed_run[1].table("concept_importance.parquet")
     k = int(sorted(imp["concept"].unique())[-1])
     at = run_page(concept=k)
@@ -141,7 +115,7 @@ def test_mean_gradcam_picture_is_shown(page):
     assert len(page.get("image")) >= 1
 
 
-def test_talk_pack_from_the_sidebar(dashboard_env, analysed_run):
+def test_talk_pack_from_the_sidebar(dashboard_env, analysed_run, run_page, no_problems):
     run = analysed_run[0]
     at = run_page()
     chosen = ["Mean Grad-CAM per city", "Concept cards"]

@@ -5,52 +5,31 @@ follow the split and the URL."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = ROOT / "dashboard" / "app_pages" / "errors.py"
+PAGE = "errors"  # dashboard/app_pages/errors.py, for the run_page fixture
 ID = re.compile(r"^`([0-9a-f]+)` · \*\*(\w+)\*\* → \*\*(\w+)\*\*")
 
 
-def run_page(**params) -> AppTest:
-    import streamlit as st
+@pytest.fixture(scope="module")
+def sections(walk):
+    """``sections(at)``: image ids (id, true, pred) listed under each subheader, in page order."""
 
-    st.cache_data.clear()  # state.run_names() caches the run list for 10 s, whatever the env
-    at = AppTest.from_file(str(PAGE), default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = str(v)
-    return at.run()
+    def read(at: AppTest) -> dict[str, list[tuple[str, str, str]]]:
+        out: dict[str, list] = {}
+        current = None
+        for el in walk(at.main):
+            if el.type == "subheader":
+                current = el.value
+                out[current] = []
+            elif el.type == "markdown" and current is not None and (m := ID.match(el.value)):
+                out[current].append(m.groups())
+        return out
 
-
-def walk(node):
-    children = getattr(node, "children", None)
-    if children is None:
-        yield node
-        return
-    for k in sorted(children):
-        yield from walk(children[k])
-
-
-def sections(at: AppTest) -> dict[str, list[tuple[str, str, str]]]:
-    """Image ids (id, true, pred) listed under each subheader, in page order."""
-    out: dict[str, list] = {}
-    current = None
-    for el in walk(at.main):
-        if el.type == "subheader":
-            current = el.value
-            out[current] = []
-        elif el.type == "markdown" and current is not None and (m := ID.match(el.value)):
-            out[current].append(m.groups())
-    return out
-
-
-def no_problems(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    return read
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +45,7 @@ def pick_cell(s: pd.DataFrame) -> tuple[str, str]:
     return s["class"].iat[0], s["class"].iat[0]
 
 
-def test_cell_lists_exactly_its_images(dashboard_env, samples):
+def test_cell_lists_exactly_its_images(dashboard_env, samples, run_page, sections, walk, no_problems):
     true, pred = pick_cell(samples)
     at = run_page(split="all", true=true, pred=pred)
     no_problems(at)
@@ -83,7 +62,7 @@ def test_cell_lists_exactly_its_images(dashboard_env, samples):
     assert len(at.get("image")) >= len(shown)
 
 
-def test_diagonal_cell_and_split_filter(dashboard_env, samples):
+def test_diagonal_cell_and_split_filter(dashboard_env, samples, run_page, sections, no_problems):
     cls = samples["class"].iat[0]
     at = run_page(split="test", true=cls, pred=cls)
     no_problems(at)
@@ -93,7 +72,7 @@ def test_diagonal_cell_and_split_filter(dashboard_env, samples):
     assert at.metric[0].value == str((samples["split"] == "test").sum())
 
 
-def test_picking_a_cell_updates_the_url(dashboard_env, samples):
+def test_picking_a_cell_updates_the_url(dashboard_env, samples, run_page, sections, no_problems):
     at = run_page(split="all")
     no_problems(at)
     classes = sorted(samples["class"].unique())
@@ -105,7 +84,7 @@ def test_picking_a_cell_updates_the_url(dashboard_env, samples):
     assert len(shown) == min(n, 24)
 
 
-def test_most_confident_mistakes(dashboard_env, samples):
+def test_most_confident_mistakes(dashboard_env, samples, run_page, sections, no_problems):
     at = run_page(split="all")
     no_problems(at)
     wrong = samples[~samples["correct"]].sort_values("p_pred", ascending=False, kind="stable").head(10)
@@ -119,14 +98,14 @@ def test_most_confident_mistakes(dashboard_env, samples):
     assert [i for i, _, _ in group] == list(gwrong["id"])
 
 
-def test_every_figure_has_export_buttons(dashboard_env):
+def test_every_figure_has_export_buttons(dashboard_env, run_page):
     at = run_page(split="all")
     labels = [b.label for b in at.get("download_button")]
     # confusion + error rates (city), confusion + per-city (group): PNG, SVG, PDF each
     assert sum(lab.startswith("PNG") for lab in labels) >= 4 or sum("HTML" in lab for lab in labels) >= 4
 
 
-def test_without_a_browser_charts_offer_html_and_say_why(dashboard_env, monkeypatch):
+def test_without_a_browser_charts_offer_html_and_say_why(dashboard_env, monkeypatch, run_page, no_problems):
     monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
     at = run_page(split="all")
     no_problems(at)

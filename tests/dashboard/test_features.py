@@ -5,38 +5,11 @@ images where the chosen channel fires most, and every concept has its icon and l
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = ROOT / "dashboard" / "app_pages" / "features.py"
-
-
-def run_page(**params) -> AppTest:
-    import streamlit as st
-
-    st.cache_data.clear()  # state.run_names() caches the run list for 10 s, whatever the env
-    at = AppTest.from_file(str(PAGE), default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = str(v)
-    return at.run()
-
-
-def walk(node):
-    children = getattr(node, "children", None)
-    if children is None:
-        yield node
-        return
-    for k in sorted(children):
-        yield from walk(children[k])
-
-
-def no_problems(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+PAGE = "features"  # dashboard/app_pages/features.py, for the run_page fixture
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +21,8 @@ def tables(analysed_run):
     return cache.table("top_channels.parquet"), rendered, cache
 
 
-def test_each_city_card_shows_its_top_channels(dashboard_env, tables):
+def test_each_city_card_shows_its_top_channels(dashboard_env, tables, run_page, walk,
+                                                no_problems):
     top, rendered, _ = tables
     run = dashboard_env[0]
     at = run_page()
@@ -64,7 +38,7 @@ def test_each_city_card_shows_its_top_channels(dashboard_env, tables):
     assert rendered, "the fixture renders channel feature visualisations"
 
 
-def test_closer_look_lists_where_the_channel_fires_most(dashboard_env, tables):
+def test_closer_look_lists_where_the_channel_fires_most(dashboard_env, tables, run_page, no_problems):
     top, _, cache = tables
     run = dashboard_env[0]
     cls = run.labels.classes[-1]
@@ -87,7 +61,7 @@ def test_closer_look_lists_where_the_channel_fires_most(dashboard_env, tables):
     assert bars[0]["data"][0]["y"] == [f"channel {int(c)}" for c in rows["channel"]]
 
 
-def test_every_concept_has_an_icon_and_an_atlas_link(dashboard_env, analysed_run):
+def test_every_concept_has_an_icon_and_an_atlas_link(dashboard_env, analysed_run, run_page):
     imp = analysed_run[1].table("concept_importance.parquet")
     run = dashboard_env[0]
     at = run_page()

@@ -21,13 +21,7 @@ from analysis.nets.registry import get_backbone
 from analysis.train.svm import LinearTwoHead
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: two spinning OpenMP threads crawl on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/analysis/explain/conftest.py
 
 
 def images(n: int, size: int, seed: int = 0) -> torch.Tensor:

@@ -18,24 +18,11 @@ from analysis.explain.featvis import (
     render_features,
 )
 from analysis.nets import get_backbone
-from analysis.nets.classifier import TwoHeadClassifier
 
 MEAN_STD = get_backbone("tiny_cnn").mean_std()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: a second intra-op thread only adds contention on a shared CI box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    return TwoHeadClassifier(get_backbone("tiny_cnn").build("random"), 32, 4, 2)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/analysis/explain/conftest.py
 
 
 def no_hooks(model: nn.Module) -> bool:

@@ -19,18 +19,12 @@ from analysis.explain.gradcam import (
     normalise,
     upsample,
 )
+from analysis.explain.methods import HEADS, HeadSelect
 from analysis.nets.classifier import TwoHeadClassifier
 from analysis.nets.registry import get_backbone
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread while these tests run: on a shared 2-core machine two spinning
-    OpenMP threads made EfficientNet's many small ops ~50x slower in CPU time."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/analysis/explain/conftest.py
 
 
 def tiny_model(n_classes: int = 4, n_groups: int = 2) -> TwoHeadClassifier:
@@ -43,21 +37,11 @@ def images(n: int, size: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
 
 
-class OneHead(nn.Module):
-    """pytorch-grad-cam wants a model returning one logits tensor."""
-
-    def __init__(self, model: nn.Module, which: int):
-        super().__init__()
-        self.model, self.which = model, which
-
-    def forward(self, x):
-        return self.model(x)[self.which]
-
-
 def oracle(model: TwoHeadClassifier, target_layer: str, x: torch.Tensor, head: int, k: int):
     """pytorch-grad-cam's final maps (N, H, W) and its Grad-CAM weights (N, C) for output
     ``k`` of ``head``."""
-    cam = GradCAM(model=OneHead(model, head), target_layers=[model.trunk.get_submodule(target_layer)])
+    # HeadSelect: the model seen through one head (pytorch-grad-cam wants one logits tensor)
+    cam = GradCAM(model=HeadSelect(model, HEADS[head]), target_layers=[model.trunk.get_submodule(target_layer)])
     try:
         maps = cam(x, [ClassifierOutputTarget(k)] * len(x))
         weights = np.mean(cam.activations_and_grads.gradients[0].numpy(), axis=(2, 3))

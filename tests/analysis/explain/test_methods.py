@@ -37,25 +37,7 @@ FAST = {"integrated_gradients": {"n_steps": 8}, "occlusion": {"window": 12, "str
 """Cheaper settings for the contract tests (the defaults are tested for shape only)."""
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The tiny CNN's tensors are far too small for intra-op threads; on shared cores the
-    threads mostly wait on each other (measured ~8x slower). Restored after the module."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    return TwoHeadClassifier(get_backbone("tiny_cnn").build("random"), 32, 4, 2)
-
-
-@pytest.fixture
-def x():
-    return torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/analysis/explain/conftest.py
 
 
 def method(name, model, **kw):
