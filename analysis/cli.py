@@ -143,16 +143,11 @@ def data_synth(dataset_name, data_root, per_class, size, seed, classes, workers)
 @user_errors
 def data_split(dataset_name, data_root, fractions, seed, group_pattern):
     """Re-split a whole dataset (stratified, seeded, groups kept together)."""
-    from analysis.data.importer import ImportOptions, split_groups
-    from analysis.data.split import assign_splits, parse_fractions
+    from analysis.data.split import parse_fractions, resplit
     from analysis.data.summary import count_table
 
     ds = open_dataset(dataset_name, data_root)
-    df = ds.read()
-    opts = ImportOptions(group_pattern=group_pattern)
-    df["group_id"] = split_groups(df, opts)
-    df["split"] = assign_splits(df, parse_fractions(fractions), seed, keep_existing=False)
-    ds.write(df)
+    df = resplit(ds, parse_fractions(fractions), seed, group_pattern)
     click.echo(count_table(df).to_string())
 
 
@@ -282,13 +277,25 @@ def predict_cmd(run, images, models_root, top):
 
 
 
+cache_root_option = click.option(
+    "--cache-root", type=click.Path(path_type=Path), default=None,
+    help="[default: $STREETLENS_CACHE or ./cache]")
+
+
+def analysed_run_options(func):
+    """RUN, --models-root, --dataset and --cache-root (in that order): which trained run,
+    and where its dataset and analysis cache are. Shared by `analyze` and `reliability`."""
+    options = (click.argument("run"), models_root_option,
+               click.option("--dataset", "dataset_name", default=None,
+                            help="Dataset path if it moved since training [default: the run's]."),
+               cache_root_option)
+    for option in reversed(options):  # decorators apply bottom-up
+        func = option(func)
+    return func
+
+
 @main.command("analyze")
-@click.argument("run")
-@models_root_option
-@click.option("--dataset", "dataset_name", default=None,
-              help="Dataset path if it moved since training [default: the run's].")
-@click.option("--cache-root", type=click.Path(path_type=Path), default=None,
-              help="[default: $STREETLENS_CACHE or ./cache]")
+@analysed_run_options
 @click.option("--stages", default="forward,map,channels,concepts,featvis", show_default=True,
               help="Comma-separated stages to run (each is resumable and cached).")
 @click.option("--concepts", "n_concepts", default=12, show_default=True, help="NMF concepts.")
@@ -318,8 +325,7 @@ def analyze_cmd(run, models_root, dataset_name, cache_root, stages, n_concepts, 
 @main.command("demo")
 @data_root_option
 @models_root_option
-@click.option("--cache-root", type=click.Path(path_type=Path), default=None,
-              help="[default: $STREETLENS_CACHE or ./cache]")
+@cache_root_option
 @click.option("--per-class", default=80, show_default=True, help="Demo streets per city.")
 @click.option("--places/--no-places", "with_places", default=None,
               help="Also train the Places365 wideresnet18 [default: when its weights are on disk].")
@@ -512,12 +518,7 @@ def data_curate(dataset_name, data_root, reject_below, reject_above, score, cls,
 
 
 @main.command("reliability")
-@click.argument("run")
-@models_root_option
-@click.option("--dataset", "dataset_name", default=None,
-              help="Dataset path if it moved since training [default: the run's].")
-@click.option("--cache-root", type=click.Path(path_type=Path), default=None,
-              help="[default: $STREETLENS_CACHE or ./cache]")
+@analysed_run_options
 @click.option("--images", default=8, show_default=True,
               help="Correctly classified test images for randomisation and deletion/insertion.")
 @click.option("--ig-images", default=4, show_default=True,

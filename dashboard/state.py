@@ -8,6 +8,7 @@ arrays, small tables) through the loaders here, which Streamlit caches per proce
 from __future__ import annotations
 
 import io
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import streamlit as st
-from PIL import Image
+from PIL import Image, ImageOps
 
 from analysis.data.dataset import Dataset, default_data_root, fingerprint
 from analysis.store import AnalysisCache, default_cache_root, file_fingerprint
@@ -67,6 +68,17 @@ def url_selectbox(label: str, options: list, key: str, default=None, container=s
     choice = container.selectbox(label, options, index=index, key=f"w_{key}", **kw)
     url_set(**{key: choice})
     return choice
+
+
+# ------------------------------------------------------------------ chart clicks
+def chart_points(event) -> list:
+    """The points picked on a Plotly chart, from its selection state (what
+    ``st.plotly_chart(on_select=...)`` returns and keeps in ``st.session_state[key]``):
+    ``event["selection"]["points"]``, or [] when there is no event or no selection."""
+    try:
+        return list(event["selection"]["points"] or []) if event else []
+    except (KeyError, TypeError):
+        return []
 
 
 # ------------------------------------------------------------------ loaders
@@ -131,15 +143,49 @@ def array(cache: AnalysisCache, name: str) -> np.ndarray:
     return _array(str(p), p.stat().st_mtime)
 
 
+def thumbnail_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """The size ``Image.thumbnail((size, size))`` gives a ``width``×``height`` image
+    (Pillow's own rule and rounding): aspect kept, neither side above ``size``; an image
+    that fits keeps its size."""
+    if width <= size and height <= size:
+        return width, height
+    aspect = width / height
+
+    def round_aspect(number: float, key) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if aspect <= 1:
+        return round_aspect(size * aspect, key=lambda n: abs(aspect - n / size)), size
+    return size, round_aspect(size / aspect, key=lambda n: 0 if n == 0 else abs(aspect - size / n))
+
+
+def make_thumbnail(path: str | Path, size: int = 160) -> bytes:
+    """A JPEG thumbnail no larger than ``size``×``size``, upright by the EXIF orientation.
+
+    JPEGs are decoded at reduced scale (``Image.draft``: 1/2, 1/4 or 1/8, whichever keeps
+    both sides at least ``size``), so a 4000×3000 crawled photo is never decoded whole;
+    the resize maps the exact source area, so the result has the same size as a
+    thumbnail of the fully decoded image."""
+    with Image.open(path) as im:
+        full = im.size
+        box = None
+        if im.format == "JPEG":
+            drafted = im.draft("RGB", (size, size))
+            box = drafted[1] if drafted else None
+        rgb = im.convert("RGB")  # decodes (at the drafted scale); keeps the EXIF in .info
+    target = thumbnail_size(*full, size)
+    if rgb.size != target or (box is not None and box[2:] != rgb.size):
+        rgb = rgb.resize(target, Image.Resampling.BICUBIC, box=box, reducing_gap=2.0)
+    rgb = ImageOps.exif_transpose(rgb)
+    buf = io.BytesIO()
+    rgb.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
 @st.cache_data(show_spinner=False, max_entries=4096)
 def thumbnail_bytes(path: str, size: int = 160) -> bytes:
-    """A JPEG thumbnail, made lazily and cached (pages show many)."""
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        im.thumbnail((size, size))
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=85)
-        return buf.getvalue()
+    """A JPEG thumbnail (:func:`make_thumbnail`), made lazily and cached (pages show many)."""
+    return make_thumbnail(path, size)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)

@@ -554,11 +554,12 @@ def _import_batch(dataset: Dataset, staging: Path, batch: list[Path], cls: str,
     report.rejected = [(url_of.get(s, s), why) for s, why in report.rejected]
     report.duplicates = [(url_of.get(s, s), kept, d) for s, kept, d in report.duplicates]
     if url_of and dataset.rejects_path.is_file():
-        rejects = dataset.read_rejects()
-        mapped = rejects["source"].map(lambda s: url_of.get(s, s))
-        if (mapped != rejects["source"]).any():
-            rejects["source"] = mapped
-            dataset.write_rejects(rejects)
+        with dataset.locked():  # a read-modify-write, like every change of the tables
+            rejects = dataset.read_rejects()
+            mapped = rejects["source"].map(lambda s: url_of.get(s, s))
+            if (mapped != rejects["source"]).any():
+                rejects["source"] = mapped
+                dataset.write_rejects(rejects)
     for path in batch:  # imported, already present, duplicate or rejected: all handled
         path.unlink(missing_ok=True)
     return report

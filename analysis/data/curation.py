@@ -2,11 +2,12 @@
 
 Every decision goes straight into ``dataset.parquet`` (``curated``: unreviewed /
 accepted / rejected; a relabel changes ``class`` and ``group``), so nothing is lost on a
-refresh or a crash. Writers never overwrite each other: each change takes an exclusive
-``fcntl.flock`` on ``dataset.parquet.lock`` beside the table, re-reads the table, changes
+refresh or a crash. Writers never overwrite each other: each change takes the dataset's
+table lock (:meth:`Dataset.locked`, an exclusive ``fcntl.flock`` on ``dataset.parquet.lock``
+beside the table, also taken by import, collect and split), re-reads the table, changes
 only the rows it decides, and writes it atomically (temp file + rename). Two browser tabs,
-a tab and the CLI, or two threads can therefore decide different images at the same time
-and both decisions survive.
+a tab and the CLI, a tab and a running import, or two threads can therefore change the
+table at the same time and every change survives.
 
 Every change is also appended to ``curation_log.jsonl`` (one line per image: action id,
 time, who, source, the previous and the new values, a note) *before* the table is
@@ -20,14 +21,12 @@ score or model dispute) with near-duplicates / same-place groups kept together.
 
 from __future__ import annotations
 
-import fcntl
 import getpass
 import json
 import os
 import secrets
 import time
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,7 +37,6 @@ import pandas as pd
 from analysis.data.dataset import Dataset, DatasetError
 
 LOG_FILE = "curation_log.jsonl"
-LOCK_FILE = "dataset.parquet.lock"
 STATUSES = ("unreviewed", "accepted", "rejected")
 FIELDS = ("curated", "class", "group")
 SOURCES = ("page", "cli", "auto")
@@ -64,32 +62,11 @@ def new_action_id() -> str:
 
 
 # ------------------------------------------------------------------------------ locking
-@contextmanager
 def table_lock(ds: Dataset, timeout: float = 30.0):
-    """Exclusive lock on the dataset's table (``flock`` on a lock file beside it).
-
-    Separate opens are separate locks, so threads of one process exclude each other too.
-    """
-    ds.root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(ds.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o664)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise CurationError(
-                        f"{ds.table_path} has been locked by another writer for {timeout:.0f} s; "
-                        f"retry, or remove {ds.root / LOCK_FILE} if no streetlens process runs")
-                time.sleep(0.005)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    """The dataset's table lock (:meth:`Dataset.locked`; kept for callers of this name).
+    Import, collect and split take the same lock, so neither they nor decisions ever
+    overwrite each other's changes. Raises :class:`DatasetBusy` on timeout."""
+    return ds.locked(timeout)
 
 
 # ------------------------------------------------------------------------------ the log
@@ -221,7 +198,7 @@ def _apply(ds: Dataset, entries_for, *, kind: str, who: str | None, source: str,
     """Lock, re-read, compute entries with ``entries_for(table)`` → (entries, skipped),
     log them, apply only those rows, write atomically."""
     action = Action(new_action_id(), kind, who or default_who(), source, _now(), note, undoes)
-    with table_lock(ds):
+    with ds.locked():
         table = ds.read()
         entries, skipped = entries_for(table)
         action.skipped = skipped
@@ -299,7 +276,7 @@ def undo(ds: Dataset, action_ids: Sequence[str] | None = None, *, last: int | No
     if not action_ids and not last and not all_auto:
         raise CurationError("nothing to undo: give action ids, a number of actions, or --all-auto")
     done: list[Action] = []
-    with table_lock(ds):
+    with ds.locked():
         history = actions(ds)
         undone = undone_actions(history)
         live = [a for a in history if a.id not in undone]

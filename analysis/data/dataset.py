@@ -3,12 +3,23 @@
 The table is the single source of truth for which images exist, their class, group,
 split and provenance; the Curate page and every later stage read it. It is always
 written atomically, so a crash never leaves a half-written table.
+
+Every read-modify-write of the table (import, synth, collect, split, curation decisions)
+happens inside ``with ds.locked():`` — an exclusive ``flock`` on ``dataset.parquet.lock``
+beside it — and re-reads the table there, so two writers (an import and a browser tab,
+two tabs, two threads) never overwrite each other's changes. Hold it briefly: do slow
+work (decoding, downloading) before taking it, and only merge and write inside.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +30,7 @@ from analysis.fileio import atomic_path
 
 TABLE = "dataset.parquet"
 REJECTS = "rejects.parquet"
+LOCK_FILE = "dataset.parquet.lock"
 SPLITS = ("train", "val", "test")
 
 COLUMNS: dict[str, str] = {
@@ -49,6 +61,13 @@ REJECT_COLUMNS: dict[str, str] = {
 
 class DatasetError(ValueError):
     """A dataset that cannot be used as asked; the message says what to do."""
+
+
+class DatasetBusy(DatasetError):
+    """Another writer has held the dataset's table lock for longer than we would wait."""
+
+
+_held = threading.local()  # lock files this thread holds → depth (``locked`` is re-entrant)
 
 
 def default_data_root() -> Path:
@@ -101,8 +120,61 @@ class Dataset:
     def rejects_path(self) -> Path:
         return self.root / REJECTS
 
+    @property
+    def lock_path(self) -> Path:
+        return self.root / LOCK_FILE
+
     def exists(self) -> bool:
         return self.table_path.is_file()
+
+    @contextmanager
+    def locked(self, timeout: float = 30.0) -> Iterator[None]:
+        """Exclusive lock on the dataset's tables (``dataset.parquet`` and
+        ``rejects.parquet``) for a read-modify-write::
+
+            with ds.locked():
+                table = ds.read_or_empty()  # re-read inside: changes made meanwhile are kept
+                ...
+                ds.write(table)
+
+        An ``flock`` on a lock file beside the table: it excludes other processes and,
+        since each call opens the file anew, other threads of this process too. Nested
+        use in one thread is re-entrant. Raises :class:`DatasetBusy` after ``timeout``
+        seconds of waiting."""
+        key = str(self.lock_path.absolute())
+        depth = getattr(_held, "depth", None)
+        if depth is None:
+            depth = _held.depth = {}
+        if depth.get(key):
+            depth[key] += 1
+            try:
+                yield
+            finally:
+                depth[key] -= 1
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o664)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise DatasetBusy(
+                            f"{self.table_path} has been locked by another writer for "
+                            f"{timeout:.0f} s; retry, or remove {self.lock_path} if no "
+                            "streetlens process runs") from None
+                    time.sleep(0.005)
+            depth[key] = 1
+            try:
+                yield
+            finally:
+                depth.pop(key, None)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def read(self) -> pd.DataFrame:
         """The image table; a clear error when the folder is not a dataset."""
@@ -120,6 +192,8 @@ class Dataset:
         return self.read() if self.exists() else empty_frame(COLUMNS)
 
     def write(self, df: pd.DataFrame) -> None:
+        """Replace the table atomically. A caller that read the table first must hold
+        :meth:`locked` across the read and this write."""
         with atomic_path(self.table_path) as tmp:
             conform(df, COLUMNS).to_parquet(tmp, index=False)
 

@@ -235,16 +235,26 @@ def register_images(
         ids.append(image_id)
         report.added += 1
 
-    if rows:
-        table = pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
-    if rows or not dataset.exists():
-        table["group_id"] = split_groups(table, opts)
-        table["split"] = assign_splits(table, opts.fractions, opts.seed, keep_existing=True)
-        dataset.write(table)
-    if rejects:
-        old = dataset.read_rejects()
-        merged = pd.concat([old, pd.DataFrame(rejects)], ignore_index=True)
-        dataset.write_rejects(merged.drop_duplicates(["source", "reason"], keep="last"))
+    # Decoding took a while and the table may have changed since it was read above
+    # (curation decisions, another import): merge the new rows into a fresh read, under
+    # the table lock, so nothing written meanwhile is lost.
+    with dataset.locked():
+        table = dataset.read_or_empty()
+        present = set(table["id"].astype(str))
+        fresh = [r for r in rows if r["id"] not in present]
+        if len(fresh) < len(rows):  # added by a concurrent import in the meantime
+            report.added -= len(rows) - len(fresh)
+            report.already_present += len(rows) - len(fresh)
+        if fresh:
+            table = pd.concat([table, pd.DataFrame(fresh)], ignore_index=True)
+        if fresh or not dataset.exists():
+            table["group_id"] = split_groups(table, opts)
+            table["split"] = assign_splits(table, opts.fractions, opts.seed, keep_existing=True)
+            dataset.write(table)
+        if rejects:
+            old = dataset.read_rejects()
+            merged = pd.concat([old, pd.DataFrame(rejects)], ignore_index=True)
+            dataset.write_rejects(merged.drop_duplicates(["source", "reason"], keep="last"))
 
 
 def split_groups(table: pd.DataFrame, opts: ImportOptions) -> pd.Series:

@@ -7,6 +7,7 @@ pictures it has, in effect, already seen.
 Allocation is greedy by deficit: groups are visited in a seeded order and each goes to
 the split of its class that is furthest below its target fraction. Existing assignments
 are kept by default, so adding images later never moves images a model was tested on.
+:func:`resplit` (``streetlens data split``) re-splits a whole dataset in place.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from analysis.data.dataset import SPLITS
+from analysis.data.dataset import SPLITS, Dataset
 
 DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
 
@@ -87,3 +88,23 @@ def assign_splits(
             counts[k] += len(idx)
             overall_counts[k] += len(idx)
     return pd.Series(values, index=df.index, dtype="string")
+
+
+def resplit(
+    ds: Dataset,
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+    group_pattern: str | None = None,
+) -> pd.DataFrame:
+    """Re-split the whole of ``ds`` (groups recomputed, existing splits dropped) and
+    write it; returns the new table. Read, split and write happen under the table lock,
+    so a curation decision made meanwhile waits for it instead of being overwritten."""
+    from analysis.data.importer import ImportOptions, split_groups  # importer imports us
+
+    opts = ImportOptions(group_pattern=group_pattern)
+    with ds.locked():
+        df = ds.read()
+        df["group_id"] = split_groups(df, opts)
+        df["split"] = assign_splits(df, fractions, seed, keep_existing=False)
+        ds.write(df)
+    return df

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from analysis.cli import main
 from analysis.data import curation
-from analysis.data.dataset import Dataset
+from analysis.data.dataset import Dataset, DatasetBusy
 from analysis.data.importer import ImportOptions, import_folder
 from analysis.data.scores import SCORES, conform_scores
 
@@ -165,22 +165,119 @@ def test_concurrent_processes_both_decisions_survive(ds, tmp_path):
 
 
 def test_lock_times_out_with_a_clear_message(ds):
-    with curation.table_lock(ds):
+    with ds.locked():
         errors = []
 
         def other():
             try:
-                with curation.table_lock(ds, timeout=0.1):
+                with curation.table_lock(ds, timeout=0.1):  # the same lock as ds.locked()
                     pass
-            except curation.CurationError as exc:
+            except DatasetBusy as exc:
                 errors.append(str(exc))
 
         t = threading.Thread(target=other)
         t.start()
         t.join()
     assert errors and "locked by another writer" in errors[0]
-    with curation.table_lock(ds, timeout=0.1):  # released afterwards
+    with ds.locked(timeout=0.1):  # released afterwards
         pass
+
+
+def test_lock_is_reentrant_within_a_thread(ds):
+    """An update made while this thread already holds the lock (e.g. a decision inside a
+    larger read-modify-write) goes through instead of waiting for itself."""
+    a = ids_of(ds, "seoul")[0]
+    with ds.locked():
+        with ds.locked(timeout=0.1):
+            pass
+        curation.decide(ds, [a], "accepted")
+    assert status(ds)[a] == "accepted"
+    with ds.locked(timeout=0.1):  # fully released afterwards
+        pass
+
+
+# A second browser session deciding one image, in its own process: it says "ready" once
+# its imports are done, right before it asks for the table lock.
+DECIDER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from analysis.data import curation
+    from analysis.data.dataset import Dataset
+    root, image_id = sys.argv[1:]
+    print("ready", flush=True)
+    curation.decide(Dataset(Path(root)), [image_id], "rejected", who="tab", source="page")
+""")
+
+
+def test_decision_made_while_an_import_writes_is_kept(ds, photo_tree, tmp_path, monkeypatch):
+    """An import's read-modify-write of dataset.parquet and a decision from another
+    process, interleaved: the decision is made while the import is between its read and
+    its write. It must wait for the import's lock and then land on the new table; without
+    the lock the import would write its stale table over it."""
+    from analysis.data import importer
+
+    victim = ids_of(ds, "london_on")[0]
+    real_split_groups = importer.split_groups
+    waited: list[bool] = []
+    procs: list[subprocess.Popen] = []
+
+    def split_groups_while_a_tab_decides(table, opts):  # runs between the import's read and write
+        proc = subprocess.Popen([sys.executable, "-c", DECIDER, str(ds.root), victim], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == "ready"
+        try:
+            proc.wait(timeout=1.5)
+            waited.append(False)  # it decided while the import held the table: no lock
+        except subprocess.TimeoutExpired:
+            waited.append(True)
+        return real_split_groups(table, opts)
+
+    monkeypatch.setattr(importer, "split_groups", split_groups_while_a_tab_decides)
+    more = photo_tree({"seoul": 3, "london_on": 2}, root=tmp_path / "more", start=500)
+    report = import_folder(more, ds, options=ImportOptions(workers=1), progress=False)
+    assert procs[0].wait(timeout=60) == 0
+    assert report.added == 5
+    t = ds.read()
+    assert len(t) == 29 and t["split"].notna().all()  # the import's rows are all there
+    assert status(ds)[victim] == "rejected", "the import overwrote the decision"
+    assert waited == [True], "the decision did not wait for the import's table lock"
+    assert [e["id"] for e in curation.read_log(ds)] == [victim]
+
+
+def test_decision_made_during_a_resplit_is_kept(ds, monkeypatch):
+    """Same for `streetlens data split`: a decision from another thread while the split
+    holds its read-modify-write waits for it and is not overwritten."""
+    from analysis.data import split as split_mod
+
+    img = ids_of(ds, "seoul")[0]
+    real_assign = split_mod.assign_splits
+    waited: list[bool] = []
+    errors: list[BaseException] = []
+    threads: list[threading.Thread] = []
+
+    def decide():
+        try:
+            curation.decide(ds, [img], "accepted", who="tab", source="page")
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    def assign_while_a_tab_decides(*args, **kwargs):
+        t = threading.Thread(target=decide)
+        threads.append(t)
+        t.start()
+        t.join(timeout=1.0)
+        waited.append(t.is_alive())
+        return real_assign(*args, **kwargs)
+
+    monkeypatch.setattr(split_mod, "assign_splits", assign_while_a_tab_decides)
+    new = split_mod.resplit(ds, (0.5, 0.25, 0.25), seed=3)
+    threads[0].join(timeout=60)
+    assert not errors
+    t = ds.read()
+    assert dict(zip(t["id"], t["split"])) == dict(zip(new["id"], new["split"]))
+    assert status(ds)[img] == "accepted", "the split overwrote the decision"
+    assert waited == [True], "the decision did not wait for the split's table lock"
 
 
 def test_torn_log_line_is_ignored(ds):
