@@ -47,23 +47,44 @@ def remembered_figures() -> dict:
     return dict(st.session_state.get(REMEMBERED, {}))
 
 
+def _figure(fig_or_builder):
+    """A figure, or what a zero-argument builder returns (figures themselves are not callable)."""
+    return fig_or_builder() if callable(fig_or_builder) else fig_or_builder
+
+
 def download_buttons(fig, name: str, container=None, formats=("png", "svg", "pdf"),
-                     key: str | None = None, remember: bool = True) -> None:
+                     key: str | None = None, remember: bool = True, kind: str | None = None) -> None:
     """PNG / SVG / PDF download buttons for ``fig`` (plotly, matplotlib or a picture),
-    files named ``<name>.<fmt>``; made only when clicked."""
+    files named ``<name>.<fmt>``; made only when clicked.
+
+    ``fig`` may also be a zero-argument builder (with ``kind`` "plotly", "matplotlib" or
+    "image", default "plotly"): a figure that is only for download — not shown on the page —
+    is then drawn only when a button is clicked or the talk pack is built, not on every rerun."""
     container = container or st
     base = export.slug(name)
     key = key or f"dl-{base}"
     if remember:
         _remember(fig, name)
-    kind = export.kind_of(fig)
+    if callable(fig):
+        kind = kind or "plotly"
+        built: list = []
+
+        def figure():
+            if not built:
+                built.append(fig())
+            return built[0]
+    else:
+        kind = export.kind_of(fig)
+
+        def figure():
+            return fig
     problem = export.chart_export_problem() if kind == "plotly" else None
     box = container.popover("Download", icon=":material/download:", type="tertiary",
                             help=f"{name}: PNG ({export.TALK_WIDTH} px wide), SVG, PDF")
     if problem:
         box.caption(problem)
         box.download_button(
-            "Interactive HTML", data=lambda: fig.to_html(include_plotlyjs=True, full_html=True),
+            "Interactive HTML", data=lambda: figure().to_html(include_plotlyjs=True, full_html=True),
             file_name=f"{base}.html", mime="text/html", key=f"{key}-html", on_click="ignore",
             width="stretch", help="the chart as it is on the page; opens in any browser")
         return
@@ -71,7 +92,7 @@ def download_buttons(fig, name: str, container=None, formats=("png", "svg", "pdf
              "pdf": "vector, for print and LaTeX"}
     for fmt in formats:
         box.download_button(
-            f"{fmt.upper()} — {helps[fmt]}", data=(lambda fmt=fmt: export.figure_bytes(fig, fmt)),
+            f"{fmt.upper()} — {helps[fmt]}", data=(lambda fmt=fmt: export.figure_bytes(figure(), fmt)),
             file_name=f"{base}.{fmt}", mime=export.FORMATS[fmt], key=f"{key}-{fmt}",
             on_click="ignore", width="stretch")
 
@@ -225,7 +246,7 @@ def talk_pack_builder(sel: state.Selection | None, container=None, expanded: boo
         figures = {}
         for i, name in enumerate(chosen):
             bar.progress(i / max(len(chosen), 1) * 0.4, text=f"drawing {name}")
-            figures[name.replace(" (this session)", "")] = standard[name]() if name in standard else seen[name]
+            figures[name.replace(" (this session)", "")] = standard[name]() if name in standard else _figure(seen[name])
         summary, icons = summary_for(sel)
 
         def step(i, n, name):

@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import export_ui, state
-from dashboard.figures import atlas, images
+from dashboard.figures import atlas, charts, images
 
 CHART_CONFIG = {"displayModeBar": False}
 MAX_THUMBS = 24
@@ -144,12 +144,6 @@ def concept_overlay(cache_root: str, row: int, path: str, concept: int, cell: in
     return images.overlay(photo, np.clip(m, 0, None), opacity=0.7, mode="mask")
 
 
-def importance_line(imp: pd.DataFrame, concept: int, head: str = "city", n: int = 3) -> str:
-    """"tokyo +3.08 · seoul +0.99 · kyoto +0.59": the concept's largest importances."""
-    sub = imp[(imp["head"] == head) & (imp["concept"] == concept)].sort_values("importance", ascending=False)
-    return " · ".join(f"{t} {v:+.2f}" for t, v in zip(sub["target"].head(n), sub["importance"].head(n)))
-
-
 def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame, k: int,
                    names: dict[int, str], head: str, samples: pd.DataFrame) -> None:
     fv = export_ui.featvis_files(sel)
@@ -186,10 +180,9 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
                 st.image(concept_overlay(str(sel.cache.root), int(r["row"]),
                                          str(sel.image_path(paths[r["row"]])), k), width="stretch")
                 st.markdown(f"[`{r['id'][:8]}` ↗]({sample_url(sel.run.name, r['id'])})")
-    cards = [c for c in export_ui.concept_cards(sel) if c.concept == k]
-    if cards:
-        export_ui.download_buttons(atlas.concept_cards_figure(cards), f"concept-{k}-card",
-                                   key=f"dl-card-{k}")
+    export_ui.download_buttons(
+        lambda: atlas.concept_cards_figure([c for c in export_ui.concept_cards(sel) if c.concept == k]),
+        f"concept-{k}-card", key=f"dl-card-{k}", kind="matplotlib")
 
 
 def concept_cards(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame,
@@ -207,11 +200,9 @@ def concept_cards(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame
             pics = [p for p in (export_ui.cache_picture(sel, f) for f in pk["file"]) if p is not None]
             if pics:
                 b.image(images.image_grid(pics, ncols=3, cell=72, pad=2), width="stretch")
-            st.markdown(f"top: {importance_line(imp, k, head)}")
-            fig = atlas.concept_bars(imp, k, head, height=40 + 17 * imp[imp["head"] == head]["target"].nunique())
-            fig.update_layout(margin=dict(l=4, r=4, t=4, b=4), font=dict(size=11))
-            fig.update_xaxes(title_text=None)
-            st.plotly_chart(fig, width="stretch", theme=None, config=CHART_CONFIG, key=f"atlas_card_{k}")
+            sub = imp[(imp["head"] == head) & (imp["concept"] == k)].sort_values("importance", ascending=False)
+            st.markdown(charts.html_bars(sub["importance"].to_numpy(), sub["target"].tolist()),
+                        unsafe_allow_html=True)
 
 
 def concepts_section(sel: state.Selection, samples: pd.DataFrame) -> None:
@@ -252,9 +243,8 @@ def concepts_section(sel: state.Selection, samples: pd.DataFrame) -> None:
     concept_detail(sel, imp, patches, k, names, head, samples)
     st.subheader("All concepts")
     concept_cards(sel, imp, patches, names, head)
-    cards = export_ui.concept_cards(sel)
-    if cards:
-        export_ui.download_buttons(atlas.concept_cards_figure(cards), "concept-cards", key="dl-cards-all")
+    export_ui.download_buttons(lambda: atlas.concept_cards_figure(export_ui.concept_cards(sel)),
+                               "concept-cards", key="dl-cards-all", kind="matplotlib")
 
 
 def _on_concept_pick() -> None:

@@ -244,6 +244,29 @@ def attribution_bars(values: Sequence[float], labels: Sequence[str], icons: Sequ
                         margin=dict(l=left + min(30 + 7 * width, 180), r=10, b=50))
 
 
+def html_bars(values: Sequence[float], labels: Sequence[str], value_format: str = "+.2f",
+              width_px: int = 120) -> str:
+    """Signed horizontal bars as a small HTML table (red = for, blue = against), for places
+    that show many tiny bar charts at once (concept cards): a dozen plotly charts cost
+    seconds to draw in the browser, this costs nothing. Bar lengths are |value| relative
+    to the largest |value|; labels are HTML-escaped."""
+    from html import escape
+
+    vals = np.asarray(values, dtype=float)
+    scale = float(np.abs(vals).max()) if len(vals) else 0.0
+    rows = []
+    for label, v in zip(labels, vals):
+        w = 0 if scale == 0 or not np.isfinite(v) else round(width_px * abs(v) / scale)
+        color = COLORS["positive"] if v >= 0 else COLORS["negative"]
+        rows.append(
+            f'<tr><td style="padding:0 6px 0 0;text-align:right;white-space:nowrap">{escape(str(label))}</td>'
+            f'<td style="padding:0;width:{width_px}px"><div style="width:{w}px;height:10px;'
+            f'background:{color}"></div></td>'
+            f'<td style="padding:0 0 0 6px;white-space:nowrap">{format(v, value_format)}</td></tr>')
+    return ('<table style="border:none;border-collapse:collapse;font-size:0.8em;line-height:1.3">'
+            + "".join(rows) + "</table>")
+
+
 def channel_bars(values: Sequence[float], channels: Sequence[int], icons: Sequence | None = None,
                  title: str | None = None, **kw) -> go.Figure:
     """``attribution_bars`` labelled "channel 415" (one bar per feature-map channel)."""

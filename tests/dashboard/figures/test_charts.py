@@ -116,3 +116,16 @@ def test_style_comparison_formats_highlights_and_renames():
     assert all(p != ("font-weight", "700") for p in ctx.get((0, col), []))
     raw = charts.style_comparison(comparison_frame(), rename=False)
     assert "val_city" in raw.to_html()
+
+
+def test_html_bars_lengths_colours_and_escaping():
+    import re
+
+    html = charts.html_bars([2.0, -1.0, 0.5], ["a<b", "kyoto", "tokyo"], width_px=100)
+    widths = [int(w) for w in re.findall(r"<div style=\"width:(\d+)px", html)]
+    assert widths == [100, 50, 25]  # |value| relative to the largest
+    colours = re.findall(r"background:(#[0-9a-f]{6})", html)
+    assert colours == [charts.COLORS["positive"], charts.COLORS["negative"], charts.COLORS["positive"]]
+    assert "a&lt;b" in html and "a<b" not in html
+    assert re.findall(r"nowrap\">([+-][0-9.]+)</td></tr>", html) == ["+2.00", "-1.00", "+0.50"]
+    assert "width:0px" in charts.html_bars([0.0, 0.0], ["x", "y"])  # all zero: no division by zero
