@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The embedded default: built once (a few minutes, offline), reused afterwards.
+# The embedded default: built once (10–20 minutes on a 2-core CPU, offline), reused afterwards.
 demo: $(STAMP)
 	@ls models/*/run.json >/dev/null 2>&1 || $(BIN)/streetlens demo
 

