@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -66,18 +67,9 @@ def download_buttons(fig, name: str, container=None, formats=("png", "svg", "pdf
     if remember:
         _remember(fig, name)
     if callable(fig):
-        kind = kind or "plotly"
-        built: list = []
-
-        def figure():
-            if not built:
-                built.append(fig())
-            return built[0]
+        kind, figure = kind or "plotly", functools.cache(fig)  # drawn on the first click only
     else:
-        kind = export.kind_of(fig)
-
-        def figure():
-            return fig
+        kind, figure = export.kind_of(fig), (lambda: fig)
     problem = export.chart_export_problem() if kind == "plotly" else None
     box = container.popover("Download", icon=":material/download:", type="tertiary",
                             help=f"{name}: PNG ({export.TALK_WIDTH} px wide), SVG, PDF")

@@ -61,14 +61,6 @@ def new_action_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
 
 
-# ------------------------------------------------------------------------------ locking
-def table_lock(ds: Dataset, timeout: float = 30.0):
-    """The dataset's table lock (:meth:`Dataset.locked`; kept for callers of this name).
-    Import, collect and split take the same lock, so neither they nor decisions ever
-    overwrite each other's changes. Raises :class:`DatasetBusy` on timeout."""
-    return ds.locked(timeout)
-
-
 # ------------------------------------------------------------------------------ the log
 def log_path(ds: Dataset) -> Path:
     return ds.root / LOG_FILE

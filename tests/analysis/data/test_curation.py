@@ -170,7 +170,7 @@ def test_lock_times_out_with_a_clear_message(ds):
 
         def other():
             try:
-                with curation.table_lock(ds, timeout=0.1):  # the same lock as ds.locked()
+                with ds.locked(timeout=0.1):  # another thread: a separate flock, so it waits
                     pass
             except DatasetBusy as exc:
                 errors.append(str(exc))
