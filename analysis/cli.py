@@ -205,6 +205,10 @@ models_root_option = click.option(
 @click.option("--views", default=1, show_default=True,
               help="Augmented views cached per training image (SVM: augmented copies).")
 @click.option("--no-cache", is_flag=True, help="Run the frozen layers every epoch instead of caching.")
+@click.option("--cache-precision", default="auto", show_default=True,
+              type=click.Choice(["auto", "fp32", "bf16"]),
+              help="Precision of the trunk pass that fills the cache (auto: bf16 where the "
+                   "hardware has it natively, else fp32).")
 @click.option("--image-size", type=int, default=None, help="Input size [default: the backbone's].")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--name", default=None, help="Run name [default: <dataset>-<backbone>-<mode>].")
@@ -212,7 +216,7 @@ models_root_option = click.option(
 @user_errors
 def train_cmd(dataset_name, data_root, models_root, backbone, mode, weights, epochs, patience,
               lr, batch_size, loss_weights, hidden, dropout, augment, views, no_cache,
-              image_size, seed, name, device):
+              cache_precision, image_size, seed, name, device):
     """Train a two-head (city + group) classifier: transfer, finetune, scratch or svm."""
     from analysis.train.trainer import TrainConfig, train
 
@@ -224,7 +228,8 @@ def train_cmd(dataset_name, data_root, models_root, backbone, mode, weights, epo
     cfg = TrainConfig(
         dataset=dataset_name, backbone=backbone, mode=mode, weights=weights, epochs=epochs,
         patience=patience, lr=lr, batch_size=batch_size, loss_weights=lw, hidden=hidden,
-        dropout=dropout, augment=augment, views=views, cache=not no_cache, image_size=image_size,
+        dropout=dropout, augment=augment, views=views, cache=not no_cache,
+        cache_precision=cache_precision, image_size=image_size,
         seed=seed, name=name, device=device,
         data_root=str(data_root) if data_root else None,
         models_root=str(models_root) if models_root else None,
@@ -301,6 +306,8 @@ def analysed_run_options(func):
 @click.option("--concepts", "n_concepts", default=12, show_default=True, help="NMF concepts.")
 @click.option("--featvis-steps", default=256, show_default=True, help="lucent optimisation steps.")
 @click.option("--featvis-size", default=128, show_default=True, help="Feature-visualisation size (px).")
+@click.option("--featvis-lr", default=0.05, show_default=True,
+              help="lucent's Adam step (0.1 with half the steps gives similar pictures).")
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
@@ -308,12 +315,12 @@ def analysed_run_options(func):
               help="Also run the reliability checks (opt-in; see `streetlens reliability`).")
 @user_errors
 def analyze_cmd(run, models_root, dataset_name, cache_root, stages, n_concepts, featvis_steps,
-                featvis_size, batch_size, seed, device, reliability):
+                featvis_size, featvis_lr, batch_size, seed, device, reliability):
     """Precompute everything the dashboard shows for RUN (whole dataset)."""
     from analysis.precompute import AnalyzeConfig, analyze, summary_lines
 
     cfg = AnalyzeConfig(batch_size=batch_size, n_concepts=n_concepts, featvis_steps=featvis_steps,
-                        featvis_size=featvis_size, seed=seed, device=device,
+                        featvis_size=featvis_size, featvis_lr=featvis_lr, seed=seed, device=device,
                         stages=tuple(s.strip() for s in stages.split(",") if s.strip()))
     if reliability and "reliability" not in cfg.stages:
         cfg.stages = (*cfg.stages, "reliability")
@@ -329,7 +336,8 @@ def analyze_cmd(run, models_root, dataset_name, cache_root, stages, n_concepts, 
 @click.option("--per-class", default=80, show_default=True, help="Demo streets per city.")
 @click.option("--places/--no-places", "with_places", default=None,
               help="Also train the Places365 wideresnet18 [default: when its weights are on disk].")
-@click.option("--featvis-steps", default=96, show_default=True)
+@click.option("--featvis-steps", default=48, show_default=True,
+              help="lucent steps (at lr 0.1) per feature visualisation.")
 @user_errors
 def demo_cmd(data_root, models_root, cache_root, per_class, with_places, featvis_steps):
     """Build the offline demo: procedural streets, trained runs, their analysis."""

@@ -49,6 +49,7 @@ class AnalyzeConfig:
     featvis_channels: int = 3  # per class
     featvis_size: int = 128
     featvis_steps: int = 256
+    featvis_lr: float = 0.05  # lucent's Adam step; ~0.1 lets half the steps reach the same contrast
     umap_neighbors: int = 15
     knn: int = 8
     seed: int = 0
@@ -79,8 +80,8 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "map": ("umap_neighbors", "knn", "seed"),
     "channels": ("top_channels",),
     "concepts": ("n_concepts", "concept_rows", "top_patches", "seed"),
-    "featvis": ("featvis_channels", "featvis_size", "featvis_steps", "seed", "n_concepts",
-                "top_channels"),
+    "featvis": ("featvis_channels", "featvis_size", "featvis_steps", "featvis_lr", "seed",
+                "n_concepts", "top_channels"),
     "reliability": ("reliability_images", "reliability_ig_images", "reliability_ig_steps",
                     "reliability_steps", "reliability_random_orders", "reliability_baseline",
                     "reliability_loc_images", "reliability_tolerance", "reliability_methods",
@@ -132,18 +133,23 @@ def dataset_for_run(run: Run, dataset: str | Path | None = None) -> Dataset:
     return ds
 
 
-def image_batches(ctx: Context, start: int = 0):
-    """Preprocessed image batches in row order, from row ``start`` on."""
+def image_batches(ctx: Context, start: int = 0, skip: Callable[[int, int], bool] | None = None):
+    """Preprocessed image batches ``(a, b, x)`` in row order, from row ``start`` on;
+    ``x`` is None (the images are not even read) where ``skip(a, b)`` is true."""
     tf = make_transform(ctx.run.spec, ctx.run.weights, "none", ctx.run.info["backbone"]["input_size"])
     paths = [ctx.dataset.image_path(p) for p in ctx.rows["path"]]
     for a, b in batched(ctx.n, ctx.config.batch_size, start):
-        yield a, b, torch.stack([tf(load_rgb(p)) for p in paths[a:b]]).to(ctx.device)
+        if skip is not None and skip(a, b):
+            yield a, b, None
+        else:
+            yield a, b, torch.stack([tf(load_rgb(p)) for p in paths[a:b]]).to(ctx.device)
 
 
 # ------------------------------------------------------------------------------- stages
 @stage("forward")
 def forward_stage(ctx: Context) -> dict:
-    from analysis.explain.gradcam import all_class_cams
+    from analysis.explain.gradcam import all_class_cams, cams_from_features
+    from analysis.explain.trunk_reuse import CachedTrunk
 
     n, labels = ctx.n, ctx.run.labels
     kc, kg = len(labels.classes), len(labels.groups)
@@ -161,10 +167,16 @@ def forward_stage(ctx: Context) -> dict:
     }
     streams = {name: ctx.cache.streaming(name, shape, dtype, ctx.key) for name, (shape, dtype) in arrays.items()}
     start = min(s.start for s in streams.values())
+    reuse = CachedTrunk.for_run(ctx.run, ctx.model, ctx.rows)
+    from_cache = 0
     with tqdm(total=n, initial=start, desc="forward + all-class Grad-CAM", unit="img",
               disable=not ctx.progress) as bar:
-        for a, b, x in image_batches(ctx, start):
-            r = all_class_cams(ctx.model, x, keep_features=True)
+        for a, b, x in image_batches(ctx, start, skip=reuse.covers if reuse else None):
+            if x is None:  # every row of the batch is in the training's trunk cache
+                r = cams_from_features(ctx.model, reuse.features(a, b, ctx.device), keep_features=True)
+                from_cache += b - a
+            else:
+                r = all_class_cams(ctx.model, x, keep_features=True)
             values = {
                 "class_logits.npy": r.class_logits, "group_logits.npy": r.group_logits,
                 "features.npy": r.pooled, "activations.npy": r.features, "cams.npy": r.raw,
@@ -176,7 +188,8 @@ def forward_stage(ctx: Context) -> dict:
     for stream in streams.values():
         stream.finish()
     write_samples(ctx)
-    return {"images": n, "feature_map": [c, h, w]}
+    return {"images": n, "feature_map": [c, h, w], "from_trunk_cache": from_cache,
+            **({"trunk_cache": reuse.source} if reuse else {})}
 
 
 def write_samples(ctx: Context) -> pd.DataFrame:
@@ -365,8 +378,8 @@ def featvis_stage(ctx: Context) -> dict:
         images = render_features(
             ctx.model, spec.visualised_layer,
             [("direction" if kind == "concept" else "channel", value) for kind, _, value, _ in chunk],
-            size=cfg.featvis_size, steps=cfg.featvis_steps, seed=cfg.seed, batch=batch,
-            mean_std=spec.mean_std(ctx.run.weights), device=ctx.device, progress=False)
+            size=cfg.featvis_size, steps=cfg.featvis_steps, lr=cfg.featvis_lr, seed=cfg.seed,
+            batch=batch, mean_std=spec.mean_std(ctx.run.weights), device=ctx.device, progress=False)
         for (_, _, _, file), img in zip(chunk, images):
             with atomic_path(ctx.cache.root / file) as tmp:
                 img.save(tmp, "PNG")

@@ -147,8 +147,17 @@ def all_class_cams(model: nn.Module, x: torch.Tensor, *, create_graph: bool = Fa
     with _eval_mode(model):
         with torch.set_grad_enabled(create_graph):
             feats = model.features(x)
-            if feats.dim() != 4:
-                raise ValueError(f"model.features must return (N, C, h, w), got {tuple(feats.shape)}")
+        return cams_from_features(model, feats, create_graph=create_graph, keep_features=keep_features)
+
+
+def cams_from_features(model: nn.Module, feats: torch.Tensor, *, create_graph: bool = False,
+                       keep_features: bool = True) -> CamResult:
+    """:func:`all_class_cams` from an already computed target feature map (N, C, h, w) —
+    e.g. read from the training's trunk cache, so the trunk need not run again."""
+    if feats.dim() != 4:
+        raise ValueError(f"model.features must return (N, C, h, w), got {tuple(feats.shape)}")
+    with _eval_mode(model):
+        with torch.set_grad_enabled(create_graph):
             pooled = model.embed(feats)
         class_logits, group_logits, jac = head_jacobian(model, feats, create_graph=create_graph)
         with torch.set_grad_enabled(create_graph):

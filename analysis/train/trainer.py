@@ -20,7 +20,7 @@ from analysis.train.data import ImageTable, Labels, make_transform, split_rows
 from analysis.train.modes import build_optimizer, get_mode
 from analysis.train.runs import Run, build_model, code_version, default_models_root, save_run, unique_run_name
 from analysis.train.svm import DEFAULT_C_GRID, PooledLinearHead, fit_svm_head
-from analysis.train.trunk_cache import cached_outputs, compute_outputs, gather
+from analysis.train.trunk_cache import cache_file, cached_outputs, gather, resolve_precision
 
 
 @dataclass
@@ -42,6 +42,7 @@ class TrainConfig:
     views: int = 1  # augmented views cached per training image (cached trunk only)
     cache: bool = True
     cache_dtype: str = "float16"
+    cache_precision: str = "auto"  # trunk pass for the cache: "fp32", "bf16", "auto" (bf16 where native)
     image_size: int | None = None
     svm_c: tuple[float, ...] = DEFAULT_C_GRID
     seed: int = 0
@@ -59,11 +60,38 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _split_sources(config, spec, weights, ds, rows, labels, frozen, pooled, device, dtype, progress):
-    """A batch source per split: cached frozen outputs, or the frozen part run live."""
+def _pool(y: torch.Tensor, pooled: bool) -> torch.Tensor:
+    return y.mean(dim=(2, 3)) if pooled and y.dim() == 4 else y
+
+
+class _CachedRows(torch.utils.data.Dataset):
+    """Rows of a cached frozen output, as a dataset of inputs for the layers after it."""
+
+    def __init__(self, arr: np.ndarray):
+        self.arr = arr
+
+    def __len__(self) -> int:
+        return len(self.arr)
+
+    def __getitem__(self, i: int):
+        return (torch.from_numpy(np.array(self.arr[i], dtype=np.float32)),)
+
+
+def _split_sources(config, spec, weights, ds, rows, labels, frozen, pooled, device, dtype, progress,
+                   reusable: dict | None = None, prefix_tail=None):
+    """A batch source per split: cached frozen outputs, or the frozen part run live.
+
+    The cache always holds the frozen part's full output (feature maps, not pooled
+    vectors), so that ``streetlens analyze`` can start from it instead of running the
+    frozen layers again; ``reusable`` (when given) receives the cache files of the
+    un-augmented views: split → file name. ``prefix_tail`` = (prefix, tail) of a frozen
+    trunk: where a fine-tuning run already cached the prefix for the same images, only
+    the tail runs (the demo trains both modes on one backbone)."""
     fp = fingerprint(pd.concat(rows.values()))
+    precision = resolve_precision(config.cache_precision, device)
     eval_tf = make_transform(spec, weights, "none", config.image_size)
     train_tf = make_transform(spec, weights, config.augment, config.image_size)
+    root = Path(config.cache_root) / "trunk"
     sources = {}
     for split, df in rows.items():
         augmented = split == "train" and config.augment != "none"
@@ -71,31 +99,61 @@ def _split_sources(config, spec, weights, ds, rows, labels, frozen, pooled, devi
         y_class, y_group = labels.encode(df)
         if config.cache:
             n_views = max(1, config.views) if augmented else 1
+
+            def key(module, v, split=split, df=df, augmented=augmented):
+                return {"backbone": spec.name, "weights": weights,
+                        "frozen": list(module._modules) or type(module).__name__,
+                        "size": config.image_size or spec.input_size,
+                        "augment": config.augment if augmented else "none", "view": v,
+                        "seed": config.seed, "dataset": fp, "split": split, "ids": list(df["id"])}
+
+            def inputs(v, images=images, augmented=augmented, key=key, n=len(df)):
+                """(module, inputs): the images through ``frozen``, or a cached prefix
+                through the tail."""
+                if prefix_tail is None or augmented:
+                    return frozen, images
+                kw = dict(pooled=False, dtype=dtype, n=n, precision=precision)
+                prefix, tail = prefix_tail
+                if cache_file(root, key(frozen, v), **kw).is_file():
+                    return frozen, images
+                pre = cache_file(root, key(prefix, v), **kw)
+                if not pre.is_file():
+                    return frozen, images
+                return tail, _CachedRows(np.load(pre, mmap_mode="r"))
+
             views = [
-                cached_outputs(
-                    Path(config.cache_root) / "trunk",
-                    {"backbone": spec.name, "weights": weights, "frozen": list(frozen._modules) or
-                     type(frozen).__name__, "size": config.image_size or spec.input_size,
-                     "augment": config.augment if augmented else "none", "view": v,
-                     "seed": config.seed, "dataset": fp, "split": split,
-                     "ids": list(df["id"])},
-                    frozen, images, config.batch_size, device, pooled=pooled, dtype=dtype,
-                    seed=config.seed * 1000 + v, desc=f"cache {split} view {v + 1}/{n_views}",
-                    progress=progress)
+                cached_outputs(root, key(frozen, v), *inputs(v), config.batch_size, device,
+                               pooled=False, dtype=dtype, seed=config.seed * 1000 + v,
+                               desc=f"cache {split} view {v + 1}/{n_views}", progress=progress,
+                               precision=precision)
                 for v in range(n_views)
             ]
+            if reusable is not None and not augmented:
+                reusable[split] = Path(views[0].filename).name
 
             def source(idx, epoch, views=views):
-                return gather(views[(epoch - 1) % len(views)] if epoch else views[0], idx)
+                arr = views[(epoch - 1) % len(views)] if epoch else views[0]
+                if not pooled:
+                    return gather(arr, idx)
+                # pooled in chunks: the SVM asks for every row at once
+                return torch.cat([_pool(gather(arr, idx[i:i + 256]), True) for i in range(0, len(idx), 256)])
         else:
             def source(idx, epoch, images=images):
                 frozen.eval()  # trainable.train() flips it; the frozen part never trains
                 x = torch.stack([images[int(i)][0] for i in idx]).to(device)
                 with torch.no_grad():
-                    y = frozen(x)
-                    return y.mean(dim=(2, 3)) if pooled and y.dim() == 4 else y
+                    return _pool(frozen(x), pooled)
         sources[split] = loop.Split(source, y_class, y_group)
     return sources
+
+
+def _prefix_tail(spec, model):
+    """(prefix, tail) of the trunk as fine-tuning cuts it, or None for a backbone without
+    a last block."""
+    try:
+        return spec.split(model.trunk)
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def _final_metrics(trainable, sources, labels, config, device) -> tuple[dict, dict]:
@@ -138,10 +196,11 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
     np.random.seed(config.seed)
     model = build_model(spec, "svm" if is_svm else "mlp", labels, asdict(config), weights).to(device)
     t_cache = time.perf_counter()
+    reusable: dict[str, str] = {}
     if is_svm:
         model.eval()
         sources = _split_sources(config, spec, weights, ds, rows, labels, model.trunk, True,
-                                 device, dtype, progress)
+                                 device, dtype, progress, reusable, _prefix_tail(spec, model))
         n_views = max(1, config.views) if config.augment != "none" else 1
         train_all = np.arange(len(sources["train"]))
         x_train = np.concatenate([sources["train"].source(train_all, v + 1).numpy() for v in range(n_views)])
@@ -162,7 +221,8 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
         if not plan.cacheable and config.cache:
             config = TrainConfig(**{**asdict(config), "cache": False})
         sources = _split_sources(config, spec, weights, ds, rows, labels, plan.frozen, plan.pooled,
-                                 device, dtype, progress)
+                                 device, dtype, progress, reusable,
+                                 _prefix_tail(spec, model) if plan.frozen is model.trunk else None)
         cache_s = time.perf_counter() - t_cache
         optimizer = build_optimizer(plan, effective["lr"], config.momentum, config.weight_decay)
         result = loop.fit(plan.trainable, optimizer, sources["train"], sources["val"],
@@ -202,4 +262,10 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
     }
     if is_svm:
         info["svm"] = effective["chosen"]
+    if config.cache and reusable:
+        # what `streetlens analyze` may start from instead of the frozen layers
+        frozen_part = "trunk" if is_svm or plan.pooled else "prefix"
+        info["trunk_cache"] = {"root": str(Path(config.cache_root, "trunk").resolve()),
+                               "frozen": frozen_part, "files": reusable,
+                               "precision": resolve_precision(config.cache_precision, device)}
     return save_run(models_root / name, model.cpu(), info, history)

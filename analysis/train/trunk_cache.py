@@ -31,19 +31,49 @@ def _loader(images, batch_size: int) -> DataLoader:
     return DataLoader(images, batch_size=batch_size, shuffle=False, num_workers=0)
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """True where bfloat16 matmuls/convolutions are native (CUDA, or a CPU with AMX /
+    AVX512-BF16). Elsewhere bf16 is emulated and slower than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto" → "bf16" where it is native, else "fp32".
+
+    Why bf16 for the cache: on this project's 2-core AMX CPU a bf16 trunk pass is 1.4–1.7×
+    (EfficientNet-Lite0) and 2.1× (wideresnet18) faster, and the cache is stored as float16
+    anyway; pooled features agree with fp32 to cosine > 0.999."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "bf16" if fast_bf16(device) else "fp32"
+    return precision
+
+
 @torch.inference_mode()
 def compute_outputs(
     frozen: nn.Module, images, batch_size: int, device: torch.device, *, pooled: bool,
     out: np.ndarray | None = None, desc: str = "trunk", progress: bool = True,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Run ``frozen`` (in eval mode) over every item of ``images`` → array (N, …).
-    ``pooled`` applies global average pooling first (what a linear head sees)."""
+    ``pooled`` applies global average pooling first (what a linear head sees);
+    ``precision`` "bf16" runs it under bfloat16 autocast."""
     was_training = frozen.training
     frozen.eval()
     try:
         pos = 0
         for x, *_ in tqdm(_loader(images, batch_size), desc=desc, unit="batch", disable=not progress):
-            y = frozen(x.to(device))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                y = frozen(x.to(device))
             if pooled and y.dim() == 4:
                 y = y.mean(dim=(2, 3))
             y = y.float().cpu().numpy()
@@ -59,12 +89,11 @@ def compute_outputs(
 def cached_outputs(
     root: Path, key_parts: dict, frozen: nn.Module, images, batch_size: int,
     device: torch.device, *, pooled: bool, dtype: str = "float16", seed: int = 0,
-    desc: str = "trunk", progress: bool = True,
+    desc: str = "trunk", progress: bool = True, precision: str = "fp32",
 ) -> np.ndarray:
     """The frozen outputs for ``images`` from the cache under ``root``, computing (and
-    storing) them on a miss. Returns a read-only memmap."""
-    key = cache_key({**key_parts, "pooled": pooled, "dtype": dtype, "n": len(images)})
-    target = Path(root) / f"{key}.npy"
+    storing) them on a miss. Returns a read-only memmap (its file: :func:`cache_file`)."""
+    target = cache_file(root, key_parts, pooled=pooled, dtype=dtype, n=len(images), precision=precision)
     if target.is_file():
         return np.load(target, mmap_mode="r")
     torch.manual_seed(seed)  # augmented views: the same seed gives the same view
@@ -79,11 +108,33 @@ def cached_outputs(
     with atomic_path(target) as tmp:
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.dtype(dtype), shape=shape)
         compute_outputs(frozen, images, batch_size, device, pooled=pooled, out=arr, desc=desc,
-                        progress=progress)
+                        progress=progress, precision=precision)
         arr.flush()
         del arr
-    (Path(root) / f"{key}.json").write_text(json.dumps(key_parts, sort_keys=True, default=str))
+    target.with_suffix(".json").write_text(json.dumps(key_parts, sort_keys=True, default=str))
     return np.load(target, mmap_mode="r")
+
+
+def cache_file(root: Path, key_parts: dict, *, pooled: bool, dtype: str, n: int,
+               precision: str = "fp32") -> Path:
+    """Where the outputs described by ``key_parts`` are (or would be) stored."""
+    parts = {**key_parts, "pooled": pooled, "dtype": dtype, "n": n}
+    if precision != "fp32":  # fp32 keys stay what they were before precision existed
+        parts["precision"] = precision
+    return Path(root) / f"{cache_key(parts)}.npy"
+
+
+def cached_ids(npy: Path) -> list[str] | None:
+    """The image ids (rows in order) of a cache file, or None when it is gone or was
+    written without them."""
+    meta = Path(npy).with_suffix(".json")
+    if not Path(npy).is_file() or not meta.is_file():
+        return None
+    try:
+        ids = json.loads(meta.read_text()).get("ids")
+    except (OSError, ValueError):
+        return None
+    return list(ids) if isinstance(ids, list) else None
 
 
 def gather(arr: np.ndarray, idx: Sequence[int]) -> torch.Tensor:

@@ -21,6 +21,7 @@ Everything reads the memory-mapped analysis cache; only the shown image's maps a
 from __future__ import annotations
 
 import importlib.util
+import io
 from pathlib import Path
 
 import numpy as np
@@ -375,9 +376,9 @@ def gradcam_section(sel, photo, raw: np.ndarray, t: dict, display: dict) -> None
             small = display_photo_small(photo)
             pics.append(images.overlay(small, mm, display["opacity"], display["cmap"]))
             caps.append(f"{names[i]} {t['probs'][i]:.0%}" if t["view"] == "cam" else f"vs {names[i]}")
-        cols = st.columns(5)  # fixed: two groups do not make two giant thumbnails
-        for col, pic, cap in zip(cols, pics, caps):
-            col.image(pic, caption=cap, width="stretch")
+        # one picture for the five maps: every st.image is an element and an HTTP fetch, and
+        # the number of elements is what a sample change costs in the browser
+        st.image(images.image_grid(pics, ncols=5, cell=160, captions=caps), width="stretch")
 
 
 def display_photo_small(photo: np.ndarray, side: int = 160) -> np.ndarray:
@@ -461,13 +462,11 @@ def channels_tab(sel, row: pd.Series, photo, t: dict, display: dict) -> None:
             return
         small = display_photo_small(photo)
         a = np.asarray(acts[int(row["row"])][top], dtype=np.float32)
-        per_row = 4
-        for start in range(0, len(top), per_row):
-            cols = st.columns(per_row)
-            for col, c, m in zip(cols, top[start:start + per_row], a[start:start + per_row]):
-                col.image(images.overlay(small, np.clip(m, 0, None), display["opacity"], display["cmap"],
-                                         mode="mask"), caption=f"channel {c} · {v[c]:+.3f}",
-                          width="stretch")
+        pics = [images.overlay(small, np.clip(m, 0, None), display["opacity"], display["cmap"], mode="mask")
+                for m in a]
+        st.image(images.image_grid(pics, ncols=4, cell=160,
+                                   captions=[f"channel {c} · {v[c]:+.3f}" for c in top]),
+                 width="stretch")
 
 
 def groups_tab(sel, row: pd.Series, photo, t: dict, display: dict) -> None:
@@ -551,19 +550,41 @@ def neighbours_section(sel, samples: pd.DataFrame, row: pd.Series) -> None:
     st.caption("Closest in the model's feature space (cosine distance of the pooled features); "
                f"{RIGHT} / {WRONG}: whether the model classifies that training image correctly.")
     rows = samples.set_index("row", drop=False)
-    cols = st.columns(len(nb) or 1)
-    for col, j in zip(cols, [int(x) for x in nb]):
-        if j not in rows.index:
-            continue
-        r = rows.loc[j]
-        path = sel.image_path(r["path"])
-        try:
-            col.image(state.thumbnail_bytes(str(path)), width="stretch")
-        except OSError:
-            col.image(images.to_rgb_array(images.placeholder_icon(96, "missing")), width="stretch")
-        mark = RIGHT if r["correct"] else f"{WRONG} → {r['pred_class']}"
-        col.caption(f"**{r['class']}** {mark}")
-        col.button("Open", key=f"nb_{j}", on_click=_go_to, args=(r["id"],), type="tertiary")
+    found = [rows.loc[j] for j in (int(x) for x in nb) if j in rows.index]
+    if not found:
+        return
+    pics = [neighbour_thumbnail(str(sel.image_path(r["path"]))) for r in found]
+    caps = [f"{i + 1}. {r['class']}" + ("" if r["correct"] else f" → {r['pred_class']}")
+            for i, r in enumerate(found)]
+    borders = [GREEN if r["correct"] else RED for r in found]
+    # one picture and one control for all neighbours (fewer elements: a faster sample change)
+    st.image(images.thumbnail_strip(pics, size=160, captions=caps, borders=borders), width="stretch")
+    st.caption("Green frame: the model classifies that training image correctly; red: it does "
+               "not (→ its prediction).")
+    options = {f"nb_{int(r['row'])}": r["id"] for r in found}
+    labels = {f"nb_{int(r['row'])}": f"{i + 1}. {r['class']}" for i, r in enumerate(found)}
+    st.pills("Open a neighbour", list(options), format_func=labels.get, key="w_open_nb",
+             on_change=_open_neighbour, args=(options,))
+
+
+GREEN, RED = (46, 160, 67), (215, 58, 73)
+
+
+def _open_neighbour(options: dict) -> None:
+    choice = st.session_state.pop("w_open_nb", None)
+    if choice in options:
+        _go_to(options[choice])
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def neighbour_thumbnail(path: str) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(state.thumbnail_bytes(path))) as im:
+            return np.asarray(im.convert("RGB"))
+    except OSError:
+        return images.to_rgb_array(images.placeholder_icon(160, "missing"))
 
 
 def display_settings() -> dict:
@@ -587,10 +608,20 @@ def main() -> None:
     filtered = apply_filters(samples, f)
     sp = sel.cache.root / "samples.parquet"
     labels_by_id = _labels(str(sp), sp.stat().st_mtime, samples)
+    sample_view(sel, samples, filtered, labels_by_id, display)
+
+
+@st.fragment
+def sample_view(sel, samples: pd.DataFrame, filtered: pd.DataFrame, labels_by_id: dict,
+                display: dict) -> None:
+    """Everything about the chosen image. A fragment: the picker's buttons, the map
+    controls and "open a neighbour" rerun only this part, not the sidebar's filters and
+    the run selector (a sample change then sends fewer elements to the browser)."""
+    labels = sel.labels
     image_id = pick_image(samples, filtered, labels_by_id)
     if image_id is None:
         st.info("No image matches these filters.")
-        st.stop()
+        return
     row = samples.loc[samples["id"] == image_id].iloc[0]
     r = int(row["row"])
     probs_c = np.asarray(state.array(sel.cache, "class_probs.npy")[r], dtype=np.float32)

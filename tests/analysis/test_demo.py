@@ -13,7 +13,7 @@ from analysis.store import AnalysisCache
 
 
 def test_runs_follow_the_places_weights(tmp_path, monkeypatch):
-    lite0 = [("efficientnet_lite0", "transfer"), ("efficientnet_lite0", "finetune")]
+    lite0 = [("efficientnet_lite0", "finetune"), ("efficientnet_lite0", "transfer")]
     assert demo.demo_runs(demo.DemoConfig(with_places=False)) == lite0
     assert demo.demo_runs(demo.DemoConfig(with_places=True)) == lite0 + [("resnet18_places365", "transfer")]
 

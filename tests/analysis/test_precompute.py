@@ -3,6 +3,7 @@ or a kill, stale caches are recomputed."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,8 +56,8 @@ def test_interrupted_analysis_resumes_without_corruption(tiny_run, tmp_path, mon
     real = precompute.image_batches
     calls = {"n": 0}
 
-    def crashing(ctx, start=0):
-        for item in real(ctx, start):
+    def crashing(ctx, start=0, skip=None):
+        for item in real(ctx, start, skip):
             calls["n"] += 1
             if calls["n"] == 4:
                 raise KeyboardInterrupt  # dies in the middle of the forward stage
@@ -73,9 +74,9 @@ def test_interrupted_analysis_resumes_without_corruption(tiny_run, tmp_path, mon
     starts = []
     orig = precompute.image_batches
 
-    def recording(ctx, start=0):
+    def recording(ctx, start=0, skip=None):
         starts.append(start)
-        return orig(ctx, start)
+        return orig(ctx, start, skip)
 
     monkeypatch.setattr(precompute, "image_batches", recording)
     resumed = analyze(tiny_run.path, config=FAST, cache_root=tmp_path / "c", progress=False, log=quiet)
@@ -137,3 +138,52 @@ def test_stale_cache_is_detected_and_recomputed(tiny_run, tiny_dataset, tmp_path
 def test_unknown_stage_is_an_error(tiny_run, tmp_path):
     with pytest.raises(ValueError, match="unknown stage"):
         analyze(tiny_run.path, config=AnalyzeConfig(stages=("nope",)), cache_root=tmp_path, log=quiet)
+
+
+@pytest.mark.parametrize("mode", ["transfer", "finetune"])
+def test_forward_from_the_trunk_cache_equals_forward_from_images(tiny_dataset, tmp_path, mode):
+    """The analysis reads the training's cached frozen outputs (transfer: the whole trunk;
+    finetune: the prefix, then runs the trained tail) — same numbers as from the images."""
+    from analysis.train.trainer import TrainConfig, train
+
+    run = train(TrainConfig(dataset=str(tiny_dataset.root), backbone="tiny_cnn", mode=mode, epochs=2,
+                            batch_size=8, models_root=str(tmp_path / "models"),
+                            cache_root=str(tmp_path / "cache"), cache_dtype="float32",
+                            cache_precision="fp32"), progress=False)
+    assert run.info["trunk_cache"]["frozen"] == ("trunk" if mode == "transfer" else "prefix")
+    reused = analyze(run.path, config=FAST, cache_root=tmp_path / "a", progress=False, log=quiet)
+    n = len(tiny_dataset.usable())
+    assert reused.manifest["stages"]["forward"]["from_trunk_cache"] == n
+    # the same analysis with the trunk cache gone runs every image through the network
+    shutil.rmtree(tmp_path / "cache" / "trunk")
+    live = analyze(run.path, config=FAST, cache_root=tmp_path / "b", progress=False, log=quiet)
+    assert live.manifest["stages"]["forward"]["from_trunk_cache"] == 0
+    for name in ("class_logits.npy", "group_logits.npy", "features.npy", "cams.npy", "channel_attr.npy"):
+        np.testing.assert_allclose(np.asarray(reused.array(name), dtype=np.float32),
+                                   np.asarray(live.array(name), dtype=np.float32),
+                                   atol=2e-3, rtol=2e-3, err_msg=name)
+
+
+def test_images_missing_from_the_trunk_cache_run_live(tiny_run, tiny_dataset, tmp_path):
+    """A cache file that lost rows (or a dataset that gained images) falls back per batch."""
+    from analysis.train.trunk_cache import cached_ids
+
+    info = tiny_run.info["trunk_cache"]
+    root = Path(info["root"])
+    kept = {k: v for k, v in info["files"].items() if k != "test"}
+    copy = tmp_path / "models" / tiny_run.name
+    shutil.copytree(tiny_run.path, copy)
+    meta = json.loads((copy / "run.json").read_text())
+    meta["trunk_cache"]["files"] = kept
+    (copy / "run.json").write_text(json.dumps(meta))
+    cache = analyze(copy, config=FAST, cache_root=tmp_path / "cache", progress=False, log=quiet)
+    done = cache.manifest["stages"]["forward"]["from_trunk_cache"]
+    covered = sum(len(cached_ids(root / f)) for f in kept.values())
+    assert 0 < done <= covered < len(tiny_dataset.usable())
+    model = load_model(tiny_run)
+    rows = tiny_dataset.usable()
+    tf = make_transform(tiny_run.spec, tiny_run.weights)
+    x = torch.stack([tf(load_rgb(tiny_dataset.image_path(p))) for p in rows["path"]])
+    with torch.no_grad():
+        c, _ = model(x)
+    np.testing.assert_allclose(cache.array("class_logits.npy"), c.numpy(), atol=1e-4)

@@ -214,12 +214,14 @@ def test_nearest_training_images(dashboard_env):
     row = df.iloc[1]
     at = open_page(id=row["id"])
     nb = np.load(cache.root / "neighbors.npy")[int(row["row"])]
-    shown = [c for c in captions(at) if c.startswith("**")]
-    assert len(shown) == len(nb)
-    assert [c.split("**")[1] for c in shown] == [df.set_index("row").loc[int(j), "class"] for j in nb]
-    first = df.set_index("row").loc[int(nb[0])]
-    at.button(key=f"nb_{int(nb[0])}").click().run()  # "Open" a neighbour
-    assert at.selectbox(key="w_id").value == first["id"]
+    by_row = df.set_index("row")
+    pills = at.button_group(key="w_open_nb")
+    # one pill per neighbour, in order of distance, named by its true class
+    assert pills.options == [f"{i + 1}. {by_row.loc[int(j), 'class']}" for i, j in enumerate(nb)]
+    second = by_row.loc[int(nb[1])]
+    pills.set_value(f"nb_{int(nb[1])}").run()  # "Open" a neighbour
+    assert at.selectbox(key="w_id").value == second["id"]
+    assert at.button_group(key="w_open_nb").value is None  # ready for the next choice
 
 
 def test_ondemand_map_computed_once_then_read_from_disk(dashboard_env):

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,8 @@ from analysis.train.trainer import TrainConfig, train
 
 def config(ds, tmp_path, **kw):
     base = dict(dataset=str(ds.root), backbone="tiny_cnn", epochs=4, batch_size=8,
-                models_root=str(tmp_path / "models"), cache_root=str(tmp_path / "cache"))
+                models_root=str(tmp_path / "models"), cache_root=str(tmp_path / "cache"),
+                cache_precision="fp32")
     return TrainConfig(**{**base, **kw})
 
 
@@ -138,3 +140,56 @@ def test_dataset_without_a_split_is_a_clear_error(tiny_dataset, tmp_path):
     copy.write(df)
     with pytest.raises(DatasetError, match="no val/test images"):
         train(config(copy, tmp_path, mode="transfer"), progress=False)
+
+
+def test_bf16_cache_is_close_to_fp32_and_recorded(tiny_dataset, tmp_path):
+    from analysis.train.trunk_cache import cached_ids
+
+    a = train(config(tiny_dataset, tmp_path, mode="transfer", name="fp32", cache_dtype="float32"),
+              progress=False)
+    b = train(config(tiny_dataset, tmp_path, mode="transfer", name="bf16", cache_dtype="float32",
+                     cache_precision="bf16"), progress=False)
+    assert a.info["trunk_cache"]["precision"] == "fp32" and b.info["trunk_cache"]["precision"] == "bf16"
+    root = Path(a.info["trunk_cache"]["root"])
+    fa, fb = a.info["trunk_cache"]["files"], b.info["trunk_cache"]["files"]
+    assert set(fa) == set(fb) == {"train", "val", "test"} and fa["test"] != fb["test"]
+    x32, x16 = np.load(root / fa["test"]), np.load(root / fb["test"])
+    assert x32.ndim == 4  # the full feature map is kept (the analysis starts from it)
+    assert not np.array_equal(x32, x16)  # bf16 really ran
+    assert np.linalg.norm(x16 - x32) / np.linalg.norm(x32) < 0.02
+    test_ids = tiny_dataset.usable().query("split == 'test'")["id"].tolist()
+    assert cached_ids(root / fa["test"]) == test_ids
+
+
+def test_auto_precision_follows_native_bf16(monkeypatch):
+    from analysis.train import trunk_cache
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(trunk_cache, "fast_bf16", lambda device: True)
+    assert trunk_cache.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(trunk_cache, "fast_bf16", lambda device: False)
+    assert trunk_cache.resolve_precision("auto", cpu) == "fp32"
+    assert trunk_cache.resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(ValueError, match="unknown precision"):
+        trunk_cache.resolve_precision("fp8", cpu)
+
+
+def test_transfer_cache_starts_from_a_finetune_prefix_cache(tiny_dataset, tmp_path, monkeypatch):
+    """After a fine-tuning run cached the prefix, a transfer run on the same images runs
+    only the tail: the images are not read again, and the model equals one trained from
+    the images."""
+    from analysis.train import data as train_data
+
+    kw = dict(cache_dtype="float32")
+    train(config(tiny_dataset, tmp_path, mode="finetune", name="ft", **kw), progress=False)
+    reads = []
+    real = train_data.ImageTable.__getitem__
+    monkeypatch.setattr(train_data.ImageTable, "__getitem__",
+                        lambda self, i: reads.append(i) or real(self, i))
+    a = train(config(tiny_dataset, tmp_path, mode="transfer", name="from-prefix", **kw), progress=False)
+    assert reads == []
+    b = train(config(tiny_dataset, tmp_path / "other", mode="transfer", name="from-images", **kw),
+              progress=False)
+    assert reads  # that one had no prefix cache to start from
+    for (k, va), vb in zip(load_model(a).state_dict().items(), load_model(b).state_dict().values()):
+        assert torch.allclose(va, vb, atol=1e-5), k
