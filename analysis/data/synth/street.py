@@ -13,6 +13,7 @@ from PIL import Image
 
 from analysis.data.synth.draw import Color, jitter, mix, pick, shade
 from analysis.data.synth.layout import Scene
+from analysis.data.synth.styles import CUE_CLASSES
 
 
 # -- sky -------------------------------------------------------------------------------
@@ -82,10 +83,15 @@ def paint_road(sc: Scene) -> None:
         px, py = rng.uniform(0, 1), rng.uniform(sc.kerb, 1)
         w = rng.uniform(1, 5) * m
         cv.rect(px, py, px + w, py + rng.uniform(0.3, 1) * m, shade(asphalt, rng.uniform(0.85, 1.1)))
-    CENTRE_LINES[st.centre_line](sc)
+    # road markings are the city's own (never borrowed) and annotated like any cue, so the
+    # ground truth holds every pixel that tells the city
+    if st.centre_line != "none":
+        with cv.cue(f"centre_{st.centre_line}", CUE_CLASSES[f"centre_{st.centre_line}"]):
+            CENTRE_LINES[st.centre_line](sc)
     for name, p in st.kerb_lines:
         if rng.random() < p:
-            KERB_LINES[name](sc)
+            with cv.cue(f"kerb_{name}", CUE_CLASSES[f"kerb_{name}"]):
+                KERB_LINES[name](sc)
     if sc.near < 1.0:
         cv.rect(0, sc.near, 1, 1, shade(walk, 1.05))
         cv.rect(0, sc.near, 1, sc.near + 0.35 * m, shade(walk, 0.8))

@@ -303,6 +303,12 @@ def _cue_classes() -> dict[str, tuple[str, ...]]:
             out.setdefault(spec.kind, [])
             if not spec.distractor:
                 out[spec.kind].append(city)
+    # road markings are city evidence too (a style's own, never borrowed): annotated as cues
+    for city, style in CITY_STYLES.items():
+        if style.centre_line != "none":
+            out.setdefault(f"centre_{style.centre_line}", []).append(city)
+        for name, _ in style.kerb_lines:
+            out.setdefault(f"kerb_{name}", []).append(city)
     return {kind: tuple(cities) for kind, cities in out.items()}
 
 
