@@ -547,8 +547,8 @@ def neighbours_section(sel, samples: pd.DataFrame, row: pd.Series) -> None:
         st.info(f"Not computed yet: `streetlens analyze {sel.run.name} --stages map`.")
         return
     nb = state.array(sel.cache, "neighbors.npy")[int(row["row"])]
-    st.caption("Closest in the model's feature space (cosine distance of the pooled features); "
-               f"{RIGHT} / {WRONG}: whether the model classifies that training image correctly.")
+    st.caption("Closest in the model's feature space (cosine distance of the pooled features), "
+               "nearest first.")
     rows = samples.set_index("row", drop=False)
     found = [rows.loc[j] for j in (int(x) for x in nb) if j in rows.index]
     if not found:
