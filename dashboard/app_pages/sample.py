@@ -37,6 +37,7 @@ ORDERS = {"dataset": "dataset order", "unsure": "least confident first", "sure":
           "margin": "smallest margin first"}
 FILTER_KEYS = ("split", "true", "pred", "ok", "conf", "gtrue", "gpred", "order")
 RIGHT, WRONG = ":green[:material/check_circle:]", ":red[:material/cancel:]"
+PICKER_WINDOW = 200  # images listed in the picker around the current one
 PHOTO_SIDE = 448  # the photo and its maps are shown at most this big (longest side, px)
 
 
@@ -225,14 +226,20 @@ def pick_image(samples: pd.DataFrame, filtered: pd.DataFrame, labels_by_id: dict
         current = ids[0] if ids else None
     if current is None:
         return None
-    options = ids if current in set(ids) else [current, *ids]
+    # the list holds at most PICKER_WINDOW images around the current one: a selectbox of
+    # thousands of options costs ~0.1 s of browser time on every image change
+    pos = ids.index(current) if current in ids else -1
+    lo = max(0, min(pos - PICKER_WINDOW // 2, len(ids) - PICKER_WINDOW)) if pos >= 0 else 0
+    window = ids[lo:lo + PICKER_WINDOW]
+    options = window if current in window else [current, *window]
     if st.session_state.get("w_id") != current:
         st.session_state["w_id"] = current
     state.url_set(id=current)
-    pos = ids.index(current) if current in ids else -1
     c1, c2, c3, c4 = st.columns([6, 1, 1, 1], vertical_alignment="bottom")
-    c1.selectbox(f"Image ({len(ids)} of {len(samples)} match the filters)", options, key="w_id",
-                 format_func=lambda i: labels_by_id.get(i, i), on_change=_picked)
+    shown = "" if len(window) == len(ids) else \
+        f"; the list shows {lo + 1}–{lo + len(window)}, the arrows go on"
+    c1.selectbox(f"Image ({len(ids)} of {len(samples)} match the filters{shown})", options,
+                 key="w_id", format_func=lambda i: labels_by_id.get(i, i), on_change=_picked)
     if ids:
         prev_id = ids[pos - 1] if pos > 0 else ids[-1]
         next_id = ids[pos + 1] if 0 <= pos < len(ids) - 1 else ids[0]
@@ -326,11 +333,11 @@ def predictions(photo, row, labels, probs_c, probs_g) -> None:
         else:
             st.image(photo, width="stretch", caption=row["path"])
     top = min(len(labels.classes), 10)
-    c2.plotly_chart(charts.prediction_bars(probs_c, labels.classes, true=row["class"], top=top,
-                                           title="City"),
-                    width="stretch", theme=None, config={"displayModeBar": False}, key="bars_city")
-    c3.plotly_chart(charts.prediction_bars(probs_g, labels.groups, true=row["group"], title="Group"),
-                    width="stretch", theme=None, config={"displayModeBar": False}, key="bars_group")
+    # HTML, not plotly: redrawn on every image change (see charts.html_prediction_bars)
+    c2.markdown(charts.html_prediction_bars(probs_c, labels.classes, true=row["class"], top=top,
+                                            title="City"), unsafe_allow_html=True)
+    c3.markdown(charts.html_prediction_bars(probs_g, labels.groups, true=row["group"], title="Group",
+                                            width_px=80), unsafe_allow_html=True)
 
 
 def gradcam_section(sel, photo, raw: np.ndarray, t: dict, display: dict) -> None:
@@ -447,15 +454,15 @@ def channels_tab(sel, row: pd.Series, photo, t: dict, display: dict) -> None:
     top = np.argsort(-v, kind="stable")[:n]
     top = [int(c) for c in top if v[c] > 0] or [int(c) for c in top]
     icons = featvis_icons(sel)
-    icon_imgs = [_icon(icons.get(("channel", c)), f"ch {c}") for c in top]
+    icon_imgs = [_icon(icons.get(("channel", c)), f"ch {c}", 40) for c in top]
     st.caption(f"The feature-map channels whose gradient × activation pushes most towards "
                f"{target_text(t)} in this image. Icons: feature visualisations (grey: none rendered "
                f"for that channel).")
     c1, c2 = st.columns([1.1, 1.4])
     with c1:
-        fig = charts.channel_bars(v[top], top, icons=icon_imgs, value_format="+.3f")
-        st.plotly_chart(fig, width="stretch", theme=None, config={"displayModeBar": False},
-                        key="channel_bars")
+        st.markdown(charts.html_bars(v[top], [f"channel {c}" for c in top], value_format="+.3f",
+                                     width_px=160, icons=icon_imgs, icon_px=40),
+                    unsafe_allow_html=True)
     with c2:
         st.markdown("**Where each channel fires in this image**")
         if photo is None:

@@ -43,16 +43,9 @@ def _base_layout(fig: go.Figure, title: str | None, height: int,
 
 
 # --------------------------------------------------------------------- prediction bars
-def prediction_bars(probs: Sequence[float], labels: Sequence[str], true: str | int | None = None,
-                    top: int | None = None, title: str | None = None, height: int | None = None
-                    ) -> go.Figure:
-    """Horizontal bars of one head's probabilities, highest on top.
-
-    The predicted bar is blue (red when it is not the true class), the true class is green
-    and its label carries "✓ true"; all other bars are grey. ``top`` keeps the ``top``
-    highest classes (the true class is always kept). Each bar shows its percentage.
-    ``customdata`` holds each bar's class index.
-    """
+def _prediction_order(probs, labels, true, top):
+    """(probabilities, class order, bar names, bar colours) shared by the plotly and the
+    HTML prediction bars: highest first; ``top`` kept, always with the true class."""
     p = np.asarray(probs, dtype=float).ravel()
     labels = [str(x) for x in labels]
     if len(p) != len(labels):
@@ -74,6 +67,40 @@ def prediction_bars(probs: Sequence[float], labels: Sequence[str], true: str | i
         else:
             colors.append(COLORS["other"])
         names.append(f"{labels[i]}  ✓ true" if i == true_i else labels[i])
+    return p, order, names, colors
+
+
+def html_prediction_bars(probs: Sequence[float], labels: Sequence[str], true: str | int | None = None,
+                         top: int | None = None, title: str | None = None, width_px: int = 150) -> str:
+    """:func:`prediction_bars` as a small HTML table: same order, colours, "✓ true" mark
+    and percentages. For the Sample page, which redraws its bars on every image change:
+    in headless Chromium two plotly charts there cost ~0.15 s of browser main-thread
+    time per change (``benchmarks/bench_dashboard.py``), this table next to nothing."""
+    from html import escape
+
+    p, order, names, colors = _prediction_order(probs, labels, true, top)
+    rows = "".join(
+        f'<tr><td style="padding:0 8px 0 0;text-align:right;white-space:nowrap">{escape(n)}</td>'
+        f'<td style="padding:1px 0;width:{width_px}px"><div style="width:{round(width_px * float(p[i]))}px;'
+        f'height:14px;background:{c}"></div></td>'
+        f'<td style="padding:0 0 0 6px;white-space:nowrap">{p[i]:.1%}</td></tr>'
+        for i, n, c in zip(order, names, colors))
+    head = f'<div style="font-weight:600;margin-bottom:2px">{escape(title)}</div>' if title else ""
+    return (head + '<table style="border:none;border-collapse:collapse;font-size:0.85em;'
+            'line-height:1.35">' + rows + "</table>")
+
+
+def prediction_bars(probs: Sequence[float], labels: Sequence[str], true: str | int | None = None,
+                    top: int | None = None, title: str | None = None, height: int | None = None
+                    ) -> go.Figure:
+    """Horizontal bars of one head's probabilities, highest on top.
+
+    The predicted bar is blue (red when it is not the true class), the true class is green
+    and its label carries "✓ true"; all other bars are grey. ``top`` keeps the ``top``
+    highest classes (the true class is always kept). Each bar shows its percentage.
+    ``customdata`` holds each bar's class index.
+    """
+    p, order, names, colors = _prediction_order(probs, labels, true, top)
     fig = go.Figure(go.Bar(
         x=[p[i] for i in order], y=names, orientation="h", marker_color=colors,
         text=[f"{p[i]:.1%}" for i in order], textposition="outside", cliponaxis=False,
@@ -245,26 +272,47 @@ def attribution_bars(values: Sequence[float], labels: Sequence[str], icons: Sequ
 
 
 def html_bars(values: Sequence[float], labels: Sequence[str], value_format: str = "+.2f",
-              width_px: int = 120) -> str:
+              width_px: int = 120, icons: Sequence | None = None, icon_px: int = 40) -> str:
     """Signed horizontal bars as a small HTML table (red = for, blue = against), for places
     that show many tiny bar charts at once (concept cards): a dozen plotly charts cost
     seconds to draw in the browser, this costs nothing. Bar lengths are |value| relative
-    to the largest |value|; labels are HTML-escaped."""
+    to the largest |value|; labels are HTML-escaped. ``icons`` (pictures or None, one per
+    bar) adds a first column of inline images, e.g. feature visualisations."""
     from html import escape
 
     vals = np.asarray(values, dtype=float)
     scale = float(np.abs(vals).max()) if len(vals) else 0.0
     rows = []
-    for label, v in zip(labels, vals):
+    for n, (label, v) in enumerate(zip(labels, vals)):
         w = 0 if scale == 0 or not np.isfinite(v) else round(width_px * abs(v) / scale)
         color = COLORS["positive"] if v >= 0 else COLORS["negative"]
+        icon = ""
+        if icons is not None:
+            src = _png_data_uri(icons[n]) if n < len(icons) and icons[n] is not None else ""
+            icon = (f'<td style="padding:1px 6px 1px 0"><img src="{src}" width="{icon_px}" '
+                    f'height="{icon_px}" style="display:block"></td>' if src else
+                    f'<td style="padding:1px 6px 1px 0;width:{icon_px}px"></td>')
         rows.append(
-            f'<tr><td style="padding:0 6px 0 0;text-align:right;white-space:nowrap">{escape(str(label))}</td>'
+            "<tr>" + icon +
+            f'<td style="padding:0 6px 0 0;text-align:right;white-space:nowrap">{escape(str(label))}</td>'
             f'<td style="padding:0;width:{width_px}px"><div style="width:{w}px;height:10px;'
             f'background:{color}"></div></td>'
             f'<td style="padding:0 0 0 6px;white-space:nowrap">{format(v, value_format)}</td></tr>')
     return ('<table style="border:none;border-collapse:collapse;font-size:0.8em;line-height:1.3">'
             + "".join(rows) + "</table>")
+
+
+def _png_data_uri(image) -> str:
+    """A small picture (array or PIL) as an inline PNG data URI (icons in HTML tables)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    im = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def channel_bars(values: Sequence[float], channels: Sequence[int], icons: Sequence | None = None,

@@ -65,6 +65,27 @@ def charts(at: AppTest) -> list[dict]:
     return [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
 
 
+def html_rows(markup: str) -> list[tuple[str, str]]:
+    """(label, value text) of each row of an HTML bar table (charts.html_bars and
+    charts.html_prediction_bars: label cell, bar cell, value cell)."""
+    import html
+    import re
+
+    rows = re.findall(r"<tr>(.*?)</tr>", markup)
+    out = []
+    for row in rows:
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        cells = [c for c in cells if c != ""]  # the bar and icon cells hold no text
+        out.append((cells[0], cells[-1]))
+    return out
+
+
+def html_table(at: AppTest, title: str) -> list[tuple[str, str]]:
+    """The rows of the HTML bar table headed ``title``."""
+    md = next(m.value for m in at.markdown if f">{title}</div>" in m.value and "<table" in m.value)
+    return html_rows(md)
+
+
 def values(x) -> list:
     """A plotly JSON array: a list, or plotly's typed array {"dtype", "bdata"} (base64)."""
     if isinstance(x, dict) and "bdata" in x:
@@ -90,9 +111,10 @@ def test_url_id_selects_that_image_and_shows_its_prediction(dashboard_env):
     assert gradcam_caption(at).startswith(f"Grad-CAM of {row['pred_class']} (city head")
     # the prediction bars are this image's probabilities, highest first, true class marked
     probs = np.load(cache.root / "class_probs.npy")[int(row["row"])]
-    bars = next(c for c in charts(at) if c["layout"].get("title", {}).get("text") == "City")
-    assert values(bars["data"][0]["x"]) == pytest.approx(sorted(probs.tolist(), reverse=True), abs=1e-6)
-    assert f"{row['class']}  ✓ true" in bars["data"][0]["y"]
+    bars = html_table(at, "City")
+    assert [p for _, p in bars] == [f"{p:.1%}" for p in sorted(probs.tolist(), reverse=True)]
+    assert f"{row['class']}  ✓ true" in [name for name, _ in bars]
+    assert bars[0][0].split("  ")[0] == row["pred_class"]
     assert at.query_params["id"] == [row["id"]] or at.query_params["id"] == row["id"]
 
 
@@ -189,10 +211,11 @@ def test_channels_view_shows_this_images_top_channels(dashboard_env):
     attr = np.load(cache.root / "channel_attr.npy")[int(row["row"]),
                                                      run.labels.classes.index(row["pred_class"])]
     top = int(np.argmax(attr.astype(np.float32)))
-    bars = next(c for c in charts(at) if any(str(y).startswith("channel ") for y in c["data"][0]["y"]))
-    assert bars["data"][0]["y"][0] == f"channel {top}"
-    assert values(bars["data"][0]["x"])[0] == pytest.approx(float(attr[top]), abs=1e-3)
-    assert len(bars["layout"]["images"]) == len(bars["data"][0]["y"])  # an icon (or placeholder) each
+    md = next(m.value for m in at.markdown if "channel " in m.value and "<table" in m.value)
+    bars = html_rows(md)
+    assert bars[0][0] == f"channel {top}"
+    assert float(bars[0][1]) == pytest.approx(float(attr[top]), abs=1e-3)
+    assert md.count('<img src="data:image/png;base64,') == len(bars)  # an icon (or placeholder) each
 
 
 def test_neuron_groups_and_concepts_views(dashboard_env):

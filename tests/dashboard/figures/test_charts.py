@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import numpy as np
 import pandas as pd
 import pytest
@@ -129,3 +130,36 @@ def test_html_bars_lengths_colours_and_escaping():
     assert "a&lt;b" in html and "a<b" not in html
     assert re.findall(r"nowrap\">([+-][0-9.]+)</td></tr>", html) == ["+2.00", "-1.00", "+0.50"]
     assert "width:0px" in charts.html_bars([0.0, 0.0], ["x", "y"])  # all zero: no division by zero
+
+
+def test_html_prediction_bars_match_the_plotly_bars():
+    """Same order, colours, true-class mark and percentages as ``prediction_bars``."""
+    import re
+
+    probs = [0.1, 0.6, 0.3]
+    fig = charts.prediction_bars(probs, LABELS, true="seoul")
+    markup = charts.html_prediction_bars(probs, LABELS, true="seoul", title="City <b>", width_px=100)
+    assert "City &lt;b&gt;" in markup  # the title is escaped
+    names = re.findall(r'text-align:right;white-space:nowrap">([^<]*)</td>', markup)
+    assert names == list(fig.data[0].y)
+    assert re.findall(r"background:(#[0-9a-f]{6})", markup) == list(fig.data[0].marker.color)
+    assert re.findall(r"width:(\d+)px;height:14px", markup) == ["60", "30", "10"]  # p × width_px
+    assert re.findall(r">(\d+\.\d%)</td>", markup) == list(fig.data[0].text)
+    top = charts.html_prediction_bars([0.5, 0.3, 0.15, 0.05], ["a", "b", "c", "d"], true="d", top=2)
+    assert re.findall(r'nowrap">([^<%]*)</td>', top) == ["a", "d  ✓ true"]
+
+
+def test_html_bars_icons_one_inline_png_per_row():
+    import base64
+    import io
+
+    from PIL import Image
+
+    red = np.zeros((6, 6, 3), np.uint8)
+    red[..., 0] = 255
+    markup = charts.html_bars([0.2, -0.1, 0.05], ["a", "b", "c"], icons=[red, None, red], icon_px=32)
+    uris = re.findall(r'<img src="data:image/png;base64,([^"]+)" width="32"', markup)
+    assert len(uris) == 2 and markup.count("<tr>") == 3  # the row without an icon keeps its cell
+    img = Image.open(io.BytesIO(base64.b64decode(uris[0])))
+    assert img.size == (6, 6) and img.getpixel((0, 0)) == (255, 0, 0)
+    assert "<img" not in charts.html_bars([0.2], ["a"])
