@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from urllib.parse import urlencode
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,21 @@ def selected_rows(event) -> list[int]:
 
 
 # ------------------------------------------------------------------------------ map
+def cache_mtime(sel: state.Selection, *names: str) -> tuple[float, ...]:
+    return tuple((sel.cache.root / n).stat().st_mtime if (sel.cache.root / n).exists() else 0.0
+                 for n in names)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def umap_figure(root: str, mtimes: tuple, color: str, classes: tuple, _sel, _samples):
+    """The UMAP scatter, built once per run, colouring and cache version: building a
+    4,000-point plotly figure (validation of every point's customdata) was the largest part
+    of the page's server time (~0.4 s per visit). Shared, so treated as read-only."""
+    points = atlas.umap_points(state.table(_sel.cache, "umap.parquet"), _samples)
+    return atlas.umap_scatter(points, color, list(classes),
+                              title=f"{len(points)} images, coloured by {atlas.COLOR_BY[color]}")
+
+
 def map_section(sel: state.Selection, samples: pd.DataFrame) -> None:
     st.header("Map of the images")
     if not sel.cache.has("umap.parquet"):
@@ -58,9 +74,8 @@ def map_section(sel: state.Selection, samples: pd.DataFrame) -> None:
                "images the model finds alike lie close. Click a point — or pick the lasso or "
                "box in the chart's toolbar and drag — to see those images below. Drag to zoom, "
                "double-click to zoom out; click a legend entry to hide it.")
-    points = atlas.umap_points(state.table(sel.cache, "umap.parquet"), samples)
-    fig = atlas.umap_scatter(points, color, sel.labels.classes,
-                             title=f"{len(points)} images, coloured by {atlas.COLOR_BY[color]}")
+    fig = umap_figure(str(sel.cache.root), cache_mtime(sel, "umap.parquet", "samples.parquet"), color,
+                      tuple(sel.labels.classes), sel, samples)
     event = st.plotly_chart(fig, width="stretch", theme=None, on_select="rerun",
                             selection_mode=("points", "box", "lasso"), key=f"atlas_umap_{color}",
                             config={"displayModeBar": True, "displaylogo": False})
@@ -185,6 +200,31 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
         f"concept-{k}-card", key=f"dl-card-{k}", kind="matplotlib")
 
 
+@st.cache_data(max_entries=256, show_spinner=False)
+def card_picture(root: str, featvis: str | None, patch_files: tuple[str, ...], mtimes: tuple) -> np.ndarray:
+    """A concept card's picture: its feature visualisation (left, grey when none was
+    rendered) beside a 3 × 2 grid of its top patches — one image per card instead of two,
+    made once per cache version (the page shows twelve)."""
+    from PIL import Image
+
+    def load(rel):
+        p = Path(root) / rel if rel else None
+        if p is None or not p.is_file():
+            return None
+        with Image.open(p) as im:
+            return im.convert("RGB")
+
+    icon = load(featvis) or images.placeholder_icon(148, "no vis")
+    pics = [p for p in map(load, patch_files) if p is not None]
+    grid = images.image_grid(pics, ncols=3, cell=72, pad=2) if pics else None
+    height = grid.height if grid is not None else 152
+    out = Image.new("RGB", (height + 4 + (grid.width if grid is not None else 0), height), "white")
+    out.paste(icon.resize((height, height), Image.BILINEAR), (0, 0))
+    if grid is not None:
+        out.paste(grid, (height + 4, 0))
+    return np.asarray(out)
+
+
 def concept_cards(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame,
                   names: dict[int, str], head: str, per_row: int = 3) -> None:
     fv = export_ui.featvis_files(sel)
@@ -193,13 +233,10 @@ def concept_cards(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame
     for i, k in enumerate(concepts):
         with cols[i % per_row].container(border=True):
             st.markdown(f"**{names.get(k, f'concept {k}')}**")
-            a, b = st.columns([1, 2])
-            pic = export_ui.cache_picture(sel, fv.get(("concept", k)))
-            a.image(pic if pic is not None else images.placeholder_icon(96, "no vis"), width="stretch")
             pk = patches[patches["concept"] == k].sort_values("rank").head(6)
-            pics = [p for p in (export_ui.cache_picture(sel, f) for f in pk["file"]) if p is not None]
-            if pics:
-                b.image(images.image_grid(pics, ncols=3, cell=72, pad=2), width="stretch")
+            st.image(card_picture(str(sel.cache.root), fv.get(("concept", k)), tuple(pk["file"]),
+                                  cache_mtime(sel, "featvis.parquet", "concept_patches.parquet")),
+                     width="stretch")
             sub = imp[(imp["head"] == head) & (imp["concept"] == k)].sort_values("importance", ascending=False)
             st.markdown(charts.html_bars(sub["importance"].to_numpy(), sub["target"].tolist()),
                         unsafe_allow_html=True)
