@@ -385,7 +385,11 @@ def gradcam_section(sel, photo, raw: np.ndarray, t: dict, display: dict) -> None
             caps.append(f"{names[i]} {t['probs'][i]:.0%}" if t["view"] == "cam" else f"vs {names[i]}")
         # one picture for the five maps: every st.image is an element and an HTTP fetch, and
         # the number of elements is what a sample change costs in the browser
-        st.image(images.image_grid(pics, ncols=5, cell=160, captions=caps), width="stretch")
+        # always five cells wide: with three classes the tiles must not grow to fill the row
+        blank = np.full_like(pics[0], 255) if pics else None
+        pad = 5 - len(pics) if pics else 0
+        st.image(images.image_grid(pics + [blank] * pad, ncols=5, cell=160, captions=caps + [""] * pad),
+                 width="stretch")
 
 
 def display_photo_small(photo: np.ndarray, side: int = 160) -> np.ndarray:
@@ -561,7 +565,7 @@ def neighbours_section(sel, samples: pd.DataFrame, row: pd.Series) -> None:
     if not found:
         return
     pics = [neighbour_thumbnail(str(sel.image_path(r["path"]))) for r in found]
-    caps = [f"{i + 1}. {r['class']}" + ("" if r["correct"] else f" → {r['pred_class']}")
+    caps = [f"{i + 1}. {r['class']}" + ("" if r["correct"] else f" -> {r['pred_class']}")
             for i, r in enumerate(found)]
     borders = [GREEN if r["correct"] else RED for r in found]
     # one picture and one control for all neighbours (fewer elements: a faster sample change)
@@ -569,7 +573,8 @@ def neighbours_section(sel, samples: pd.DataFrame, row: pd.Series) -> None:
     st.caption("Green frame: the model classifies that training image correctly; red: it does "
                "not (→ its prediction).")
     options = {f"nb_{int(r['row'])}": r["id"] for r in found}
-    labels = {f"nb_{int(r['row'])}": f"{i + 1}. {r['class']}" for i, r in enumerate(found)}
+    labels = {f"nb_{int(r['row'])}": f"{i + 1}. {r['class']}" + ("" if r["correct"] else f" → {r['pred_class']}")
+              for i, r in enumerate(found)}
     st.pills("Open a neighbour", list(options), format_func=labels.get, key="w_open_nb",
              on_change=_open_neighbour, args=(options,))
 

@@ -239,8 +239,13 @@ def test_nearest_training_images(dashboard_env):
     nb = np.load(cache.root / "neighbors.npy")[int(row["row"])]
     by_row = df.set_index("row")
     pills = at.button_group(key="w_open_nb")
-    # one pill per neighbour, in order of distance, named by its true class
-    assert pills.options == [f"{i + 1}. {by_row.loc[int(j), 'class']}" for i, j in enumerate(nb)]
+    # one pill per neighbour, in order of distance, named by its true class (and the
+    # model's prediction where it is wrong)
+    expected = []
+    for i, j in enumerate(nb):
+        r = by_row.loc[int(j)]
+        expected.append(f"{i + 1}. {r['class']}" + ("" if r["correct"] else f" → {r['pred_class']}"))
+    assert pills.options == expected
     second = by_row.loc[int(nb[1])]
     pills.set_value(f"nb_{int(nb[1])}").run()  # "Open" a neighbour
     assert at.selectbox(key="w_id").value == second["id"]
