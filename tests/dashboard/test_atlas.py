@@ -130,3 +130,19 @@ def test_talk_pack_from_the_sidebar(dashboard_env, analysed_run, run_page, no_pr
                             "figures/02-concept-cards.png", "figures/02-concept-cards.pdf",
                             "summary.md", "summary.pdf"])
     assert any(b.label.startswith(f"{run.name}-talk.zip") for b in at.get("download_button"))
+
+
+def test_umap_from_this_session_goes_into_the_talk_pack(dashboard_env, analysed_run, run_page, no_problems):
+    """The UMAP scatter is offered in the talk pack and exports to a PDF."""
+    run = analysed_run[0]
+    at = run_page()
+    no_problems(at)
+    option = next(o for o in at.multiselect(key="talkpack-figures").options if o.startswith("UMAP"))
+    at.multiselect(key="talkpack-figures").set_value([option]).run()
+    at.button(key="talkpack-build").click().run()
+    no_problems(at)
+    data, problems, n = at.session_state[f"talkpack-zip-{run.name}"]
+    assert problems == [] and n == 1
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        pdfs = [name for name in z.namelist() if name.startswith("figures/") and name.endswith(".pdf")]
+        assert len(pdfs) == 1 and z.read(pdfs[0]).startswith(b"%PDF")
