@@ -64,10 +64,6 @@ class CachedTrunk:
             return None
         return cls(arrays, where, tail, source)
 
-    @property
-    def n_cached(self) -> int:
-        return int((self.where[:, 0] >= 0).sum())
-
     def covers(self, a: int, b: int) -> bool:
         return bool((self.where[a:b, 0] >= 0).all())
 

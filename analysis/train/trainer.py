@@ -74,7 +74,7 @@ class _CachedRows(torch.utils.data.Dataset):
         return len(self.arr)
 
     def __getitem__(self, i: int):
-        return (torch.from_numpy(np.array(self.arr[i], dtype=np.float32)),)
+        return (gather(self.arr, [i])[0],)
 
 
 def _split_sources(config, spec, weights, ds, rows, labels, frozen, pooled, device, dtype, progress,
@@ -112,7 +112,7 @@ def _split_sources(config, spec, weights, ds, rows, labels, frozen, pooled, devi
                 through the tail."""
                 if prefix_tail is None or augmented:
                     return frozen, images
-                kw = dict(pooled=False, dtype=dtype, n=n, precision=precision)
+                kw = dict(dtype=dtype, n=n, precision=precision)
                 prefix, tail = prefix_tail
                 if cache_file(root, key(frozen, v), **kw).is_file():
                     return frozen, images
@@ -123,7 +123,7 @@ def _split_sources(config, spec, weights, ds, rows, labels, frozen, pooled, devi
 
             views = [
                 cached_outputs(root, key(frozen, v), *inputs(v), config.batch_size, device,
-                               pooled=False, dtype=dtype, seed=config.seed * 1000 + v,
+                               dtype=dtype, seed=config.seed * 1000 + v,
                                desc=f"cache {split} view {v + 1}/{n_views}", progress=progress,
                                precision=precision)
                 for v in range(n_views)

@@ -60,12 +60,12 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 @torch.inference_mode()
 def compute_outputs(
-    frozen: nn.Module, images, batch_size: int, device: torch.device, *, pooled: bool,
+    frozen: nn.Module, images, batch_size: int, device: torch.device, *,
     out: np.ndarray | None = None, desc: str = "trunk", progress: bool = True,
     precision: str = "fp32",
 ) -> np.ndarray:
-    """Run ``frozen`` (in eval mode) over every item of ``images`` → array (N, …).
-    ``pooled`` applies global average pooling first (what a linear head sees);
+    """Run ``frozen`` (in eval mode) over every item of ``images`` → array (N, …), whole
+    outputs (feature maps are not pooled: the analysis starts from them too);
     ``precision`` "bf16" runs it under bfloat16 autocast."""
     was_training = frozen.training
     frozen.eval()
@@ -74,8 +74,6 @@ def compute_outputs(
         for x, *_ in tqdm(_loader(images, batch_size), desc=desc, unit="batch", disable=not progress):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
                 y = frozen(x.to(device))
-            if pooled and y.dim() == 4:
-                y = y.mean(dim=(2, 3))
             y = y.float().cpu().numpy()
             if out is None:
                 out = np.empty((len(images), *y.shape[1:]), dtype=np.float32)
@@ -88,12 +86,12 @@ def compute_outputs(
 
 def cached_outputs(
     root: Path, key_parts: dict, frozen: nn.Module, images, batch_size: int,
-    device: torch.device, *, pooled: bool, dtype: str = "float16", seed: int = 0,
+    device: torch.device, *, dtype: str = "float16", seed: int = 0,
     desc: str = "trunk", progress: bool = True, precision: str = "fp32",
 ) -> np.ndarray:
     """The frozen outputs for ``images`` from the cache under ``root``, computing (and
     storing) them on a miss. Returns a read-only memmap (its file: :func:`cache_file`)."""
-    target = cache_file(root, key_parts, pooled=pooled, dtype=dtype, n=len(images), precision=precision)
+    target = cache_file(root, key_parts, dtype=dtype, n=len(images), precision=precision)
     if target.is_file():
         return np.load(target, mmap_mode="r")
     torch.manual_seed(seed)  # augmented views: the same seed gives the same view
@@ -103,11 +101,11 @@ def cached_outputs(
         frozen.eval()
         y0 = frozen(x0)
         frozen.train(was)
-    shape = (len(images), *(y0.shape[1:2] if pooled and y0.dim() == 4 else y0.shape[1:]))
+    shape = (len(images), *y0.shape[1:])
     torch.manual_seed(seed)
     with atomic_path(target) as tmp:
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.dtype(dtype), shape=shape)
-        compute_outputs(frozen, images, batch_size, device, pooled=pooled, out=arr, desc=desc,
+        compute_outputs(frozen, images, batch_size, device, out=arr, desc=desc,
                         progress=progress, precision=precision)
         arr.flush()
         del arr
@@ -115,10 +113,11 @@ def cached_outputs(
     return np.load(target, mmap_mode="r")
 
 
-def cache_file(root: Path, key_parts: dict, *, pooled: bool, dtype: str, n: int,
-               precision: str = "fp32") -> Path:
+def cache_file(root: Path, key_parts: dict, *, dtype: str, n: int, precision: str = "fp32") -> Path:
     """Where the outputs described by ``key_parts`` are (or would be) stored."""
-    parts = {**key_parts, "pooled": pooled, "dtype": dtype, "n": n}
+    # "pooled": False is what every cache file has held since the analysis reads them too;
+    # kept in the key so that the files written before stay valid
+    parts = {**key_parts, "pooled": False, "dtype": dtype, "n": n}
     if precision != "fp32":  # fp32 keys stay what they were before precision existed
         parts["precision"] = precision
     return Path(root) / f"{cache_key(parts)}.npy"

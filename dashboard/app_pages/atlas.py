@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from urllib.parse import urlencode
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -212,21 +211,15 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def card_picture(root: str, featvis: str | None, patch_files: tuple[str, ...], mtimes: tuple) -> np.ndarray:
+def card_picture(root: str, featvis: str | None, patch_files: tuple[str, ...], mtimes: tuple,
+                 _sel: state.Selection) -> np.ndarray:
     """A concept card's picture: its feature visualisation (left, grey when none was
     rendered) beside a 3 × 2 grid of its top patches — one image per card instead of two,
     made once per cache version (the page shows twelve)."""
     from PIL import Image
 
-    def load(rel):
-        p = Path(root) / rel if rel else None
-        if p is None or not p.is_file():
-            return None
-        with Image.open(p) as im:
-            return im.convert("RGB")
-
-    icon = load(featvis) or images.placeholder_icon(148, "no vis")
-    pics = [p for p in map(load, patch_files) if p is not None]
+    icon = export_ui.cache_picture(_sel, featvis) or images.placeholder_icon(148, "no vis")
+    pics = [p for p in (export_ui.cache_picture(_sel, f) for f in patch_files) if p is not None]
     grid = images.image_grid(pics, ncols=3, cell=72, pad=2) if pics else None
     height = grid.height if grid is not None else 152
     out = Image.new("RGB", (height + 4 + (grid.width if grid is not None else 0), height), "white")
@@ -246,7 +239,7 @@ def concept_cards(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame
             st.markdown(f"**{names.get(k, f'concept {k}')}**")
             pk = patches[patches["concept"] == k].sort_values("rank").head(6)
             st.image(card_picture(str(sel.cache.root), fv.get(("concept", k)), tuple(pk["file"]),
-                                  cache_mtime(sel, "featvis.parquet", "concept_patches.parquet")),
+                                  cache_mtime(sel, "featvis.parquet", "concept_patches.parquet"), sel),
                      width="stretch")
             sub = imp[(imp["head"] == head) & (imp["concept"] == k)].sort_values("importance", ascending=False)
             st.markdown(charts.html_bars(sub["importance"].to_numpy(), sub["target"].tolist()),

@@ -37,6 +37,7 @@ ORDERS = {"dataset": "dataset order", "unsure": "least confident first", "sure":
           "margin": "smallest margin first"}
 FILTER_KEYS = ("split", "true", "pred", "ok", "conf", "gtrue", "gpred", "order")
 RIGHT, WRONG = ":green[:material/check_circle:]", ":red[:material/cancel:]"
+GREEN, RED = (46, 160, 67), (215, 58, 73)  # neighbour frames: classified right / wrong
 PICKER_WINDOW = 200  # images listed in the picker around the current one
 PHOTO_SIDE = 448  # the photo and its maps are shown at most this big (longest side, px)
 
@@ -386,9 +387,7 @@ def gradcam_section(sel, photo, raw: np.ndarray, t: dict, display: dict) -> None
         # one picture for the five maps: every st.image is an element and an HTTP fetch, and
         # the number of elements is what a sample change costs in the browser
         # always five cells wide: with three classes the tiles must not grow to fill the row
-        blank = np.full_like(pics[0], 255) if pics else None
-        pad = 5 - len(pics) if pics else 0
-        st.image(images.image_grid(pics + [blank] * pad, ncols=5, cell=160, captions=caps + [""] * pad),
+        st.image(images.image_grid(pics, ncols=5, cell=160, captions=caps, keep_columns=True),
                  width="stretch")
 
 
@@ -577,9 +576,6 @@ def neighbours_section(sel, samples: pd.DataFrame, row: pd.Series) -> None:
               for i, r in enumerate(found)}
     st.pills("Open a neighbour", list(options), format_func=labels.get, key="w_open_nb",
              on_change=_open_neighbour, args=(options,))
-
-
-GREEN, RED = (46, 160, 67), (215, 58, 73)
 
 
 def _open_neighbour(options: dict) -> None:

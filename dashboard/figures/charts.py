@@ -288,7 +288,7 @@ def html_bars(values: Sequence[float], labels: Sequence[str], value_format: str 
         color = COLORS["positive"] if v >= 0 else COLORS["negative"]
         icon = ""
         if icons is not None:
-            src = _png_data_uri(icons[n]) if n < len(icons) and icons[n] is not None else ""
+            src = image_data_uri(icons[n]) if n < len(icons) and icons[n] is not None else ""
             icon = (f'<td style="padding:1px 6px 1px 0"><img src="{src}" width="{icon_px}" '
                     f'height="{icon_px}" style="display:block"></td>' if src else
                     f'<td style="padding:1px 6px 1px 0;width:{icon_px}px"></td>')
@@ -300,19 +300,6 @@ def html_bars(values: Sequence[float], labels: Sequence[str], value_format: str 
             f'<td style="padding:0 0 0 6px;white-space:nowrap">{format(v, value_format)}</td></tr>')
     return ('<table style="border:none;border-collapse:collapse;font-size:0.8em;line-height:1.3">'
             + "".join(rows) + "</table>")
-
-
-def _png_data_uri(image) -> str:
-    """A small picture (array or PIL) as an inline PNG data URI (icons in HTML tables)."""
-    import base64
-    import io
-
-    from PIL import Image
-
-    im = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
-    buf = io.BytesIO()
-    im.convert("RGB").save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def channel_bars(values: Sequence[float], channels: Sequence[int], icons: Sequence | None = None,

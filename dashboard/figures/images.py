@@ -279,13 +279,15 @@ def fit_square(image, size: int) -> Image.Image:
 
 def image_grid(images: Sequence, ncols: int | None = None, cell: int = 128, pad: int = 4,
                captions: Sequence[str] | None = None, borders: Sequence | None = None,
-               background: Sequence[int] = (255, 255, 255)) -> Image.Image:
+               background: Sequence[int] = (255, 255, 255), keep_columns: bool = False) -> Image.Image:
     """A grid of square cells (``cell`` px) with optional captions under each picture and
-    optional coloured borders (one RGB tuple or None per picture). Returns a PIL image."""
+    optional coloured borders (one RGB tuple or None per picture). Returns a PIL image.
+    ``keep_columns``: ``ncols`` columns even for fewer pictures (empty cells), so a picture
+    shown at a fixed width keeps its cell size."""
     n = len(images)
     if n == 0:
         return Image.new("RGB", (cell, cell), tuple(background))
-    ncols = max(1, min(ncols or n, n))
+    ncols = max(1, ncols if keep_columns and ncols else min(ncols or n, n))
     nrows = -(-n // ncols)
     font = _font(max(10, cell // 10))
     cap_h = (font.getbbox("Ag")[3] + 6) if captions else 0
