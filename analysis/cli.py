@@ -209,6 +209,10 @@ models_root_option = click.option(
               type=click.Choice(["auto", "fp32", "bf16"]),
               help="Precision of the trunk pass that fills the cache (auto: bf16 where the "
                    "hardware has it natively, else fp32).")
+@click.option("--train-precision", default="auto", show_default=True,
+              type=click.Choice(["auto", "fp32", "bf16"]),
+              help="Training forward/backward of the trained layers (auto: bf16 autocast where "
+                   "native; weights and evaluation stay fp32).")
 @click.option("--image-size", type=int, default=None, help="Input size [default: the backbone's].")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--name", default=None, help="Run name [default: <dataset>-<backbone>-<mode>].")
@@ -216,7 +220,7 @@ models_root_option = click.option(
 @user_errors
 def train_cmd(dataset_name, data_root, models_root, backbone, mode, weights, epochs, patience,
               lr, batch_size, loss_weights, hidden, dropout, augment, views, no_cache,
-              cache_precision, image_size, seed, name, device):
+              cache_precision, train_precision, image_size, seed, name, device):
     """Train a two-head (city + group) classifier: transfer, finetune, scratch or svm."""
     from analysis.train.trainer import TrainConfig, train
 
@@ -229,7 +233,7 @@ def train_cmd(dataset_name, data_root, models_root, backbone, mode, weights, epo
         dataset=dataset_name, backbone=backbone, mode=mode, weights=weights, epochs=epochs,
         patience=patience, lr=lr, batch_size=batch_size, loss_weights=lw, hidden=hidden,
         dropout=dropout, augment=augment, views=views, cache=not no_cache,
-        cache_precision=cache_precision, image_size=image_size,
+        cache_precision=cache_precision, train_precision=train_precision, image_size=image_size,
         seed=seed, name=name, device=device,
         data_root=str(data_root) if data_root else None,
         models_root=str(models_root) if models_root else None,
@@ -308,6 +312,9 @@ def analysed_run_options(func):
 @click.option("--featvis-size", default=128, show_default=True, help="Feature-visualisation size (px).")
 @click.option("--featvis-lr", default=0.05, show_default=True,
               help="lucent's Adam step (0.1 with half the steps gives similar pictures).")
+@click.option("--featvis-precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto",
+              show_default=True,
+              help="auto: bf16 where it is native and faster (not for depthwise convs on a CPU).")
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
@@ -315,12 +322,13 @@ def analysed_run_options(func):
               help="Also run the reliability checks (opt-in; see `streetlens reliability`).")
 @user_errors
 def analyze_cmd(run, models_root, dataset_name, cache_root, stages, n_concepts, featvis_steps,
-                featvis_size, featvis_lr, batch_size, seed, device, reliability):
+                featvis_size, featvis_lr, featvis_precision, batch_size, seed, device, reliability):
     """Precompute everything the dashboard shows for RUN (whole dataset)."""
     from analysis.precompute import AnalyzeConfig, analyze, summary_lines
 
     cfg = AnalyzeConfig(batch_size=batch_size, n_concepts=n_concepts, featvis_steps=featvis_steps,
-                        featvis_size=featvis_size, featvis_lr=featvis_lr, seed=seed, device=device,
+                        featvis_size=featvis_size, featvis_lr=featvis_lr,
+                        featvis_precision=featvis_precision, seed=seed, device=device,
                         stages=tuple(s.strip() for s in stages.split(",") if s.strip()))
     if reliability and "reliability" not in cfg.stages:
         cfg.stages = (*cfg.stages, "reliability")

@@ -36,6 +36,9 @@ class DemoConfig:
     featvis_steps: int = 48
     featvis_size: int = 96
     featvis_lr: float = 0.1
+    # NMF on 30,000 sampled positions explains as much as on 100,000 (wideresnet18's
+    # 14×14 maps: 0.666 both) in a third of the time (7 vs 22 s)
+    concept_rows: int = 30_000
     with_places: bool | None = None  # None: when the weights are already on disk
 
 
@@ -92,7 +95,8 @@ def build_demo(data_root: Path, models_root: Path, cache_root: Path,
         analyze(name, models_root=models_root, cache_root=cache_root, progress=progress,
                 config=AnalyzeConfig(featvis_steps=config.featvis_steps,
                                      featvis_size=config.featvis_size,
-                                     featvis_lr=config.featvis_lr, seed=config.seed),
+                                     featvis_lr=config.featvis_lr,
+                                     concept_rows=config.concept_rows, seed=config.seed),
                 log=lambda m: log("      " + m))
         log(f"      {time.perf_counter() - t0:.0f} s")
     log(f"demo ready in {time.perf_counter() - started:.0f} s: runs {', '.join(names)}")

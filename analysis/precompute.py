@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ class AnalyzeConfig:
     featvis_size: int = 128
     featvis_steps: int = 256
     featvis_lr: float = 0.05  # lucent's Adam step; ~0.1 lets half the steps reach the same contrast
+    featvis_precision: str = "auto"  # bf16 where it is native and faster (see nets/precision.py)
     umap_neighbors: int = 15
     knn: int = 8
     seed: int = 0
@@ -80,7 +82,8 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "map": ("umap_neighbors", "knn", "seed"),
     "channels": ("top_channels",),
     "concepts": ("n_concepts", "concept_rows", "top_patches", "seed"),
-    "featvis": ("featvis_channels", "featvis_size", "featvis_steps", "featvis_lr", "seed",
+    "featvis": ("featvis_channels", "featvis_size", "featvis_steps", "featvis_lr",
+                "featvis_precision", "seed",
                 "n_concepts", "top_channels"),
     "reliability": ("reliability_images", "reliability_ig_images", "reliability_ig_steps",
                     "reliability_steps", "reliability_random_orders", "reliability_baseline",
@@ -243,17 +246,31 @@ def map_stage(ctx: Context) -> dict:
 
 
 def umap_2d(feats: np.ndarray, n_neighbors: int, seed: int, progress: bool) -> np.ndarray:
-    """Seeded 2-D UMAP; tiny datasets (fewer points than neighbours) fall back to PCA."""
+    """Seeded 2-D UMAP (cosine); tiny datasets (fewer points than neighbours) fall back to PCA.
+
+    The neighbour graph is exact (scikit-learn on unit vectors, cosine distance =
+    ‖a − b‖² / 2) and handed to UMAP as ``precomputed_knn``: exact instead of
+    pynndescent's approximation, and it skips pynndescent's numba compilation, about 8 s
+    of the first fit in every process.
+    """
     if len(feats) < max(n_neighbors + 2, 8):
         from sklearn.decomposition import PCA
 
         return PCA(n_components=2, random_state=seed).fit_transform(feats) if len(feats) > 2 \
             else np.zeros((len(feats), 2))
     import umap
+    from sklearn.neighbors import NearestNeighbors
 
+    unit = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    dist, idx = NearestNeighbors(n_neighbors=n_neighbors).fit(unit).kneighbors(unit)
+    knn_dist = (dist ** 2 / 2).astype(np.float32)
     reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=0.1, metric="cosine",
-                        random_state=seed, n_jobs=1, verbose=False)
-    return reducer.fit_transform(feats).astype(np.float32)
+                        random_state=seed, n_jobs=1, verbose=False,
+                        precomputed_knn=(idx, knn_dist, None))
+    with warnings.catch_warnings():  # "transform will be unavailable": streetlens never calls it
+        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+        warnings.filterwarnings("ignore", message=".*n_jobs value.*")
+        return reducer.fit_transform(feats).astype(np.float32)
 
 
 @stage("channels")
@@ -356,6 +373,7 @@ def featvis_stage(ctx: Context) -> dict:
     missing."""
     from analysis.explain.factorize import ConceptBasis
     from analysis.explain.featvis import render_features
+    from analysis.nets.precision import backward_precision
 
     cfg = ctx.config
     folder = ctx.cache.subdir("featvis")
@@ -372,6 +390,7 @@ def featvis_stage(ctx: Context) -> dict:
     todo = [w for w in wanted if not (ctx.cache.root / w[3]).is_file()]
     spec = ctx.run.spec
     batch = 8
+    precision = backward_precision(cfg.featvis_precision, ctx.model, ctx.device)
     for start in tqdm(range(0, len(todo), batch), desc="feature visualisation", unit="batch",
                       disable=not ctx.progress):
         chunk = todo[start : start + batch]
@@ -379,13 +398,15 @@ def featvis_stage(ctx: Context) -> dict:
             ctx.model, spec.visualised_layer,
             [("direction" if kind == "concept" else "channel", value) for kind, _, value, _ in chunk],
             size=cfg.featvis_size, steps=cfg.featvis_steps, lr=cfg.featvis_lr, seed=cfg.seed,
-            batch=batch, mean_std=spec.mean_std(ctx.run.weights), device=ctx.device, progress=False)
+            batch=batch, mean_std=spec.mean_std(ctx.run.weights), device=ctx.device,
+            precision=precision, progress=False)
         for (_, _, _, file), img in zip(chunk, images):
             with atomic_path(ctx.cache.root / file) as tmp:
                 img.save(tmp, "PNG")
     table = pd.DataFrame([{"kind": kind, "index": idx, "file": file} for kind, idx, _, file in wanted])
     ctx.cache.write_table("featvis.parquet", table)
-    return {"images": len(wanted), "layer": spec.visualised_layer, "steps": cfg.featvis_steps}
+    return {"images": len(wanted), "layer": spec.visualised_layer, "steps": cfg.featvis_steps,
+            "precision": precision}
 
 
 # ------------------------------------------------------------------------------- driver

@@ -79,4 +79,5 @@ def tiny_run(tiny_dataset, tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     return train(TrainConfig(dataset=str(tiny_dataset.root), backbone="tiny_cnn", mode="finetune",
                              epochs=4, batch_size=8, models_root=str(root / "models"),
-                             cache_root=str(root / "cache"), cache_precision="fp32"), progress=False)
+                             cache_root=str(root / "cache"), cache_precision="fp32",
+                             train_precision="fp32"), progress=False)

@@ -36,6 +36,7 @@ costs about what one image does; on a 2-core CPU the gain is smaller (EfficientN
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Iterator, Sequence
 
@@ -44,22 +45,29 @@ import torch
 from PIL import Image
 from torch import nn
 
+from analysis.nets.precision import autocast, backward_precision
+
 ObjectiveSpec = tuple[str, object]
 """("channel", c) or ("direction", vector of length C)."""
 
 
 class Normalized(nn.Module):
     """``net((x − mean) / std)`` for x in [0, 1]: lucent's images meet the backbone's own
-    normalisation (see ``BackboneSpec.mean_std``)."""
+    normalisation (see ``BackboneSpec.mean_std``). ``precision`` "bf16" runs ``net`` under
+    bfloat16 autocast (the hooked activations the objectives read are then bf16 too)."""
 
-    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]):
+    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float],
+                 precision: str = "fp32"):
         super().__init__()
         self.net = net
+        self.precision = precision
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mean) / self.std)
+        with autocast(x.device, self.precision):
+            y = self.net((x - self.mean) / self.std)
+        return y.float() if isinstance(y, torch.Tensor) else y
 
 
 # --------------------------------------------------------------------------- layer names
@@ -288,13 +296,25 @@ class _RedirectedReLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        true_grad = grad * ((x > 0) & (x < ctx.upper))  # what clamp's own backward gives
+        upper = ctx.upper
+        capped = math.isfinite(upper)
+        # what clamp's own backward gives, from aten's fused kernels: one pass instead of
+        # two comparisons, an and and a multiply (this backward was a quarter of a
+        # feature visualisation's time)
+        true_grad = (torch.ops.aten.hardtanh_backward(grad, x, 0.0, upper) if capped
+                     else torch.ops.aten.threshold_backward(grad, x, 0.0))
+        # per batch element (a 0-d or 1-d tensor is one element)
+        per_element = grad.dim() >= 2
+        alive = true_grad.reshape(grad.shape[0] if per_element else 1, -1).abs().sum(1) > 0
+        if bool(alive.all()):  # the usual case after the first steps: nothing to redirect
+            return true_grad, None
         # grad > 0 lowers the output under gradient descent: blocked at/below 0, and the
         # opposite at/above the top of a ReLU6
-        pushing_out = ((x <= 0) & (grad > 0)) | ((x >= ctx.upper) & (grad < 0))
+        pushing_out = (x <= 0) & (grad > 0)
+        if capped:
+            pushing_out |= (x >= upper) & (grad < 0)
         redirected = grad.masked_fill(pushing_out, 0.0)
-        dims = tuple(range(1, grad.dim()))  # per batch element
-        alive = true_grad.abs().sum(dim=dims, keepdim=True) > 0 if dims else true_grad.abs().sum() > 0
+        alive = alive.view(-1, *([1] * (grad.dim() - 1))) if per_element else alive.view(())
         return torch.where(alive, true_grad, redirected), None
 
 
@@ -316,7 +336,7 @@ def render_features(model: nn.Module, layer_name: str, objectives: Sequence[Obje
                     mean_std=None, device: str | torch.device | None = None, lr: float = 0.05,
                     transforms: list | None = None, fft: bool = True, decorrelate: bool = True,
                     redirect_relu: bool = True, direction_objective: str = "dot_cossim",
-                    progress: bool = True) -> list[Image.Image]:
+                    precision: str = "fp32", progress: bool = True) -> list[Image.Image]:
     """Render one ``size``×``size`` image per objective, ``batch`` objectives per optimisation.
 
     ``model``: a classifier with a ``trunk`` or any module; ``layer_name``: its
@@ -330,7 +350,9 @@ def render_features(model: nn.Module, layer_name: str, objectives: Sequence[Obje
     ``direction_objective``: "dot_cossim" (``direction_dot_cossim``) or "cossim"
     (lucent's ``objectives.direction``).
     ``device``: defaults to the model's; the model is moved there for the call and back
-    afterwards.
+    afterwards. ``precision``: "fp32", "bf16" (autocast; 1.8× faster for wideresnet18 on an
+    AMX CPU, the same structures in the pictures) or "auto"
+    (:func:`analysis.nets.precision.backward_precision`).
     """
     _import_lucent()
     from lucent.optvis import render
@@ -350,6 +372,7 @@ def render_features(model: nn.Module, layer_name: str, objectives: Sequence[Obje
     mean, std = mean_std if mean_std is not None else ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
     inner, inner_path = _render_net(model, path)
     net = Normalized(inner, mean, std).to(device)
+    net.precision = backward_precision(precision, net, device)
     lucent_name = lucent_layer_name(net, "net." + inner_path)
     tf = list(lucent_transform.standard_transforms if transforms is None else transforms)
 

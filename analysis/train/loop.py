@@ -18,6 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from analysis.nets.classifier import two_head_loss
+from analysis.nets.precision import autocast
 
 Source = Callable[[np.ndarray, int], torch.Tensor]  # (row indices, epoch) → trainable input
 
@@ -72,10 +73,13 @@ def fit(
     trainable: nn.Module, optimizer: torch.optim.Optimizer, train: Split, val: Split, *,
     epochs: int, patience: int, batch_size: int, loss_weights=(1.0, 0.5), seed: int = 0,
     device: torch.device = torch.device("cpu"), progress: bool = True,
-    state_of: Callable[[], dict] | None = None,
+    state_of: Callable[[], dict] | None = None, precision: str = "fp32",
 ) -> FitResult:
     """Train with early stopping on validation city accuracy (ties: lower val loss);
-    keep the best state. ``state_of`` returns what to snapshot (default: trainable)."""
+    keep the best state. ``state_of`` returns what to snapshot (default: trainable).
+    ``precision`` "bf16": the training forward/backward under bfloat16 autocast (weights,
+    gradients and optimiser state stay fp32); validation always runs in fp32, so the
+    chosen epoch and the reported metrics are those of the model as saved."""
     state_of = state_of or trainable.state_dict
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -92,7 +96,9 @@ def fit(
             x = train.source(idx, epoch).to(device)
             yc = torch.from_numpy(train.y_class[idx]).to(device)
             yg = torch.from_numpy(train.y_group[idx]).to(device)
-            out = trainable(x)
+            with autocast(device, precision):
+                out = trainable(x)
+            out = tuple(o.float() for o in out)
             loss = two_head_loss(out, yc, yg, loss_weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -20,7 +20,8 @@ from analysis.train.data import ImageTable, Labels, make_transform, split_rows
 from analysis.train.modes import build_optimizer, get_mode
 from analysis.train.runs import Run, build_model, code_version, default_models_root, save_run, unique_run_name
 from analysis.train.svm import DEFAULT_C_GRID, PooledLinearHead, fit_svm_head
-from analysis.train.trunk_cache import cache_file, cached_outputs, gather, resolve_precision
+from analysis.nets.precision import resolve_precision
+from analysis.train.trunk_cache import cache_file, cached_outputs, gather
 
 
 @dataclass
@@ -43,6 +44,9 @@ class TrainConfig:
     cache: bool = True
     cache_dtype: str = "float16"
     cache_precision: str = "auto"  # trunk pass for the cache: "fp32", "bf16", "auto" (bf16 where native)
+    # forward/backward of the trained layers: "auto" = bf16 autocast where native (mixed
+    # precision: weights, gradients and the optimiser stay fp32; evaluation runs in fp32)
+    train_precision: str = "auto"
     image_size: int | None = None
     svm_c: tuple[float, ...] = DEFAULT_C_GRID
     seed: int = 0
@@ -229,7 +233,8 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
                           epochs=effective["epochs"], patience=effective["patience"],
                           batch_size=config.batch_size, loss_weights=config.loss_weights,
                           seed=config.seed, device=device, progress=progress,
-                          state_of=model.state_dict)
+                          state_of=model.state_dict,
+                          precision=resolve_precision(config.train_precision, device))
         model.load_state_dict(result.best_state)
         trainable = plan.trainable
         history = pd.DataFrame(result.history)
@@ -259,6 +264,7 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
         "timings": {"cache_s": round(cache_s, 2), "total_s": round(total_s, 2),
                     "train_s": round(total_s - cache_s, 2)},
         "device": str(device),
+        "train_precision": "fp32" if is_svm else resolve_precision(config.train_precision, device),
     }
     if is_svm:
         info["svm"] = effective["chosen"]

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from analysis.fileio import atomic_path
+from analysis.nets.precision import autocast
 
 
 def cache_key(parts: dict) -> str:
@@ -31,34 +32,6 @@ def _loader(images, batch_size: int) -> DataLoader:
     return DataLoader(images, batch_size=batch_size, shuffle=False, num_workers=0)
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
-
-
-def fast_bf16(device: torch.device) -> bool:
-    """True where bfloat16 matmuls/convolutions are native (CUDA, or a CPU with AMX /
-    AVX512-BF16). Elsewhere bf16 is emulated and slower than fp32."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto" → "bf16" where it is native, else "fp32".
-
-    Why bf16 for the cache: on this project's 2-core AMX CPU a bf16 trunk pass is 1.4–1.7×
-    (EfficientNet-Lite0) and 2.1× (wideresnet18) faster, and the cache is stored as float16
-    anyway; pooled features agree with fp32 to cosine > 0.999."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        return "bf16" if fast_bf16(device) else "fp32"
-    return precision
-
-
-@torch.inference_mode()
 def compute_outputs(
     frozen: nn.Module, images, batch_size: int, device: torch.device, *,
     out: np.ndarray | None = None, desc: str = "trunk", progress: bool = True,
@@ -69,19 +42,29 @@ def compute_outputs(
     ``precision`` "bf16" runs it under bfloat16 autocast."""
     was_training = frozen.training
     frozen.eval()
+    # channels-last (NHWC) is what oneDNN's convolutions want: EfficientNet-Lite0 runs
+    # 2.2× faster in bf16 (1.7× in fp32) than with NCHW tensors. The layout is changed
+    # outside inference mode (the parameters must stay ordinary tensors) and restored
+    # afterwards; the values are the same up to summation order.
+    frozen.to(memory_format=torch.channels_last)
     try:
-        pos = 0
-        for x, *_ in tqdm(_loader(images, batch_size), desc=desc, unit="batch", disable=not progress):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                y = frozen(x.to(device))
-            y = y.float().cpu().numpy()
-            if out is None:
-                out = np.empty((len(images), *y.shape[1:]), dtype=np.float32)
-            out[pos : pos + len(y)] = y
-            pos += len(y)
+        with torch.inference_mode():
+            pos = 0
+            for x, *_ in tqdm(_loader(images, batch_size), desc=desc, unit="batch", disable=not progress):
+                x = x.to(device)
+                if x.dim() == 4:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with autocast(device, precision):
+                    y = frozen(x)
+                y = y.float().cpu().numpy()
+                if out is None:
+                    out = np.empty((len(images), *y.shape[1:]), dtype=np.float32)
+                out[pos : pos + len(y)] = y
+                pos += len(y)
         return out
     finally:
         frozen.train(was_training)
+        frozen.to(memory_format=torch.contiguous_format)
 
 
 def cached_outputs(

@@ -213,3 +213,46 @@ def test_direction_objective_moves_along_the_direction(model, kind):
     with pytest.raises(ValueError, match="direction_objective"):
         render_features(model, "block3", [("direction", direction)], size=32, steps=1,
                         direction_objective="dot", progress=False)
+
+
+def test_redirected_relu_matches_the_reference_formula():
+    """The fast backward (masks computed once, redirection only when some element is dead)
+    gives exactly lucid's rule, written out plainly here, for ReLU and ReLU6 alike."""
+    from analysis.explain.featvis import _RedirectedReLU
+
+    def reference(x, grad, upper):
+        true_grad = grad * ((x > 0) & (x < upper))
+        pushing_out = ((x <= 0) & (grad > 0)) | ((x >= upper) & (grad < 0))
+        redirected = grad.masked_fill(pushing_out, 0.0)
+        dims = tuple(range(1, grad.dim()))
+        alive = true_grad.abs().sum(dim=dims, keepdim=True) > 0 if dims else true_grad.abs().sum() > 0
+        return torch.where(alive, true_grad, redirected)
+
+    gen = torch.Generator().manual_seed(0)
+    for upper in (float("inf"), 6.0):
+        for shape in [(), (5,), (4, 3), (4, 3, 5, 5)]:
+            for trial in range(12):
+                x = torch.randn(shape, generator=gen) * 4
+                if trial % 2 and x.dim():
+                    x[0] = -x[0].abs() - 0.1  # element 0 dead: redirected
+                if trial % 3 == 0 and x.dim() > 1:
+                    x[1] = 7.0  # element 1 above a ReLU6's top
+                grad = torch.randn(shape, generator=gen)
+                leaf = x.clone().requires_grad_(True)
+                _RedirectedReLU.apply(leaf, upper).backward(grad)
+                assert torch.equal(leaf.grad, reference(x, grad, upper)), (upper, shape, trial)
+
+
+def test_bf16_render_runs_in_bf16_and_still_excites_the_channel(model):
+    seen = []
+    handle = model.trunk.block3.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    try:
+        images = render_features(model, "block3", [("channel", 0)], size=32, steps=20, lr=0.1,
+                                 mean_std=MEAN_STD, transforms=[], precision="bf16", progress=False)
+    finally:
+        handle.remove()
+    assert torch.bfloat16 in seen
+    grey = layer_activation(model, "block3", torch.full((1, 3, 32, 32), 0.5), mean_std=MEAN_STD)
+    act = layer_activation(model, "block3", images, mean_std=MEAN_STD)
+    assert act[0, 0] > grey[0, 0] + 0.1
+    assert no_hooks(model)

@@ -19,7 +19,7 @@ from analysis.train.trainer import TrainConfig, train
 def config(ds, tmp_path, **kw):
     base = dict(dataset=str(ds.root), backbone="tiny_cnn", epochs=4, batch_size=8,
                 models_root=str(tmp_path / "models"), cache_root=str(tmp_path / "cache"),
-                cache_precision="fp32")
+                cache_precision="fp32", train_precision="fp32")
     return TrainConfig(**{**base, **kw})
 
 
@@ -161,19 +161,6 @@ def test_bf16_cache_is_close_to_fp32_and_recorded(tiny_dataset, tmp_path):
     assert cached_ids(root / fa["test"]) == test_ids
 
 
-def test_auto_precision_follows_native_bf16(monkeypatch):
-    from analysis.train import trunk_cache
-
-    cpu = torch.device("cpu")
-    monkeypatch.setattr(trunk_cache, "fast_bf16", lambda device: True)
-    assert trunk_cache.resolve_precision("auto", cpu) == "bf16"
-    monkeypatch.setattr(trunk_cache, "fast_bf16", lambda device: False)
-    assert trunk_cache.resolve_precision("auto", cpu) == "fp32"
-    assert trunk_cache.resolve_precision("bf16", cpu) == "bf16"
-    with pytest.raises(ValueError, match="unknown precision"):
-        trunk_cache.resolve_precision("fp8", cpu)
-
-
 def test_transfer_cache_starts_from_a_finetune_prefix_cache(tiny_dataset, tmp_path, monkeypatch):
     """After a fine-tuning run cached the prefix, a transfer run on the same images runs
     only the tail: the images are not read again, and the model equals one trained from
@@ -193,3 +180,48 @@ def test_transfer_cache_starts_from_a_finetune_prefix_cache(tiny_dataset, tmp_pa
     assert reads  # that one had no prefix cache to start from
     for (k, va), vb in zip(load_model(a).state_dict().items(), load_model(b).state_dict().values()):
         assert torch.allclose(va, vb, atol=1e-5), k
+
+
+def test_compute_outputs_channels_last_gives_the_plain_forward_and_restores_the_net():
+    """The cache pass runs channels-last for speed; the values match an ordinary NCHW
+    forward, and the network comes back in its own layout with ordinary (not inference-
+    mode) parameters, so it can still be trained or back-propagated through."""
+    from analysis.train.trunk_cache import compute_outputs
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8),
+                              torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3, groups=8, padding=1))
+    images = [(torch.rand(3, 12, 12), 0) for _ in range(5)]
+    out = compute_outputs(net, images, 2, torch.device("cpu"), progress=False)
+    with torch.no_grad():
+        expected = net.eval()(torch.stack([x for x, _ in images])).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    for p in net.parameters():
+        assert not p.is_inference() and p.is_contiguous()
+    net(torch.rand(1, 3, 12, 12, requires_grad=True)).sum().backward()  # still differentiable
+
+
+def test_bf16_training_keeps_fp32_weights_and_reports_the_saved_models_metrics(tiny_dataset, tmp_path,
+                                                                            monkeypatch):
+    """Mixed precision: the training passes run under bf16 autocast, yet the weights are
+    fp32 and the recorded test confusion is what the saved model predicts (evaluation in
+    fp32), and the model still learns the colour classes."""
+    from analysis.train import loop
+
+    used = []
+    real = loop.autocast
+    monkeypatch.setattr(loop, "autocast", lambda device, precision: used.append(precision) or real(device, precision))
+    run = train(config(tiny_dataset, tmp_path, mode="scratch", epochs=8, seed=3,
+                       train_precision="bf16"), progress=False)
+    assert used and set(used) == {"bf16"} and run.info["train_precision"] == "bf16"
+    model = load_model(run)
+    assert all(v.dtype == torch.float32 for v in model.state_dict().values() if v.is_floating_point())
+    info = run.info
+    pc, _ = predict_images(run, split_images(tiny_dataset))
+    truth = tiny_dataset.read().query("split == 'test'")["class"].map(
+        {c: i for i, c in enumerate(info["labels"]["classes"])}).to_numpy()
+    cm = np.zeros((3, 3), int)
+    for t, p in zip(truth, pc.argmax(1).numpy()):
+        cm[t, p] += 1
+    assert cm.tolist() == info["metrics"]["test"]["city"]["confusion"]
+    assert info["metrics"]["val"]["city"]["accuracy"] > 0.5
