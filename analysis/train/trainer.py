@@ -14,13 +14,13 @@ import pandas as pd
 import torch
 
 from analysis.data.dataset import Dataset, DatasetError, default_data_root, fingerprint
+from analysis.nets.precision import resolve_precision
 from analysis.nets.registry import get_backbone
 from analysis.train import loop, metrics
 from analysis.train.data import ImageTable, Labels, make_transform, split_rows
 from analysis.train.modes import build_optimizer, get_mode
 from analysis.train.runs import Run, build_model, code_version, default_models_root, save_run, unique_run_name
 from analysis.train.svm import DEFAULT_C_GRID, PooledLinearHead, fit_svm_head
-from analysis.nets.precision import resolve_precision
 from analysis.train.trunk_cache import cache_file, cached_outputs, gather
 
 
