@@ -199,6 +199,8 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     model = build_model(spec, "svm" if is_svm else "mlp", labels, asdict(config), weights).to(device)
+    # the SVM head is fitted by scikit-learn, never by the autocast training loop
+    train_precision = "fp32" if is_svm else resolve_precision(config.train_precision, device)
     t_cache = time.perf_counter()
     reusable: dict[str, str] = {}
     if is_svm:
@@ -234,7 +236,7 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
                           batch_size=config.batch_size, loss_weights=config.loss_weights,
                           seed=config.seed, device=device, progress=progress,
                           state_of=model.state_dict,
-                          precision=resolve_precision(config.train_precision, device))
+                          precision=train_precision)
         model.load_state_dict(result.best_state)
         trainable = plan.trainable
         history = pd.DataFrame(result.history)
@@ -264,7 +266,7 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
         "timings": {"cache_s": round(cache_s, 2), "total_s": round(total_s, 2),
                     "train_s": round(total_s - cache_s, 2)},
         "device": str(device),
-        "train_precision": "fp32" if is_svm else resolve_precision(config.train_precision, device),
+        "train_precision": train_precision,
     }
     if is_svm:
         info["svm"] = effective["chosen"]
