@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from analysis.store import CLASSES_FILE
+
 BUILTIN_GROUPS: dict[str, str] = {
     "london": "West",
     "moscow": "West",
@@ -32,7 +34,6 @@ BUILTIN_GROUPS: dict[str, str] = {
     "tokyo": "East",
 }
 
-CLASSES_FILE = "classes.toml"
 
 
 class UnknownClassError(ValueError):

@@ -19,6 +19,7 @@ from pathlib import Path
 from analysis.data.dataset import Dataset
 from analysis.data.synthetic import synthesize_dataset
 from analysis.precompute import AnalyzeConfig, analyze
+from analysis.progress import phases
 from analysis.train.runs import list_runs
 from analysis.train.trainer import TrainConfig, train
 
@@ -66,38 +67,41 @@ def build_demo(data_root: Path, models_root: Path, cache_root: Path,
     config = config or DemoConfig()
     started = time.perf_counter()
     ds = Dataset(Path(data_root) / DEMO_DATASET)
-    t0 = time.perf_counter()
-    if not ds.exists():
-        log(f"[1/3] drawing {config.per_class} streets per city …")
-        synthesize_dataset(ds, per_class=config.per_class, size=config.size, seed=config.seed,
-                           progress=progress, workers=os.cpu_count() or 1)
-        log(f"      done in {time.perf_counter() - t0:.0f} s")
-    else:
-        log(f"[1/3] dataset {ds.root} exists")
-    names = []
-    existing = {r.name: r for r in list_runs(models_root)}
-    for backbone, mode in demo_runs(config):
-        name = f"{DEMO_DATASET}-{backbone}-{mode}"
-        names.append(name)
-        if name in existing:
-            log(f"[2/3] run {name} exists")
-            continue
+    runs = demo_runs(config)
+    existing = {r.name for r in list_runs(models_root)}
+    names = [f"{DEMO_DATASET}-{backbone}-{mode}" for backbone, mode in runs]
+    with phases(1 + 2 * len(runs)) as steps:
+        steps.start("drawing the streets")
         t0 = time.perf_counter()
-        log(f"[2/3] training {name} …")
-        run = train(TrainConfig(dataset=str(ds.root), backbone=backbone, mode=mode, name=name,
-                                seed=config.seed, models_root=str(models_root),
-                                cache_root=str(cache_root)), progress=progress)
-        acc = run.info["metrics"]["test"]["city"]["accuracy"]
-        log(f"      test city accuracy {acc:.3f}, {time.perf_counter() - t0:.0f} s")
-    for name in names:
-        t0 = time.perf_counter()
-        log(f"[3/3] analysing {name} …")
-        analyze(name, models_root=models_root, cache_root=cache_root, progress=progress,
-                config=AnalyzeConfig(featvis_steps=config.featvis_steps,
-                                     featvis_size=config.featvis_size,
-                                     featvis_lr=config.featvis_lr,
-                                     concept_rows=config.concept_rows, seed=config.seed),
-                log=lambda m: log("      " + m))
-        log(f"      {time.perf_counter() - t0:.0f} s")
+        if not ds.exists():
+            log(f"[1/3] drawing {config.per_class} streets per city …")
+            synthesize_dataset(ds, per_class=config.per_class, size=config.size, seed=config.seed,
+                               progress=progress, workers=os.cpu_count() or 1)
+            log(f"      done in {time.perf_counter() - t0:.0f} s")
+        else:
+            log(f"[1/3] dataset {ds.root} exists")
+        for (backbone, mode), name in zip(runs, names):
+            steps.start(f"training {name}")
+            if name in existing:
+                log(f"[2/3] run {name} exists")
+                continue
+            t0 = time.perf_counter()
+            log(f"[2/3] training {name} …")
+            run = train(TrainConfig(dataset=str(ds.root), backbone=backbone, mode=mode, name=name,
+                                    seed=config.seed, models_root=str(models_root),
+                                    cache_root=str(cache_root)), progress=progress)
+            acc = run.info["metrics"]["test"]["city"]["accuracy"]
+            log(f"      test city accuracy {acc:.3f}, {time.perf_counter() - t0:.0f} s")
+        for name in names:
+            steps.start(f"analysing {name}")
+            t0 = time.perf_counter()
+            log(f"[3/3] analysing {name} …")
+            analyze(name, models_root=models_root, cache_root=cache_root, progress=progress,
+                    config=AnalyzeConfig(featvis_steps=config.featvis_steps,
+                                         featvis_size=config.featvis_size,
+                                         featvis_lr=config.featvis_lr,
+                                         concept_rows=config.concept_rows, seed=config.seed),
+                    log=lambda m: log("      " + m))
+            log(f"      {time.perf_counter() - t0:.0f} s")
     log(f"demo ready in {time.perf_counter() - started:.0f} s: runs {', '.join(names)}")
     return names

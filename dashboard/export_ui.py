@@ -25,6 +25,8 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from analysis.explain import mistakes
+from analysis.explain.concept_names import concept_names
 from dashboard import state
 from dashboard.figures import atlas, export
 
@@ -90,39 +92,12 @@ def download_buttons(fig, name: str, container=None, formats=("png", "svg", "pdf
 
 
 # ------------------------------------------------------------------ cached sources
-@st.cache_data(show_spinner=False, max_entries=8)
-def mean_cams(cache_root: str, mtime: float, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean normalised Grad-CAM per class over its correctly classified images."""
-    root = Path(cache_root)
-    samples = pd.read_parquet(root / "samples.parquet")
-    cams = np.load(root / "cams.npy", mmap_mode="r")
-    return atlas.mean_class_cams(cams, samples["y_class"].to_numpy(), samples["correct"].to_numpy(),
-                                 n_classes)
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def mean_photos(paths_by_class: tuple[tuple[str, ...], ...], size: int = 160) -> list[np.ndarray]:
-    return [atlas.mean_photo(paths, size) for paths in paths_by_class]
-
-
-def class_photo_paths(sel: state.Selection, per_class: int = 32) -> tuple[tuple[str, ...], ...]:
-    """Up to ``per_class`` correctly classified photos of each class (seeded sample)."""
-    s = sel.samples()
-    out = []
-    for cls in sel.labels.classes:
-        rows = s[(s["class"] == cls) & s["correct"]]
-        if rows.empty:
-            rows = s[s["class"] == cls]
-        rows = rows.sample(min(per_class, len(rows)), random_state=0) if len(rows) else rows
-        out.append(tuple(str(sel.image_path(p)) for p in rows["path"]))
-    return tuple(out)
-
-
 def mean_cam_picture(sel: state.Selection, ncols: int = 5, cell: int = 180) -> Image.Image:
-    """Small multiples of each class's mean Grad-CAM over its mean photo."""
-    p = sel.cache.root / "cams.npy"
-    maps, counts, _ = mean_cams(str(sel.cache.root), p.stat().st_mtime, len(sel.labels.classes))
-    photos = mean_photos(class_photo_paths(sel), cell)
+    """Small multiples of each class's mean Grad-CAM over its mean photo (the
+    ``class_means`` stage)."""
+    maps = np.asarray(state.array(sel.cache, "mean_cams"))
+    counts = state.table(sel.cache, "mean_cam_counts")["images"].to_numpy()
+    photos = list(np.asarray(state.array(sel.cache, "mean_photos")))
     return atlas.mean_cam_grid(maps, sel.labels.classes, counts, photos, ncols=ncols, cell=cell)
 
 
@@ -135,7 +110,7 @@ def cache_picture(sel: state.Selection, rel: str | None) -> Image.Image | None:
     """A PNG of the cache (feature visualisation, patch) as a PIL image, or None."""
     if not rel:
         return None
-    p = sel.cache.root / rel
+    p = sel.cache.resolve(rel)
     if not p.is_file():
         return None
     import io
@@ -145,18 +120,18 @@ def cache_picture(sel: state.Selection, rel: str | None) -> Image.Image | None:
 
 def featvis_files(sel: state.Selection) -> dict[tuple[str, int], str]:
     """(kind, index) → file of the run's feature visualisations (those on disk)."""
-    if not sel.cache.has("featvis.parquet"):
+    if not sel.cache.has("featvis"):
         return {}
-    fv = state.table(sel.cache, "featvis.parquet")
+    fv = state.table(sel.cache, "featvis")
     return {(r.kind, int(r.index)): r.file for r in fv.itertuples()
-            if (sel.cache.root / r.file).is_file()}
+            if sel.cache.resolve(r.file).is_file()}
 
 
 def concept_cards(sel: state.Selection, n_patches: int = 6) -> list[atlas.ConceptCard]:
-    imp = state.table(sel.cache, "concept_importance.parquet")
-    names = atlas.concept_names(imp)
-    patches = state.table(sel.cache, "concept_patches.parquet") \
-        if sel.cache.has("concept_patches.parquet") else pd.DataFrame(columns=["concept", "rank", "file"])
+    imp = state.table(sel.cache, "concept_importance")
+    names = concept_names(imp)
+    patches = state.table(sel.cache, "concept_patches") \
+        if sel.cache.has("concept_patches") else pd.DataFrame(columns=["concept", "rank", "file"])
     fv = featvis_files(sel)
     cards = []
     for k in sorted(imp["concept"].unique()):
@@ -179,26 +154,26 @@ def standard_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], obj
     out: OrderedDict[str, Callable[[], object]] = OrderedDict()
     samples = sel.samples()
     split = "test" if (samples["split"] == "test").any() else "all"
-    sub = atlas.in_split(samples, split)
+    sub = mistakes.in_split(samples, split)
 
     def confusion():
-        cm = atlas.confusion_counts(sub, labels.classes)
+        cm = mistakes.confusion_counts(sub, labels.classes)
         return charts.confusion_matrix(cm, labels.classes, title=f"Confusion matrix, city ({split})")
 
     out[f"Confusion matrix (city, {split})"] = confusion
     out[f"Error rate per city ({split})"] = lambda: atlas.error_rate_bars(
-        atlas.error_rates(sub, labels.classes), title=f"Error rate per city ({split})")
+        mistakes.error_rates(sub, labels.classes), title=f"Error rate per city ({split})")
     if not run.history().empty:
         out["Training curves"] = lambda: charts.training_curves(run.history(), run.info.get("best_epoch"),
                                                                 title="Training")
-    if c.has("umap.parquet"):
+    if c.has("umap"):
         out["UMAP by city"] = lambda: atlas.umap_scatter(
-            atlas.umap_points(state.table(c, "umap.parquet"), samples), "class", labels.classes,
+            atlas.umap_points(state.table(c, "umap"), samples), "class", labels.classes,
             title="The images by their features (UMAP)", marker_size=5)
-    if c.has("cams.npy"):
+    if c.has("mean_cams"):
         out["Mean Grad-CAM per city"] = lambda: mean_cam_picture(sel)
-    if c.has("concept_importance.parquet"):
-        imp = state.table(c, "concept_importance.parquet")
+    if c.has("concept_importance"):
+        imp = state.table(c, "concept_importance")
         out["Concept x city importance"] = lambda: atlas.concept_class_heatmap(
             imp, "city", labels.classes, title="Which concepts make each city")
         out["Concept cards"] = lambda: atlas.concept_cards_figure(concept_cards(sel))
@@ -206,8 +181,7 @@ def standard_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], obj
 
 
 def summary_for(sel: state.Selection) -> tuple[export.RunSummary, dict[int, Image.Image]]:
-    imp = state.table(sel.cache, "concept_importance.parquet") \
-        if sel.cache.has("concept_importance.parquet") else None
+    imp = state.table(sel.cache, "concept_importance") if sel.cache.has("concept_importance") else None
     samples = sel.samples()
     notes = [f"analysis of {len(samples)} images; {int((~samples['correct']).sum())} city errors, "
              f"{int((~samples['correct_group']).sum())} group errors over all splits"]

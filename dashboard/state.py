@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,22 +17,23 @@ import pandas as pd
 import streamlit as st
 from PIL import Image, ImageOps
 
-from analysis.data.dataset import Dataset, default_data_root, fingerprint
-from analysis.store import AnalysisCache, default_cache_root, file_fingerprint
-from analysis.train.runs import MODEL_FILE, Run, list_runs, load_model, open_run
+from analysis.data.dataset import Dataset, fingerprint
+from analysis.store import (RunCache, RunFiles, default_cache_root, default_data_root, default_models_root,
+                            file_fingerprint)
+from analysis.train.runs import Run, list_runs, load_model, open_run
 
 
 # ------------------------------------------------------------------ locations
 def models_root() -> Path:
-    return Path(os.environ.get("STREETLENS_MODELS", "models"))
+    return default_models_root()
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("STREETLENS_CACHE", default_cache_root()))
+    return default_cache_root()
 
 
 def data_root() -> Path:
-    return Path(os.environ.get("STREETLENS_DATA", default_data_root()))
+    return default_data_root()
 
 
 # ------------------------------------------------------------------ URL state
@@ -98,8 +98,8 @@ def _run(path: str, mtime: float) -> Run:
 
 
 def get_run(name: str) -> Run:
-    path = models_root() / name
-    return _run(str(path), (path / "run.json").stat().st_mtime)
+    files = RunFiles(models_root() / name)
+    return _run(str(files.root), files.info.stat().st_mtime)
 
 
 @st.cache_resource(show_spinner="Loading the model …")
@@ -108,18 +108,17 @@ def _model(path: str, mtime: float):
 
 
 def get_model(run: Run):
-    return _model(str(run.path), (run.path / MODEL_FILE).stat().st_mtime)
+    return _model(str(run.path), run.files.model.stat().st_mtime)
 
 
 @st.cache_resource(show_spinner=False)
-def _cache(path: str, mtime: float) -> AnalysisCache:
-    return AnalysisCache(Path(path))
+def _cache(path: str, mtime: float) -> RunCache:
+    return RunCache(Path(path))
 
 
-def get_cache(run: Run) -> AnalysisCache:
-    root = cache_root() / run.name
-    manifest = root / "manifest.json"
-    return _cache(str(root), manifest.stat().st_mtime if manifest.exists() else 0.0)
+def get_cache(run: Run) -> RunCache:
+    manifest = RunCache.for_run(run.name, cache_root()).manifest_path
+    return _cache(str(manifest.parent), manifest.stat().st_mtime if manifest.exists() else 0.0)
 
 
 @st.cache_data(show_spinner=False)
@@ -127,9 +126,9 @@ def _table(path: str, mtime: float) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def table(cache: AnalysisCache, name: str) -> pd.DataFrame:
-    p = cache.root / name
-    return _table(str(p), p.stat().st_mtime)
+def table(cache: RunCache, name: str) -> pd.DataFrame:
+    """Table artefact ``name`` of the cache (read once per change of the file)."""
+    return _table(str(cache.path(name)), cache.mtime(name))
 
 
 @st.cache_resource(show_spinner=False)
@@ -137,10 +136,9 @@ def _array(path: str, mtime: float) -> np.ndarray:
     return np.load(path, mmap_mode="r")
 
 
-def array(cache: AnalysisCache, name: str) -> np.ndarray:
-    """A memory-mapped array of the cache (opened once per process)."""
-    p = cache.root / name
-    return _array(str(p), p.stat().st_mtime)
+def array(cache: RunCache, name: str) -> np.ndarray:
+    """Array artefact ``name``, memory-mapped (opened once per process)."""
+    return _array(str(cache.path(name)), cache.mtime(name))
 
 
 def thumbnail_size(width: int, height: int, size: int) -> tuple[int, int]:
@@ -197,7 +195,7 @@ def image_rgb(path: str) -> np.ndarray:
 @st.cache_data(show_spinner=False)
 def _fingerprints(run_path: str, dataset_root: str, mtime_model: float, mtime_table: float) -> tuple[str, str]:
     ds = Dataset(Path(dataset_root))
-    return file_fingerprint(Path(run_path) / MODEL_FILE), fingerprint(ds.usable())
+    return file_fingerprint(RunFiles(run_path).model), fingerprint(ds.usable())
 
 
 @dataclass
@@ -205,7 +203,7 @@ class Selection:
     """The run a page works on, with its cache and dataset."""
 
     run: Run
-    cache: AnalysisCache
+    cache: RunCache
     dataset: Dataset
     problems: list[str]
 
@@ -218,7 +216,7 @@ class Selection:
         return self.cache.exists() and self.cache.stage_done("forward")
 
     def samples(self) -> pd.DataFrame:
-        return table(self.cache, "samples.parquet")
+        return table(self.cache, "samples")
 
     def image_path(self, rel: str) -> Path:
         return self.dataset.image_path(rel)
@@ -243,7 +241,7 @@ def select_run(container=None) -> Selection | None:
         problems.append(f"the run's dataset is not at {dataset.root} any more")
     elif cache.exists():
         model_fp, data_fp = _fingerprints(str(run.path), str(dataset.root),
-                                          (run.path / MODEL_FILE).stat().st_mtime,
+                                          run.files.model.stat().st_mtime,
                                           dataset.table_path.stat().st_mtime)
         problems = cache.problems(model_fp, data_fp)
     else:

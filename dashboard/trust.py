@@ -12,12 +12,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from analysis.explain.reliability.maps import DEFAULT_METHODS
-from analysis.explain.reliability import TABLE
 from analysis.explain.reliability.verdict import Verdict, verdicts_from_table
+from analysis.store import RunCache
 
 _ALIASES = {
     "gradcam": "gradcam", "gradcamcaptum": "gradcam", "gradient": "gradient", "saliency": "gradient",
@@ -33,18 +32,15 @@ def canonical(method: str) -> str:
     return _ALIASES.get(key, str(method))
 
 
-def _table_path(cache) -> Path:
-    root = cache if isinstance(cache, (str, Path)) else cache.root  # (a Path's .root is "/")
-    return Path(root) / TABLE
+def _run_cache(cache) -> RunCache:
+    return RunCache(cache) if isinstance(cache, (str, Path)) else cache
 
 
 def verdicts(cache) -> dict[str, Verdict]:
-    """``{method: Verdict}`` from the cache's ``reliability.parquet`` (an AnalysisCache or
-    its folder); empty when the checks have not run."""
-    path = _table_path(cache)
-    if not path.is_file():
-        return {}
-    return verdicts_from_table(pd.read_parquet(path))
+    """``{method: Verdict}`` from the cache's reliability table (a RunCache or its
+    folder); empty when the checks have not run."""
+    cache = _run_cache(cache)
+    return verdicts_from_table(cache.reliability()) if cache.has("reliability") else {}
 
 
 ICONS = {"pass": ":green[:material/verified:]", "warn": ":orange[:material/warning:]",
@@ -67,8 +63,8 @@ def badge_text(method: str, found: dict[str, Verdict], run_name: str = "RUN") ->
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cached_verdicts(path: str, mtime: float) -> dict[str, Verdict]:
-    return verdicts(Path(path).parent)
+def _cached_verdicts(root: str, mtime: float) -> dict[str, Verdict]:
+    return verdicts(Path(root))
 
 
 def _selection(sel):
@@ -94,8 +90,8 @@ def badge(method: str, sel=None) -> None:
         return
     if sel is None:
         return
-    path = _table_path(sel.cache)
-    found = _cached_verdicts(str(path), path.stat().st_mtime) if path.is_file() else {}
+    cache = _run_cache(sel.cache)
+    found = _cached_verdicts(str(cache.root), cache.mtime("reliability")) if cache.has("reliability") else {}
     text = badge_text(method, found, sel.run.name)
     if text:
         st.caption(text + ("  ·  details on the *Reliability* page" if found else ""))

@@ -81,3 +81,20 @@ def tiny_run(tiny_dataset, tmp_path_factory):
                              epochs=4, batch_size=8, models_root=str(root / "models"),
                              cache_root=str(root / "cache"), cache_precision="fp32",
                              train_precision="fp32"), progress=False)
+
+
+@pytest.fixture(scope="session")
+def analysed_run(tiny_run, tiny_dataset, tmp_path_factory):
+    """(run, cache, roots) with every default stage computed (tiny CNN, 72 images, 40 px);
+    roots = dict of env vars that point the dashboard at it."""
+    from analysis.precompute import AnalyzeConfig, analyze
+
+    cache_root = tmp_path_factory.mktemp("dash_cache")
+    cache = analyze(tiny_run.path, config=AnalyzeConfig(batch_size=16, n_concepts=4, top_patches=4,
+                                                        featvis_steps=4, featvis_size=32,
+                                                        featvis_channels=1),
+                    cache_root=cache_root, progress=False, log=lambda *_: None)
+    roots = {"STREETLENS_MODELS": str(Path(tiny_run.path).parent),
+             "STREETLENS_CACHE": str(cache_root),
+             "STREETLENS_DATA": str(Path(tiny_dataset.root).parent)}
+    return tiny_run, cache, roots

@@ -1,12 +1,12 @@
-"""The dataset: a folder per class plus ``dataset.parquet``, one row per image.
+"""The dataset: a folder per class plus the image table, one row per image.
 
 The table is the single source of truth for which images exist, their class, group,
 split and provenance; the Curate page and every later stage read it. It is always
 written atomically, so a crash never leaves a half-written table.
 
 Every read-modify-write of the table (import, synth, collect, split, curation decisions)
-happens inside ``with ds.locked():`` — an exclusive ``flock`` on ``dataset.parquet.lock``
-beside it — and re-reads the table there, so two writers (an import and a browser tab,
+happens inside ``with ds.locked():`` — an exclusive ``flock`` on a lock file beside the
+table — and re-reads the table there, so two writers (an import and a browser tab,
 two tabs, two threads) never overwrite each other's changes. Hold it briefly: do slow
 work (decoding, downloading) before taking it, and only merge and write inside.
 """
@@ -25,12 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.classes import CLASSES_FILE, read_classes_toml
-from analysis.fileio import atomic_path
+from analysis.classes import read_classes_toml
+from analysis.store import DatasetFiles, atomic_path, default_data_root
 
-TABLE = "dataset.parquet"
-REJECTS = "rejects.parquet"
-LOCK_FILE = "dataset.parquet.lock"
 SPLITS = ("train", "val", "test")
 
 COLUMNS: dict[str, str] = {
@@ -68,11 +65,6 @@ class DatasetBusy(DatasetError):
 
 
 _held = threading.local()  # lock files this thread holds → depth (``locked`` is re-entrant)
-
-
-def default_data_root() -> Path:
-    """Where named datasets live: ``$STREETLENS_DATA`` or ``./data``."""
-    return Path(os.environ.get("STREETLENS_DATA", "data"))
 
 
 def empty_frame(columns: dict[str, str]) -> pd.DataFrame:
@@ -113,24 +105,29 @@ class Dataset:
         return self.root.name
 
     @property
+    def files(self) -> DatasetFiles:
+        """Every file of the dataset folder (the layout lives in ``analysis.store``)."""
+        return DatasetFiles(self.root)
+
+    @property
     def table_path(self) -> Path:
-        return self.root / TABLE
+        return self.files.table
 
     @property
     def rejects_path(self) -> Path:
-        return self.root / REJECTS
+        return self.files.rejects
 
     @property
     def lock_path(self) -> Path:
-        return self.root / LOCK_FILE
+        return self.files.lock
 
     def exists(self) -> bool:
         return self.table_path.is_file()
 
     @contextmanager
     def locked(self, timeout: float = 30.0) -> Iterator[None]:
-        """Exclusive lock on the dataset's tables (``dataset.parquet`` and
-        ``rejects.parquet``) for a read-modify-write::
+        """Exclusive lock on the dataset's tables (images and rejects) for a
+        read-modify-write::
 
             with ds.locked():
                 table = ds.read_or_empty()  # re-read inside: changes made meanwhile are kept
@@ -180,7 +177,7 @@ class Dataset:
         """The image table; a clear error when the folder is not a dataset."""
         if not self.exists():
             raise DatasetError(
-                f"{self.root} is not a streetlens dataset (no {TABLE}); create it with "
+                f"{self.root} is not a streetlens dataset (no {self.table_path.name}); create it with "
                 f"`streetlens data import SRC --dataset {self.name}` or `streetlens data synth`"
             )
         try:
@@ -207,7 +204,7 @@ class Dataset:
             conform(df, REJECT_COLUMNS).to_parquet(tmp, index=False)
 
     def group_overrides(self) -> dict[str, str]:
-        return read_classes_toml(self.root / CLASSES_FILE)
+        return read_classes_toml(self.files.classes)
 
     def image_path(self, rel: str) -> Path:
         return self.root / rel
@@ -216,6 +213,11 @@ class Dataset:
         """Images that take part in training and analysis (not rejected by curation)."""
         df = self.read()
         return df[df["curated"].fillna("unreviewed") != "rejected"].reset_index(drop=True)
+
+
+def list_datasets(data_root: Path | None = None) -> list[Dataset]:
+    """The datasets under ``data_root`` (default ``$STREETLENS_DATA`` or ``./data``), by name."""
+    return [Dataset(f.root) for f in DatasetFiles.all_in(data_root or default_data_root())]
 
 
 def fingerprint(df: pd.DataFrame) -> str:

@@ -74,6 +74,27 @@ class ConceptBasis:
     def n_channels(self) -> int:
         return int(self.components.shape[1])
 
+    def record(self) -> tuple[np.ndarray, dict]:
+        """``(components, info)``: what a store keeps of the basis (no pickle)."""
+        info = {
+            "n_concepts": self.n_concepts, "n_channels": self.n_channels,
+            "relative_error": float(self.relative_error), "explained": float(self.explained),
+            "n_rows": int(self.n_rows), "n_images": int(self.n_images), "seed": int(self.seed),
+            "negative_fraction": float(self.negative_fraction), "meta": self.meta,
+        }
+        return np.ascontiguousarray(self.components, dtype=np.float32), info
+
+    @classmethod
+    def from_record(cls, components: np.ndarray, info: dict) -> "ConceptBasis":
+        """The basis :meth:`record` described; a mismatch of the two is one clear error."""
+        if components.shape != (info["n_concepts"], info["n_channels"]):
+            raise ValueError(f"concept components have shape {components.shape}, their description "
+                             f"says ({info['n_concepts']}, {info['n_channels']}); recompute the concepts")
+        return cls(components=components.astype(np.float32),
+                   relative_error=info["relative_error"], explained=info["explained"],
+                   n_rows=info["n_rows"], n_images=info["n_images"], seed=info["seed"],
+                   negative_fraction=info["negative_fraction"], meta=info.get("meta", {}))
+
     def save(self, folder: Path | str) -> Path:
         """Write ``components.npy`` + ``concepts.json`` into ``folder`` (atomic, no pickle)."""
         folder = Path(folder)

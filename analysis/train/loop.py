@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from analysis.nets.classifier import two_head_loss
+from analysis.progress import bar as progress_bar
 from analysis.nets.precision import autocast
 
 Source = Callable[[np.ndarray, int], torch.Tensor]  # (row indices, epoch) → trainable input
@@ -87,7 +87,7 @@ def fit(
     best = (-1.0, float("inf"))
     best_epoch, best_state, waited = 0, copy.deepcopy(state_of()), 0
     started = time.perf_counter()
-    bar = tqdm(range(1, epochs + 1), desc="epochs", unit="epoch", disable=not progress)
+    bar = progress_bar(range(1, epochs + 1), desc="epochs", unit="epoch", disable=not progress)
     for epoch in bar:
         t0 = time.perf_counter()
         trainable.train()

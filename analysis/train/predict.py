@@ -12,7 +12,6 @@ import pandas as pd
 import torch
 
 from analysis.data.images import ImageRejected, load_clean
-from analysis.train.data import make_transform
 from analysis.train.runs import Run, load_model
 
 
@@ -20,7 +19,7 @@ from analysis.train.runs import Run, load_model
 def predict_images(run: Run, images, model=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Class and group probabilities for PIL images."""
     model = model or load_model(run)
-    tf = make_transform(run.spec, run.weights, "none", run.info["backbone"]["input_size"])
+    tf = run.eval_transform()
     x = torch.stack([tf(im) for im in images])
     c, g = model(x)
     return c.softmax(1), g.softmax(1)

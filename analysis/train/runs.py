@@ -1,6 +1,7 @@
-"""Runs on disk: ``models/<run>/`` with ``model.pt`` (state dict only), ``run.json``
-(config, classes, groups, dataset fingerprint, code version, metrics) and
-``history.csv``. Loading never unpickles code: ``weights_only=True`` throughout."""
+"""Runs on disk, ``models/<run>/`` (file layout: :class:`analysis.store.RunFiles`): the
+model's state dict, its config, classes, groups, dataset fingerprint, code version and
+metrics, and the training history. Loading never unpickles code: ``weights_only=True``
+throughout."""
 
 from __future__ import annotations
 
@@ -18,20 +19,13 @@ from torch import nn
 from analysis.nets.classifier import TwoHeadClassifier
 from analysis.nets.registry import BackboneSpec, get_backbone
 from analysis.nets.weights import load_state_dict_safely
-from analysis.train.data import Labels
+from analysis.store import RunFiles, default_models_root
+from analysis.train.data import Labels, make_transform
 from analysis.train.svm import LinearTwoHead
-
-MODEL_FILE = "model.pt"
-RUN_FILE = "run.json"
-HISTORY_FILE = "history.csv"
 
 
 class RunError(ValueError):
     """A run that cannot be found or loaded; the message says what to do."""
-
-
-def default_models_root() -> Path:
-    return Path(os.environ.get("STREETLENS_MODELS", "models"))
 
 
 def code_version() -> str:
@@ -71,18 +65,30 @@ class Run:
     def weights(self) -> str:
         return self.info["config"]["weights"]
 
+    @property
+    def files(self) -> RunFiles:
+        return RunFiles(self.path)
+
+    @property
+    def input_size(self) -> int:
+        return self.info["backbone"]["input_size"]
+
+    def eval_transform(self):
+        """PIL image → the tensor this run's model expects (no augmentation)."""
+        return make_transform(self.spec, self.weights, "none", self.input_size)
+
     def history(self) -> pd.DataFrame:
-        p = self.path / HISTORY_FILE
+        p = self.files.history
         return pd.read_csv(p) if p.is_file() else pd.DataFrame()
 
 
 def open_run(name_or_path: str | Path, models_root: Path | None = None) -> Run:
     text = str(name_or_path)
     path = Path(text) if ("/" in text or Path(text).is_dir()) else Path(models_root or default_models_root()) / text
-    run_json = path / RUN_FILE
+    run_json = RunFiles(path).info
     if not run_json.is_file():
         known = ", ".join(r.name for r in list_runs(models_root)) or "none yet"
-        raise RunError(f"no run at {path} (missing {RUN_FILE}); known runs: {known}")
+        raise RunError(f"no run at {path} (missing {run_json.name}); known runs: {known}")
     try:
         info = json.loads(run_json.read_text())
     except json.JSONDecodeError as exc:
@@ -91,11 +97,10 @@ def open_run(name_or_path: str | Path, models_root: Path | None = None) -> Run:
 
 
 def list_runs(models_root: Path | None = None) -> list[Run]:
-    root = Path(models_root or default_models_root())
     runs = []
-    for p in sorted(root.glob(f"*/{RUN_FILE}")):
+    for files in RunFiles.all_in(models_root or default_models_root()):
         try:
-            runs.append(Run(p.parent, json.loads(p.read_text())))
+            runs.append(Run(files.root, json.loads(files.info.read_text())))
         except json.JSONDecodeError:
             continue
     return runs
@@ -115,10 +120,10 @@ def load_model(run: Run, device: str | torch.device = "cpu") -> nn.Module:
     so no pretrained download is needed to reload)."""
     cfg = run.info["config"]
     model = build_model(run.spec, run.info.get("head", "mlp"), run.labels, cfg, "random")
-    state = load_state_dict_safely(run.path / MODEL_FILE)
+    state = load_state_dict_safely(run.files.model)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise RunError(f"{run.path / MODEL_FILE} does not match backbone {cfg['backbone']} "
+        raise RunError(f"{run.files.model} does not match backbone {cfg['backbone']} "
                        f"(missing {len(missing)}, unexpected {len(unexpected)} keys); retrain the run")
     return model.to(device).eval()
 
@@ -131,9 +136,10 @@ def save_run(target: Path, model: nn.Module, info: dict, history: pd.DataFrame) 
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        torch.save(model.state_dict(), tmp / MODEL_FILE)
-        (tmp / RUN_FILE).write_text(json.dumps(info, indent=2, default=str) + "\n")
-        history.to_csv(tmp / HISTORY_FILE, index=False)
+        files = RunFiles(tmp)
+        torch.save(model.state_dict(), files.model)
+        files.info.write_text(json.dumps(info, indent=2, default=str) + "\n")
+        history.to_csv(files.history, index=False)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

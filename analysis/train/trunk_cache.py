@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
+from analysis.progress import bar
 
-from analysis.fileio import atomic_path
+from analysis.store import TrunkFiles, atomic_path
 from analysis.nets.precision import autocast
 
 
@@ -50,7 +50,7 @@ def compute_outputs(
     try:
         with torch.inference_mode():
             pos = 0
-            for x, *_ in tqdm(_loader(images, batch_size), desc=desc, unit="batch", disable=not progress):
+            for x, *_ in bar(_loader(images, batch_size), desc=desc, unit="batch", disable=not progress):
                 x = x.to(device)
                 if x.dim() == 4:
                     x = x.contiguous(memory_format=torch.channels_last)
@@ -92,7 +92,7 @@ def cached_outputs(
                         progress=progress, precision=precision)
         arr.flush()
         del arr
-    target.with_suffix(".json").write_text(json.dumps(key_parts, sort_keys=True, default=str))
+    TrunkFiles.meta(target).write_text(json.dumps(key_parts, sort_keys=True, default=str))
     return np.load(target, mmap_mode="r")
 
 
@@ -103,13 +103,13 @@ def cache_file(root: Path, key_parts: dict, *, dtype: str, n: int, precision: st
     parts = {**key_parts, "pooled": False, "dtype": dtype, "n": n}
     if precision != "fp32":  # fp32 keys stay what they were before precision existed
         parts["precision"] = precision
-    return Path(root) / f"{cache_key(parts)}.npy"
+    return TrunkFiles(root).array(cache_key(parts))
 
 
 def cached_ids(npy: Path) -> list[str] | None:
     """The image ids (rows in order) of a cache file, or None when it is gone or was
     written without them."""
-    meta = Path(npy).with_suffix(".json")
+    meta = TrunkFiles.meta(npy)
     if not Path(npy).is_file() or not meta.is_file():
         return None
     try:

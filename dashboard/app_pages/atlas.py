@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from analysis.explain.concept_names import concept_names
+from analysis.precompute import missing_hint
 from dashboard import export_ui, state
 from dashboard.figures import atlas, charts, images
 
@@ -47,8 +49,7 @@ def selected_rows(event) -> list[int]:
 
 # ------------------------------------------------------------------------------ map
 def cache_mtime(sel: state.Selection, *names: str) -> tuple[float, ...]:
-    return tuple((sel.cache.root / n).stat().st_mtime if (sel.cache.root / n).exists() else 0.0
-                 for n in names)
+    return tuple(sel.cache.mtime(n) for n in names)
 
 
 SCREEN_WEBGL_ABOVE = 1000  # on screen, WebGL markers from this many points on
@@ -64,15 +65,15 @@ def umap_figure(root: str, mtimes: tuple, color: str, classes: tuple, _sel, _sam
     On screen the markers are WebGL from ``SCREEN_WEBGL_ABOVE`` points on (4,000 points:
     ~0.2 s less browser main-thread time per visit than SVG); the downloads are built with
     SVG markers, so SVG and PDF stay vector graphics."""
-    points = atlas.umap_points(state.table(_sel.cache, "umap.parquet"), _samples)
+    points = atlas.umap_points(state.table(_sel.cache, "umap"), _samples)
     return atlas.umap_scatter(points, color, list(classes), webgl_above=webgl_above,
                               title=f"{len(points)} images, coloured by {atlas.COLOR_BY[color]}")
 
 
 def map_section(sel: state.Selection, samples: pd.DataFrame) -> None:
     st.header("Map of the images")
-    if not sel.cache.has("umap.parquet"):
-        st.info(f"No map yet: run `streetlens analyze {sel.run.name}` (stage `map`).")
+    if not sel.cache.has("umap"):
+        st.info(f"No map yet: run {missing_hint(sel.run.name, 'umap')}.")
         return
     c1, c2 = st.columns([1, 3])
     color = state.url_selectbox("Colour by", list(atlas.COLOR_BY), "color", default="class",
@@ -81,13 +82,13 @@ def map_section(sel: state.Selection, samples: pd.DataFrame) -> None:
                "images the model finds alike lie close. Click a point — or pick the lasso or "
                "box in the chart's toolbar and drag — to see those images below. Drag to zoom, "
                "double-click to zoom out; click a legend entry to hide it.")
-    fig = umap_figure(str(sel.cache.root), cache_mtime(sel, "umap.parquet", "samples.parquet"), color,
+    fig = umap_figure(str(sel.cache.root), cache_mtime(sel, "umap", "samples"), color,
                       tuple(sel.labels.classes), sel, samples)
     event = st.plotly_chart(fig, width="stretch", theme=None, on_select="rerun",
                             selection_mode=("points", "box", "lasso"), key=f"atlas_umap_{color}",
                             config={"displayModeBar": True, "displaylogo": False})
     export_ui.download_buttons(
-        lambda: umap_figure(str(sel.cache.root), cache_mtime(sel, "umap.parquet", "samples.parquet"),
+        lambda: umap_figure(str(sel.cache.root), cache_mtime(sel, "umap", "samples"),
                             color, tuple(sel.labels.classes), sel, samples, webgl_above=10**9),
         f"umap-{color}")
     rows = selected_rows(event)
@@ -117,11 +118,10 @@ def map_section(sel: state.Selection, samples: pd.DataFrame) -> None:
 # ------------------------------------------------------------------------ mean maps
 def mean_cam_section(sel: state.Selection) -> None:
     st.header("Where the model looks, per city")
-    if not sel.cache.has("cams.npy"):
-        st.info("No Grad-CAM maps in the cache.")
+    if not sel.cache.has("mean_cams"):
+        st.info(f"Not computed yet: run {missing_hint(sel.run.name, 'mean_cams')}.")
         return
-    with st.spinner("Averaging Grad-CAM maps over the dataset …"):
-        pic = export_ui.mean_cam_picture(sel)
+    pic = export_ui.mean_cam_picture(sel)
     st.image(pic, width="stretch")
     st.caption("Mean Grad-CAM of each city for its correctly classified images (each map "
                "normalised to [0, 1] first, so every image counts the same), laid over the "
@@ -156,11 +156,10 @@ def _apply_heatmap_click(key: str, concepts: list[int]) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def concept_overlay(cache_root: str, row: int, path: str, concept: int, cell: int = 160) -> np.ndarray:
+def concept_overlay(cache_root: str, row: int, path: str, concept: int, _sel: state.Selection,
+                    cell: int = 160) -> np.ndarray:
     """Where concept ``concept`` is in image ``row`` (its concept map, tinted)."""
-    from pathlib import Path
-
-    maps = np.load(Path(cache_root) / "concept_maps.npy", mmap_mode="r")
+    maps = state.array(_sel.cache, "concept_maps")
     m = np.asarray(maps[row, concept], dtype=np.float32)
     try:
         photo = images.to_rgb_array(images.fit_square(path, cell))
@@ -194,7 +193,7 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
         fig = atlas.concept_bars(imp, k, head, title=f"Importance per {'city' if head == 'city' else 'group'}")
         st.plotly_chart(fig, width="stretch", theme=None, config=CHART_CONFIG, key="atlas_concept_bars")
         export_ui.download_buttons(fig, f"concept-{k}-importance-{head}")
-    if len(pk) and sel.cache.has("concept_maps.npy"):
+    if len(pk) and sel.cache.has("concept_maps"):
         src = pk.drop_duplicates("row").head(6)
         paths = samples.set_index("row")["path"]
         st.markdown("**Where it appears** in the images of its top patches (its concept map; "
@@ -203,7 +202,7 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
         for col, r in zip(cols, src.to_dict("records")):
             with col:
                 st.image(concept_overlay(str(sel.cache.root), int(r["row"]),
-                                         str(sel.image_path(paths[r["row"]])), k), width="stretch")
+                                         str(sel.image_path(paths[r["row"]])), k, sel), width="stretch")
                 st.markdown(f"[`{r['id'][:8]}` ↗]({sample_url(sel.run.name, r['id'])})")
     export_ui.download_buttons(
         lambda: atlas.concept_cards_figure([c for c in export_ui.concept_cards(sel) if c.concept == k]),
@@ -239,7 +238,7 @@ def concept_cards(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame
             st.markdown(f"**{names.get(k, f'concept {k}')}**")
             pk = patches[patches["concept"] == k].sort_values("rank").head(6)
             st.image(card_picture(str(sel.cache.root), fv.get(("concept", k)), tuple(pk["file"]),
-                                  cache_mtime(sel, "featvis.parquet", "concept_patches.parquet"), sel),
+                                  cache_mtime(sel, "featvis", "concept_patches"), sel),
                      width="stretch")
             sub = imp[(imp["head"] == head) & (imp["concept"] == k)].sort_values("importance", ascending=False)
             st.markdown(charts.html_bars(sub["importance"].to_numpy(), sub["target"].tolist()),
@@ -248,11 +247,11 @@ def concept_cards(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame
 
 def concepts_section(sel: state.Selection, samples: pd.DataFrame) -> None:
     st.header("Concepts")
-    if not sel.cache.has("concept_importance.parquet"):
-        st.info(f"No concepts yet: run `streetlens analyze {sel.run.name}` (stage `concepts`).")
+    if not sel.cache.has("concept_importance"):
+        st.info(f"No concepts yet: run {missing_hint(sel.run.name, 'concept_importance')}.")
         return
-    imp = state.table(sel.cache, "concept_importance.parquet")
-    patches = state.table(sel.cache, "concept_patches.parquet") if sel.cache.has("concept_patches.parquet") \
+    imp = state.table(sel.cache, "concept_importance")
+    patches = state.table(sel.cache, "concept_patches") if sel.cache.has("concept_patches") \
         else pd.DataFrame(columns=["concept", "rank", "row", "id", "file"])
     heads = [h for h in ("city", "group") if (imp["head"] == h).any()]
     c1, c2 = st.columns([1, 3])
@@ -262,7 +261,7 @@ def concepts_section(sel: state.Selection, samples: pd.DataFrame) -> None:
                "training images: each is a part that recurs across the dataset. Importance "
                "(gradient × concept activation, averaged over a class's images): how much the "
                "concept pushes that class's score up (red) or down (blue).")
-    names = atlas.concept_names(imp, head)
+    names = concept_names(imp, head)
     concepts = sorted(names)
     targets = list(sel.labels.classes) if head == "city" else list(sel.labels.groups)
     gen = st.session_state.get("_atlas_hm_gen", 0)

@@ -2,9 +2,9 @@
 
 A paged grid of thumbnails, worst first (low Places365 street score, unusual for the
 class, or disputed by a trained model; near-duplicates and the headings of one capture
-point side by side). Each decision is written to ``dataset.parquet`` at once, under a
+point side by side). Each decision is written to the dataset table at once, under a
 file lock that re-reads the table, so a refresh, a crash or a second tab loses nothing;
-every decision is logged in ``curation_log.jsonl`` and can be undone.
+every decision is logged in the curation log and can be undone.
 
 Keyboard (Streamlit button shortcuts; they act when no text field has the focus):
 
@@ -19,7 +19,7 @@ Keyboard (Streamlit button shortcuts; they act when no text field has the focus)
     N / P        next / previous page
     U            undo this tab's last action
 
-Scores are read from ``<dataset>/scores.parquet`` (``streetlens data scores``); the page
+Scores are read from the dataset's score table (``streetlens data scores``); the page
 never runs a model. Without scores it offers to compute them in a background process.
 """
 
@@ -35,7 +35,8 @@ import streamlit as st
 
 from analysis.data import curation
 from analysis.data import scores as scoring
-from analysis.data.dataset import TABLE, Dataset, DatasetError
+from analysis import jobs
+from analysis.data.dataset import Dataset, DatasetError, list_datasets
 from dashboard import curate_grid, state
 from dashboard.curate_grid import CURSOR, MESSAGE, SELECTED
 
@@ -80,13 +81,12 @@ def _scores(root: str, mtime_ns: int) -> tuple[pd.DataFrame | None, dict]:
 
 
 def load_scores(ds: Dataset) -> tuple[pd.DataFrame | None, dict]:
-    p = scoring.scores_path(ds)
+    p = ds.files.scores
     return _scores(str(ds.root), p.stat().st_mtime_ns if p.is_file() else 0)
 
 
 def dataset_names() -> list[str]:
-    root = state.data_root()
-    return sorted(p.parent.name for p in root.glob(f"*/{TABLE}"))
+    return [ds.name for ds in list_datasets(state.data_root())]
 
 
 def who() -> str:
@@ -229,8 +229,15 @@ def _reject_by_score(root: str, score: str, threshold: float, cls: str) -> None:
 
 
 def _start_scoring(root: str, run: str | None) -> None:
-    scoring.start_background(Dataset(Path(root)), run=run or None)
+    jobs.start_job(jobs.scores_job_id(Path(root)), jobs.scores_args(Path(root), run or None),
+                   state.cache_root(), env=jobs.roots_env(state.data_root(), state.models_root(),
+                                                          state.cache_root()))
     st.session_state.curate_scoring = True
+
+
+def scoring_status(ds: Dataset) -> jobs.JobStatus | None:
+    """The dataset's background scoring job, as the job itself reports it."""
+    return jobs.job_status(jobs.scores_job_id(ds.root), state.cache_root())
 
 
 # ------------------------------------------------------------------ widgets
@@ -238,8 +245,8 @@ def scores_panel(ds: Dataset, table: pd.DataFrame, scores: pd.DataFrame | None, 
     """Sidebar: what the scores are, whether any are missing, and a background run."""
     box = st.sidebar.container(border=True)
     box.markdown("**Scores**")
-    prog = scoring.background_state(ds)
-    running = bool(prog and prog.get("alive"))
+    job = scoring_status(ds)
+    running = bool(job and job.running)
     n_missing = len(table) - (0 if scores is None else int(table["id"].isin(scores["id"]).sum()))
     if scores is not None:
         box.caption(f"{len(scores)} images scored by `{meta.get('model', '?')}` "
@@ -251,8 +258,8 @@ def scores_panel(ds: Dataset, table: pd.DataFrame, scores: pd.DataFrame | None, 
         with box:
             _scoring_progress(str(ds.root))
         return
-    if prog and prog.get("state") == "failed":
-        box.error(f"Scoring failed: {prog.get('message', '')}")
+    if job and job.state == "failed":
+        box.error(f"Scoring failed: {job.message}")
     if scores is None or n_missing:
         label = "Compute scores" if scores is None else f"Score {n_missing} new image(s)"
         runs = [r for r in state.run_names()]
@@ -267,11 +274,10 @@ def scores_panel(ds: Dataset, table: pd.DataFrame, scores: pd.DataFrame | None, 
 
 @st.fragment(run_every=1.0)
 def _scoring_progress(root: str) -> None:
-    prog = scoring.background_state(Dataset(Path(root))) or {}
-    done, total = int(prog.get("done", 0)), int(prog.get("total", 0))
-    if prog.get("alive"):
-        frac = done / total if total else 0.0
-        st.progress(frac, text=f"Scoring in the background: {done}/{total or '?'} images")
+    job = scoring_status(Dataset(Path(root)))
+    done, total = (int(job.done), int(job.total)) if job else (0, 0)
+    if job and job.running:
+        st.progress(job.fraction, text=f"Scoring in the background: {done}/{total or '?'} images")
     else:
         st.session_state.curate_scoring = False
         st.rerun(scope="app")
@@ -367,7 +373,7 @@ def main() -> None:
                                 default="street", format_func=orders.get)
     keep_groups = st.sidebar.toggle("Near-duplicates together", value=True, key="w_groups",
                                     help="Images of one near-duplicate / same-capture-point group "
-                                         "(dataset.parquet's group_id) follow each other.")
+                                         "(the dataset table's group_id) follow each other.")
     per_page = st.sidebar.selectbox("Per page", PAGE_SIZES, index=1, key="w_per_page")
     scores_panel(ds, table, scores, meta)
     with st.sidebar.expander("Keyboard"):

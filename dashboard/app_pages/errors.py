@@ -3,7 +3,7 @@
 * the city head's confusion matrix for a split (held-out = val + test by default); click a
   cell — or pick true / predicted below it (both kept in the URL, ``?true=…&pred=…``) —
   to list the images of that cell, each as photo | Grad-CAM for the TRUE class |
-  Grad-CAM for the PREDICTED class (from ``cams.npy``), with its confidence and a link to
+  Grad-CAM for the PREDICTED class (from the analysis cache), with its confidence and a link to
   the Sample page;
 * the most confident mistakes of the split (wrong predictions, most confident first),
   with the same maps: the errors a model is sure about are where shortcuts hide;
@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from analysis.explain import mistakes
 from dashboard import export_ui, state
 from dashboard.figures import atlas, charts, images
 
@@ -29,46 +29,6 @@ CELL = 168  # px of each picture in an image's photo | true | predicted strip
 CHART_CONFIG = {"displayModeBar": False}
 
 
-# ------------------------------------------------------------------------ pure helpers
-def split_rows(samples: pd.DataFrame, split: str) -> pd.DataFrame:
-    if split == "held-out":
-        return samples[samples["split"].isin(["val", "test"])]
-    return atlas.in_split(samples, split)
-
-
-def cell_rows(samples: pd.DataFrame, true: str, pred: str, head: str = "city") -> pd.DataFrame:
-    """The images of one confusion cell: mistakes most confident first, a diagonal cell
-    least confident first (the near-misses)."""
-    t, p, conf = ("class", "pred_class", "p_pred") if head == "city" else ("group", "pred_group", "p_group")
-    rows = samples[(samples[t] == true) & (samples[p] == pred)]
-    return rows.sort_values(conf, ascending=(true == pred), kind="stable")
-
-
-def confident_mistakes(samples: pd.DataFrame, head: str = "city", n: int = 10) -> pd.DataFrame:
-    ok, conf = ("correct", "p_pred") if head == "city" else ("correct_group", "p_group")
-    return samples[~samples[ok].astype(bool)].sort_values(conf, ascending=False, kind="stable").head(n)
-
-
-def group_errors_by_city(samples: pd.DataFrame, classes) -> pd.DataFrame:
-    """Per true city: images, group-head errors and their rate (``error_rates`` layout)."""
-    g = samples.groupby("class")["correct_group"].agg(images="size", right="sum").reindex(list(classes))
-    g = g.fillna(0)
-    g["errors"] = (g["images"] - g["right"]).astype(int)
-    g["images"] = g["images"].astype(int)
-    g["error_rate"] = np.where(g["images"] > 0, g["errors"] / g["images"].clip(lower=1), np.nan)
-    return g[["images", "errors", "error_rate"]].rename_axis("city").reset_index()
-
-
-def default_cell(cm: np.ndarray, labels) -> tuple[str, str]:
-    """The off-diagonal cell with most images, or the first class's diagonal."""
-    off = cm.copy()
-    np.fill_diagonal(off, -1)
-    if off.size and off.max() > 0:
-        i, j = np.unravel_index(int(off.argmax()), off.shape)
-        return labels[i], labels[j]
-    return labels[0], labels[0]
-
-
 def sample_url(run: str, image_id: str) -> str:
     """Relative link to the Sample page showing one image."""
     return "sample?" + urlencode({"run": run, "id": image_id})
@@ -77,9 +37,9 @@ def sample_url(run: str, image_id: str) -> str:
 # ------------------------------------------------------------------------ pictures
 @st.cache_data(show_spinner=False, max_entries=1024)
 def strip(cache_root: str, mtime: float, row: int, path: str, k_true: int, k_pred: int,
-          true: str, pred: str, cell: int = CELL) -> np.ndarray:
+          true: str, pred: str, _sel: state.Selection, cell: int = CELL) -> np.ndarray:
     """photo | Grad-CAM of the true output | Grad-CAM of the predicted output (one image)."""
-    raw = np.asarray(np.load(Path(cache_root) / "cams.npy", mmap_mode="r")[row], dtype=np.float32)
+    raw = np.asarray(state.array(_sel.cache, "cams")[row], dtype=np.float32)
     try:
         photo = images.to_rgb_array(images.fit_square(path, 2 * cell))
     except OSError:
@@ -103,15 +63,14 @@ def show_images(sel: state.Selection, rows: pd.DataFrame, head: str = "city", pe
     else:
         index = {g: kc + i for i, g in enumerate(labels.groups)}
         t_col, p_col, conf_col = "group", "pred_group", "p_group"
-    cams = sel.cache.root / "cams.npy"
-    mtime = cams.stat().st_mtime
+    mtime = sel.cache.mtime("cams")
     cols = []
     for i, r in enumerate(rows.to_dict("records")):
         if i % per_row == 0:  # a row of columns per line: the page reads left to right
             cols = st.columns(per_row)
         true, pred = r[t_col], r[p_col]
         pic = strip(str(sel.cache.root), mtime, int(r["row"]), str(sel.image_path(r["path"])),
-                    index[true], index[pred], str(true), str(pred))
+                    index[true], index[pred], str(true), str(pred), sel)
         with cols[i % per_row]:
             st.image(pic, width="stretch")
             conf = f"p({pred}) = {r[conf_col]:.0%}"
@@ -162,11 +121,11 @@ def _apply_click(chart_key: str, labels) -> None:
 
 def city_section(sel: state.Selection, sub: pd.DataFrame, split: str) -> None:
     labels = list(sel.labels.classes)
-    cm = atlas.confusion_counts(sub, labels)
+    cm = mistakes.confusion_counts(sub, labels)
     gen = st.session_state.get("_errors_cm_gen", 0)
     chart_key = f"errors_cm_{gen}"
     _apply_click(chart_key, labels)
-    d_true, d_pred = default_cell(cm, labels)
+    d_true, d_pred = mistakes.default_cell(cm, labels)
 
     cur_true = st.session_state.get("w_true", state.url_get("true", d_true))
     cur_pred = st.session_state.get("w_pred", state.url_get("pred", d_pred))
@@ -185,7 +144,7 @@ def city_section(sel: state.Selection, sub: pd.DataFrame, split: str) -> None:
                    "Click a cell to list its images below.")
         export_ui.download_buttons(fig, f"confusion-city-{split}")
     with right:
-        rates = atlas.error_rates(sub, labels)
+        rates = mistakes.error_rates(sub, labels)
         fig_r = atlas.error_rate_bars(rates, title=f"Error rate per city · {SPLITS[split]}")
         st.plotly_chart(fig_r, width="stretch", theme=None, config=CHART_CONFIG, key="errors_rates")
         export_ui.download_buttons(fig_r, f"error-rate-city-{split}")
@@ -195,7 +154,7 @@ def city_section(sel: state.Selection, sub: pd.DataFrame, split: str) -> None:
     true = synced_selectbox("True city", labels, "true", d_true, c1, on_change=_bump_chart)
     pred = synced_selectbox("Predicted city", labels, "pred", d_pred, c2, on_change=_bump_chart)
     show = c3.select_slider("Show at most", SHOW, value=24, key="errors_show")
-    rows = cell_rows(sub, true, pred)
+    rows = mistakes.cell_rows(sub, true, pred)
     kind = "right" if true == pred else "wrong"
     if rows.empty:
         st.info(f"No {SPLITS[split]} image of **{true}** was predicted **{pred}**.")
@@ -211,7 +170,7 @@ def city_section(sel: state.Selection, sub: pd.DataFrame, split: str) -> None:
 def mistakes_section(sel: state.Selection, sub: pd.DataFrame, split: str) -> None:
     st.subheader("Most confident mistakes")
     n = st.select_slider("How many", (5, 10, 20, 50), value=10, key="errors_n_mistakes")
-    rows = confident_mistakes(sub, "city", n)
+    rows = mistakes.confident_mistakes(sub, "city", n)
     if rows.empty:
         st.success(f"No city mistakes in {SPLITS[split]}.")
         return
@@ -223,7 +182,7 @@ def mistakes_section(sel: state.Selection, sub: pd.DataFrame, split: str) -> Non
 def group_section(sel: state.Selection, sub: pd.DataFrame, split: str) -> None:
     groups = list(sel.labels.groups)
     st.subheader("Group head (" + " / ".join(groups) + ")")
-    cm = atlas.confusion_counts(sub, groups, head="group")
+    cm = mistakes.confusion_counts(sub, groups, head="group")
     left, right = st.columns([1, 1])
     with left:
         fig = charts.confusion_matrix(cm, groups, title=f"Group head · {SPLITS[split]} · "
@@ -231,14 +190,14 @@ def group_section(sel: state.Selection, sub: pd.DataFrame, split: str) -> None:
         st.plotly_chart(fig, width="stretch", theme=None, config=CHART_CONFIG, key="errors_cm_group")
         export_ui.download_buttons(fig, f"confusion-group-{split}")
     with right:
-        rates = atlas.error_rates(sub, groups, head="group")
+        rates = mistakes.error_rates(sub, groups, head="group")
         wrong = sub[~sub["correct_group"].astype(bool)]
-        fig_r = atlas.error_rate_bars(group_errors_by_city(sub, sel.labels.classes),
+        fig_r = atlas.error_rate_bars(mistakes.group_errors_by_city(sub, sel.labels.classes),
                                       title="Group errors per city (which cities get the wrong side)")
         st.plotly_chart(fig_r, width="stretch", theme=None, config=CHART_CONFIG, key="errors_rates_group")
         export_ui.download_buttons(fig_r, f"group-error-rate-city-{split}")
         st.caption(" · ".join(f"{r.group}: {r.errors}/{r.images} wrong" for r in rates.itertuples()))
-    rows = confident_mistakes(sub, "group", 6)
+    rows = mistakes.confident_mistakes(sub, "group", 6)
     if rows.empty:
         st.success(f"No group mistakes in {SPLITS[split]}.")
     else:
@@ -255,7 +214,7 @@ def main() -> None:
                                 container=st.sidebar, format_func=lambda s: SPLITS[s])
     export_ui.talk_pack_builder(sel)
     samples = sel.samples()
-    sub = split_rows(samples, split)
+    sub = mistakes.in_split(samples, split)
     if sub.empty:
         st.info(f"No images in {SPLITS[split]} for this run.")
         st.stop()

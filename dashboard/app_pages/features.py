@@ -1,25 +1,26 @@
 """Features: the feature visualisations of what the network detects, by city and by concept.
 
 * **Channels per city** — for every city (and group), the feature-map channels that push
-  its score up most over its correctly classified images (``top_channels.parquet``,
+  its score up most over its correctly classified images (the ``channels`` stage,
   gradient × activation), each with its lucent feature visualisation where one was
-  rendered (``featvis/channel_XXXX.png``).
+  rendered (the ``featvis`` stage).
 * **A closer look** — one city's (or group's) top channels as attribution bars with icons,
-  and for a chosen channel (``?channel=…``) the dataset images that excite it most, with
-  where it fires.
+  and for a chosen channel (``?channel=…``) the dataset images that excite it most (the
+  ``channel_images`` stage), with where it fires.
 * **Concepts** — the feature visualisation of every concept direction, named after the
   city it helps most, linking to its card in the Atlas.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from analysis.explain.concept_names import concept_names
+from analysis.precompute import missing_hint
 from dashboard import export_ui, state
 from dashboard.figures import atlas, charts, images
 
@@ -31,25 +32,11 @@ def page_url(page: str, **params) -> str:
     return f"{page}?" + urlencode(params)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def top_images(cache_root: str, mtime: float, channel: int, n: int = 8
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of the ``n`` images where ``channel`` fires strongest (peak activation; ties —
-    saturating activations such as ReLU6 — broken by the mean over the map), their peaks
-    and their means."""
-    acts = np.load(Path(cache_root) / "activations.npy", mmap_mode="r")
-    peaks = np.empty(len(acts), np.float32)
-    means = np.empty(len(acts), np.float32)
-    for a in range(0, len(acts), 512):
-        block = np.asarray(acts[a:a + 512, channel], dtype=np.float32).reshape(min(512, len(acts) - a), -1)
-        peaks[a:a + 512], means[a:a + 512] = block.max(1), block.mean(1)
-    order = np.lexsort((-means, -peaks))[:n]
-    return order, peaks[order], means[order]
-
-
 @st.cache_data(show_spinner=False, max_entries=256)
-def channel_overlay(cache_root: str, row: int, channel: int, path: str, cell: int = 160) -> np.ndarray:
-    acts = np.load(Path(cache_root) / "activations.npy", mmap_mode="r")
+def channel_overlay(cache_root: str, row: int, channel: int, path: str, _sel: state.Selection,
+                    cell: int = 160) -> np.ndarray:
+    """Where ``channel`` fires in image ``row`` (its activation map over the photo)."""
+    acts = state.array(_sel.cache, "activations")
     m = np.clip(np.asarray(acts[row, channel], dtype=np.float32), 0, None)
     try:
         photo = images.to_rgb_array(images.fit_square(path, cell))
@@ -117,19 +104,22 @@ def closer_look(sel: state.Selection, top: pd.DataFrame, fv: dict, samples: pd.D
                  else "no feature visualisation rendered for this channel")
         st.caption(f"Attribution towards {name}: {float(rows[rows['channel'] == channel]['attribution'].iat[0]):+.3f} "
                    "(mean gradient × activation over its correctly classified images).")
-    if sel.cache.has("activations.npy"):
-        acts = sel.cache.root / "activations.npy"
-        order, peaks, means = top_images(str(sel.cache.root), acts.stat().st_mtime, channel)
-        st.markdown(f"**The images that excite channel {channel} most** (where it fires, brighter = stronger):")
-        cols = st.columns(len(order) or 1)
-        by_row = samples.set_index("row")
-        for col, r, v, mean in zip(cols, order, peaks, means):
-            s = by_row.loc[int(r)]
-            with col:
-                st.image(channel_overlay(str(sel.cache.root), int(r), channel, str(sel.image_path(s["path"]))),
-                         width="stretch")
-                st.markdown(f"{s['class']} · max {v:.1f}, mean {mean:.2f} "
-                            f"[↗]({page_url('sample', run=sel.run.name, id=s['id'])})")
+    if not sel.cache.has("channel_images"):
+        st.info(f"Which images excite each channel most: not computed yet — "
+                f"{missing_hint(sel.run.name, 'channel_images')}.")
+        return
+    found = state.table(sel.cache, "channel_images")
+    found = found[found["channel"] == channel].sort_values("rank")
+    st.markdown(f"**The images that excite channel {channel} most** (where it fires, brighter = stronger):")
+    cols = st.columns(len(found) or 1)
+    by_row = samples.set_index("row")
+    for col, r, v, mean in zip(cols, found["row"], found["peak"], found["mean"]):
+        s = by_row.loc[int(r)]
+        with col:
+            st.image(channel_overlay(str(sel.cache.root), int(r), channel, str(sel.image_path(s["path"])), sel),
+                     width="stretch")
+            st.markdown(f"{s['class']} · max {v:.1f}, mean {mean:.2f} "
+                        f"[↗]({page_url('sample', run=sel.run.name, id=s['id'])})")
 
 
 def _channel_box(channels: list[int], container) -> int:
@@ -146,11 +136,11 @@ def _channel_box(channels: list[int], container) -> int:
 
 def concept_gallery(sel: state.Selection, fv: dict, per_row: int = 6) -> None:
     st.header("Concepts")
-    if not sel.cache.has("concept_importance.parquet"):
-        st.info(f"No concepts yet: run `streetlens analyze {sel.run.name}` (stage `concepts`).")
+    if not sel.cache.has("concept_importance"):
+        st.info(f"No concepts yet: run {missing_hint(sel.run.name, 'concept_importance')}.")
         return
-    imp = state.table(sel.cache, "concept_importance.parquet")
-    names = atlas.concept_names(imp)
+    imp = state.table(sel.cache, "concept_importance")
+    names = concept_names(imp)
     st.caption("The feature visualisation of each concept direction (an image optimised to "
                "excite it), named after the city it helps most. Open one in the Atlas for its "
                "patches and importance.")
@@ -175,17 +165,16 @@ def main() -> None:
     export_ui.talk_pack_builder(sel)
     fv = export_ui.featvis_files(sel)
     samples = sel.samples()
-    if not sel.cache.has("top_channels.parquet"):
-        st.info(f"No channel analysis yet: run `streetlens analyze {sel.run.name}` (stage `channels`).")
+    if not sel.cache.has("top_channels"):
+        st.info(f"No channel analysis yet: run {missing_hint(sel.run.name, 'top_channels')}.")
     else:
-        top = state.table(sel.cache, "top_channels.parquet")
+        top = state.table(sel.cache, "top_channels")
         st.header("Channels per city")
         st.caption("For each city, the channels of the target layer that push its score up most "
                    "(gradient × activation, over its correctly classified images). Icons are "
                    "lucent feature visualisations; channels without one are listed after.")
         if not fv:
-            st.info("No feature visualisations yet: run `streetlens analyze "
-                    f"{sel.run.name}` (stage `featvis`).")
+            st.info(f"No feature visualisations yet: run {missing_hint(sel.run.name, 'featvis')}.")
         class_gallery(sel, top, fv)
         with st.expander("Group head (" + " / ".join(sel.labels.groups) + ")"):
             class_gallery(sel, top, fv, head="group")

@@ -8,26 +8,27 @@ the fly with the run's model (one trunk pass, ``all_class_cams``):
 * prediction bars of both heads;
 * Grad-CAM for the top cities and for the predicted group;
 * the nearest training images by cosine similarity of the pooled features (the same
-  features as ``features.npy``), with their city and whether the model got them right.
+  features the analysis stores), with their city and whether the model got them right.
 """
 
 from __future__ import annotations
 
 import hashlib
-import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
 
-from analysis.data.images import DEFAULT_MAX_PIXELS, ImageRejected, load_clean
+from analysis.data.images import ImageRejected
+from analysis.data.upload import load_upload
+from analysis.explain.embedding import TrainingIndex, typical_similarity
+from analysis.explain.upload import PhotoExplanation, explain_photo
 from dashboard import export_ui, state
 from dashboard.figures import charts, images
 
 TYPES = ["jpg", "jpeg", "png", "webp"]
-MIN_SIDE = 16  # as `streetlens predict`
 TOP_MAPS = 3
 N_NEIGHBOURS = 8
 CHART_CONFIG = {"displayModeBar": False}
@@ -42,30 +43,8 @@ def upload_limit_mb() -> int:
 
 
 @dataclass
-class Analysis:
-    photo: np.ndarray  # uint8 (H, W, 3), the cleaned picture as the model saw it (before resizing)
-    class_probs: np.ndarray
-    group_probs: np.ndarray
-    raw: np.ndarray  # (K, h, w) signed Grad-CAM maps, every class then every group
-    pooled: np.ndarray  # (C,)
-    note: str
-
-
-def check_and_load(name: str, data: bytes, limit_mb: int, max_pixels: int = DEFAULT_MAX_PIXELS):
-    """The cleaned PIL image and a note, or raise ``ImageRejected`` with one line."""
-    if len(data) > limit_mb * 1024 * 1024:
-        raise ImageRejected(f"{len(data) / 1024 / 1024:.1f} MB is over the {limit_mb} MB upload limit; "
-                            "resize or recompress the photo")
-    suffix = Path(name).suffix.lower() or ".img"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        path.write_bytes(data)
-        clean = load_clean(path, min_side=MIN_SIDE, max_pixels=max_pixels)
-    w, h = clean.original_size
-    note = f"{clean.source_format}, {w}×{h}"
-    if clean.crop_box is not None:
-        note += f", uniform borders cropped to {clean.image.width}×{clean.image.height}"
-    return clean.image, note
+class Analysis(PhotoExplanation):
+    note: str = ""
 
 
 def analyse(digest: str, data: bytes, name: str, run_name: str, model_mtime: float,
@@ -78,74 +57,33 @@ def analyse(digest: str, data: bytes, name: str, run_name: str, model_mtime: flo
 def _analyse(digest: str, _data: bytes, name: str, run_name: str, model_mtime: float,
              limit_mb: int, _model=None) -> dict:
     """``analyse`` as plain values (what st.cache_data can pickle)."""
-    import torch
-
-    from analysis.explain.gradcam import all_class_cams
-    from analysis.train.data import make_transform
-
     run = state.get_run(run_name)
-    img, note = check_and_load(name, _data, limit_mb)
+    img, note = load_upload(name, _data, limit_mb)
     model = _model if _model is not None else state.get_model(run)
-    tf = make_transform(run.spec, run.weights, "none", run.info["backbone"]["input_size"])
-    device = next(model.parameters()).device
-    x = tf(img).unsqueeze(0).to(device)
-    r = all_class_cams(model, x, keep_features=False)
-    photo = img.copy()
-    photo.thumbnail((640, 640))
-    return dict(
-        photo=np.asarray(photo.convert("RGB")),
-        class_probs=torch.softmax(r.class_logits.float(), 1)[0].cpu().numpy(),
-        group_probs=torch.softmax(r.group_logits.float(), 1)[0].cpu().numpy(),
-        raw=r.raw[0].float().cpu().numpy(), pooled=r.pooled[0].float().cpu().numpy(), note=note)
+    return {**asdict(explain_photo(run, model, img)), "note": note}
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def train_features(cache_root: str, mtime: float) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, L2-normalised features) of the training images of a cache."""
-    import pandas as pd
-
-    root = Path(cache_root)
-    samples = pd.read_parquet(root / "samples.parquet", columns=["row", "split"])
-    rows = samples["row"].to_numpy()[samples["split"].to_numpy() == "train"]
-    if not len(rows):
-        rows = samples["row"].to_numpy()
-    feats = np.asarray(np.load(root / "features.npy", mmap_mode="r")[rows], dtype=np.float32)
-    feats /= np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
-    return rows, feats
-
-
-def nearest(rows: np.ndarray, feats: np.ndarray, query: np.ndarray, k: int = N_NEIGHBOURS):
-    """The ``k`` rows most cosine-similar to ``query`` and their similarities."""
-    q = np.asarray(query, dtype=np.float32)
-    q = q / max(float(np.linalg.norm(q)), 1e-12)
-    sims = feats @ q
-    order = np.argsort(-sims, kind="stable")[:k]
-    return rows[order], sims[order]
+def training_index(cache_root: str, mtime: float, _sel: state.Selection) -> TrainingIndex:
+    """The run's training images' features, indexed once per cache version."""
+    return TrainingIndex.from_samples(_sel.samples(), _sel.cache.features())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def typical_similarity(cache_root: str, mtime: float, percentile: float = 5.0) -> float | None:
-    """The ``percentile``-th percentile of the dataset images' similarity to their nearest
-    training image (``neighbor_dist.npy`` holds cosine distances): below it, a photo is
-    farther from the training data than almost any dataset image."""
-    p = Path(cache_root) / "neighbor_dist.npy"
-    if not p.is_file():
-        return None
-    d = np.load(p)
-    return float(np.percentile(1.0 - d[:, 0], percentile)) if d.size else None
+def _typical(cache_root: str, mtime: float, _sel: state.Selection) -> float | None:
+    return typical_similarity(_sel.cache.neighbor_dist())
 
 
 def unlike_training_warning(sel: state.Selection, a: Analysis) -> None:
     """Say so when the photo is farther from every training image than almost any
     dataset image is (a prediction outside what the model learned)."""
-    p, nd = sel.cache.root / "features.npy", sel.cache.root / "neighbor_dist.npy"
-    if not (p.is_file() and nd.is_file()):
+    if not (sel.cache.has("features") and sel.cache.has("neighbor_dist")):
         return
-    rows, feats = train_features(str(sel.cache.root), p.stat().st_mtime)
-    if feats.shape[1] != a.pooled.shape[0]:
+    index = training_index(str(sel.cache.root), sel.cache.mtime("features"), sel)
+    if index.dim != a.pooled.shape[0]:
         return
-    _, sims = nearest(rows, feats, a.pooled, 1)
-    typical = typical_similarity(str(sel.cache.root), nd.stat().st_mtime)
+    _, sims = index.nearest(a.pooled, 1)
+    typical = _typical(str(sel.cache.root), sel.cache.mtime("neighbor_dist"), sel)
     if typical is not None and len(sims) and sims[0] < typical:
         st.warning(f"This photo is unlike the training images: its nearest one is {sims[0]:.2f} "
                    f"similar, while 95 % of the dataset's images have a training neighbour above "
@@ -192,16 +130,15 @@ def show(sel: state.Selection, a: Analysis, name: str) -> None:
     export_ui.download_buttons(grid, f"gradcam-{Path(name).stem}")
 
     st.subheader("Nearest training images")
-    if not sel.cache.has("features.npy"):
+    if not sel.cache.has("features"):
         st.info("No features in the cache: run the analysis to compare with the dataset.")
         return
-    p = sel.cache.root / "features.npy"
-    rows, feats = train_features(str(sel.cache.root), p.stat().st_mtime)
-    if feats.shape[1] != a.pooled.shape[0]:
+    index = training_index(str(sel.cache.root), sel.cache.mtime("features"), sel)
+    if index.dim != a.pooled.shape[0]:
         st.warning("The cached features do not match the model (stale analysis?): "
                    f"re-run `streetlens analyze {sel.run.name}`.")
         return
-    near, sims = nearest(rows, feats, a.pooled)
+    near, sims = index.nearest(a.pooled, N_NEIGHBOURS)
     samples = sel.samples().set_index("row")
     nb = samples.loc[near]
     votes = nb["class"].value_counts()
@@ -233,7 +170,7 @@ def main() -> None:
         return
     data = up.getvalue()
     digest = hashlib.sha256(data).hexdigest()
-    model_file = sel.run.path / "model.pt"
+    model_file = sel.run.files.model
     try:
         with st.spinner("Classifying and explaining …"):
             a = analyse(digest, data, up.name, sel.run.name, model_file.stat().st_mtime, limit,

@@ -4,26 +4,22 @@ Headline metrics (test city accuracy, macro-F1, group accuracy), the runs of the
 compared (mode × backbone, both heads, val and test; the selected run highlighted — click
 a row to switch to it), confusion matrices of both heads on val and test (row-normalised,
 counts in the hover; click a cell to open those images on the Sample page), training
-curves, and the dataset's counts per class × split. Everything comes from run.json,
-history.csv and the dataset table: no model, no cache needed.
+curves, and the dataset's counts per class × split. Everything comes from the run's info,
+the training history and the dataset table: no model, no cache needed.
 
-Without any run it explains what to do and offers to build the offline demo in the
-background (``streetlens demo``), with its progress polled from the log.
+Without any run it explains what to do and offers to build the offline demo as a
+background job (``analysis.jobs``), whose progress the job itself writes.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from analysis import jobs
+from analysis.store import RunFiles
 from dashboard import state
 from dashboard.figures import charts
 
@@ -33,145 +29,18 @@ EXIT_MARK = "[streetlens-demo exit "
 
 
 # ------------------------------------------------------------------ demo build job
-@dataclass
-class DemoStatus:
-    running: bool
-    exit_code: int | None
-    fraction: float
-    step: str
-    tail: list[str]
+DEMO_JOB = "demo"
 
 
-def demo_paths(root: Path | None = None) -> tuple[Path, Path]:
-    """(log, pid file) of the background demo build: beside the caches."""
-    root = Path(root or state.cache_root())
-    return root / DEMO_LOG, root / DEMO_PID
+def demo_status() -> jobs.JobStatus | None:
+    """The background build's state (its own progress file), or None when none was started."""
+    return jobs.job_status(DEMO_JOB, state.cache_root())
 
 
-def demo_command() -> list[str]:
-    """``streetlens demo`` for the dashboard's roots, run by this Python, wrapped so that
-    the log ends with the exit code."""
-    cli = [sys.executable, "-c", "from analysis.cli import main; main()", "demo",
-           "--data-root", str(state.data_root()), "--models-root", str(state.models_root()),
-           "--cache-root", str(state.cache_root())]
-    return ["sh", "-c", f'"$@"; echo "{EXIT_MARK}$?]"', "sh", *cli]
-
-
-def start_demo(root: Path | None = None) -> int:
-    """Start the demo build in the background (own process group, output to the log);
-    returns its pid. Never waits for it."""
-    log, pid_file = demo_paths(root)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
-        out.write(f"$ streetlens demo  (started {time.strftime('%H:%M:%S')})\n")
-        out.flush()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "STREETLENS_DATA": str(state.data_root()),
-               "STREETLENS_MODELS": str(state.models_root()), "STREETLENS_CACHE": str(state.cache_root())}
-        proc = subprocess.Popen(demo_command(), stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=str(Path(__file__).resolve().parents[2]),
-                                env=env, start_new_session=True)
-    _children()[str(log)] = proc
-    pid_file.write_text(str(proc.pid))
-    return proc.pid
-
-
-@st.cache_resource
-def _children() -> dict:
-    """Popen objects of builds started by this server (so that finished ones are reaped)."""
-    return {}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    try:  # a finished child not yet reaped is a zombie: not running
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True
-
-
-STEP_RE = re.compile(r"^\s*\[(\d)/3\]\s*(.*)")
-PCT_RE = re.compile(r"(\d{1,3})%\|")
-
-
-def parse_demo_log(text: str, n_runs: int = 2) -> tuple[float, str, int | None]:
-    """(fraction done, current step, exit code or None) from the build's log: steps are
-    drawing (1), training each run (n), analysing each run (n); within a step, the last
-    tqdm percentage."""
-    lines = [ln for ln in re.split(r"[\r\n]+", text) if ln.strip()]
-    total = 1 + 2 * n_runs
-    step, label, pct, exit_code = -1, "starting …", 0.0, None
-    trained = analysed = 0
-    for ln in lines:
-        if ln.startswith(EXIT_MARK):
-            try:
-                exit_code = int(ln[len(EXIT_MARK):].rstrip("]"))
-            except ValueError:
-                exit_code = 1
-            continue
-        m = STEP_RE.match(ln)
-        if m:
-            stage, what = int(m.group(1)), m.group(2)
-            if stage == 1:
-                step = 0
-            elif stage == 2:
-                step, trained = 1 + trained, trained + 1
-            else:
-                step, analysed = 1 + n_runs + analysed, analysed + 1
-            label, pct = f"[{stage}/3] {what}", 0.0
-            continue
-        p = PCT_RE.search(ln)
-        if p:
-            pct = min(int(p.group(1)), 100) / 100.0
-    if exit_code == 0 or any(ln.lstrip().startswith("demo ready") for ln in lines):
-        return 1.0, "done", exit_code if exit_code is not None else 0
-    fraction = max(0.0, (max(step, 0) + (pct if step >= 0 else 0.0)) / total)
-    return min(fraction, 0.99), label, exit_code
-
-
-def log_tail(text: str, n: int = 12) -> list[str]:
-    """The last ``n`` lines of the log, each progress bar only at its latest update (tqdm
-    rewrites its line with carriage returns)."""
-    out: list[str] = []
-    for ln in re.split(r"[\r\n]+", text):
-        if not ln.strip() or ln.startswith(EXIT_MARK):
-            continue
-        m = PCT_RE.search(ln)
-        key = ln[:m.start()].rstrip(" :0123456789") if m else None
-        if key and out and PCT_RE.search(out[-1]) and out[-1].startswith(key):
-            out[-1] = ln
-        else:
-            out.append(ln)
-    return out[-n:]
-
-
-def demo_status(root: Path | None = None) -> DemoStatus | None:
-    """The background build's state, or None when none was started here."""
-    log, pid_file = demo_paths(root)
-    if not log.exists():
-        return None
-    text = log.read_text(errors="replace")
-    try:
-        from analysis.demo import DemoConfig, demo_runs
-
-        n_runs = len(demo_runs(DemoConfig()))
-    except Exception:  # noqa: BLE001 - progress is an estimate
-        n_runs = 2
-    fraction, step, code = parse_demo_log(text, n_runs)
-    proc = _children().get(str(log))
-    if proc is not None:
-        running = proc.poll() is None
-    else:
-        try:
-            running = _alive(int(pid_file.read_text().strip()))
-        except (OSError, ValueError):
-            running = False
-    if not running and code is None:
-        code = 1 if fraction < 1.0 else 0
-    tail = log_tail(text)
-    return DemoStatus(running, None if running else code, fraction, step, tail)
+def start_demo() -> int:
+    """Start ``streetlens demo`` for the dashboard's folders in the background; never waits."""
+    roots = (state.data_root(), state.models_root(), state.cache_root())
+    return jobs.start_job(DEMO_JOB, jobs.demo_args(*roots), state.cache_root(), env=jobs.roots_env(*roots))
 
 
 def demo_panel() -> None:
@@ -182,16 +51,15 @@ def demo_panel() -> None:
         "(transfer learning and fine-tuning) and analyses every run — offline, "
         "**about 3 minutes** on a 2-core CPU (about 4.5 when it also trains the Places365 model). You can keep using the dashboard meanwhile.")
     status = demo_status()
-    if status is None or (not status.running and status.exit_code not in (None, 0)):
+    if status is None or status.state == "failed":
         if status is not None:
-            st.error(f"The last demo build stopped (exit code {status.exit_code}). Its log:")
-            st.code("\n".join(status.tail), language=None)
+            st.error(f"The last demo build failed: {status.message}. The end of its log:")
+            st.code("\n".join(status.log_tail), language=None)
         label = "Build the demo" if status is None else "Try again"
         if st.button(label, type="primary", icon=":material/construction:", key="demo_start"):
             start_demo()
             st.rerun()
-        st.caption(f"Runs `streetlens demo` in the background; output goes to "
-                   f"`{demo_paths()[0]}`.")
+        st.caption("Runs `streetlens demo` in the background; you can keep using the dashboard.")
         return
     demo_progress()
 
@@ -203,10 +71,10 @@ def demo_progress() -> None:
         return
     if status.running:
         with st.status(f"Building the demo … {status.fraction:.0%}", expanded=True, state="running"):
-            st.progress(status.fraction, text=status.step)
-            st.code("\n".join(status.tail[-8:]), language=None)
+            st.progress(status.fraction, text=status.step or "starting …")
+            st.code("\n".join(status.log_tail[-8:]), language=None)
         return
-    if status.exit_code == 0:
+    if status.state == "done":
         st.success("The demo is ready.")
         state.run_names.clear()
         if st.button("Open it", type="primary", key="demo_open"):
@@ -225,7 +93,7 @@ def _comparison(root: str, stamps: tuple) -> pd.DataFrame:
 
 def comparison() -> pd.DataFrame:
     root = state.models_root()
-    stamps = tuple((p.parent.name, p.stat().st_mtime) for p in sorted(root.glob("*/run.json")))
+    stamps = tuple((f.root.name, f.info.stat().st_mtime) for f in RunFiles.all_in(root))
     return _comparison(str(root), stamps)
 
 
@@ -243,7 +111,7 @@ def _history(path: str, mtime: float) -> pd.DataFrame:
 
 
 def history(run) -> pd.DataFrame:
-    p = run.path / "history.csv"
+    p = run.files.history
     return _history(str(p), p.stat().st_mtime) if p.is_file() else pd.DataFrame()
 
 

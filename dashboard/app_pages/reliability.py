@@ -11,7 +11,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analysis.explain.reliability import CURVES, TABLE
 from analysis.explain.reliability import verdict as vd
 from analysis.explain.reliability.maps import method_label
 from dashboard import state
@@ -26,14 +25,14 @@ st.caption("Can these explanations be trusted? Three checks of every map method,
 
 sel = state.require_analysis(state.select_run())
 cache = sel.cache
-if not cache.has(TABLE):
+if not cache.has("reliability"):
     st.info(f"**Not checked yet.** Run `streetlens reliability {sel.run.name}` (or "
             f"`streetlens analyze {sel.run.name} --reliability`): a few minutes on a CPU. It checks "
             "Grad-CAM, gradients, guided backprop, guided Grad-CAM and integrated gradients.")
     st.stop()
 
-table = state.table(cache, TABLE)
-curves = state.table(cache, CURVES) if cache.has(CURVES) else pd.DataFrame(
+table = state.table(cache, "reliability")
+curves = state.table(cache, "reliability_curves") if cache.has("reliability_curves") else pd.DataFrame(
     columns=["kind", "method", "step", "fraction", "value", "std", "n"])
 info = cache.manifest.get("stages", {}).get("reliability", {})
 params = info.get("params", {})

@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from PIL import Image
 
+from analysis.explain.concept_names import importance_matrix
 from dashboard.figures import charts, images
 
 FONT = charts.FONT
@@ -128,53 +129,6 @@ def umap_scatter(points: pd.DataFrame, color_by: str = "class", classes: Sequenc
 
 
 # ---------------------------------------------------------------------- mean Grad-CAM
-def mean_class_cams(cams, y_class: Sequence[int], correct: Sequence[bool], n_classes: int,
-                    chunk: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per class k, the mean over the correctly classified images of class k of their
-    normalised Grad-CAM for k (ReLU of ``cams[:, k]``, min-max per image).
-
-    ``cams`` is (N, K, h, w) (``cams.npy``, read in chunks of rows). A class with no
-    correctly classified image falls back to all its images. Returns (maps (Kc, h, w)
-    float32, counts (Kc,), used_all (Kc,) bool: True where the fallback was taken)."""
-    from analysis.explain.gradcam import normalise
-
-    y = np.asarray(y_class)
-    ok = np.asarray(correct, dtype=bool)
-    h, w = cams.shape[-2:]
-    maps = np.zeros((n_classes, h, w), np.float32)
-    counts = np.zeros(n_classes, np.int64)
-    used_all = np.zeros(n_classes, bool)
-    for k in range(n_classes):
-        rows = np.flatnonzero((y == k) & ok)
-        if not len(rows):
-            rows, used_all[k] = np.flatnonzero(y == k), True
-        total = np.zeros((h, w), np.float64)
-        for a in range(0, len(rows), chunk):
-            idx = rows[a:a + chunk]
-            m = np.clip(np.asarray(cams[idx, k], dtype=np.float32), 0, None)
-            total += normalise(m).sum(0)
-        counts[k] = len(rows)
-        if len(rows):
-            maps[k] = (total / len(rows)).astype(np.float32)
-    return maps, counts, used_all
-
-
-def mean_photo(paths: Sequence, size: int = 128) -> np.ndarray:
-    """The pixel mean of some photos, each squeezed to ``size`` × ``size`` (a blurry
-    "average street": horizon, road and sky show where a map sits)."""
-    acc = np.zeros((size, size, 3), np.float64)
-    n = 0
-    for p in paths:
-        try:
-            acc += np.asarray(images.fit_square(p, size), dtype=np.float64)
-            n += 1
-        except OSError:
-            continue
-    if not n:
-        return np.full((size, size, 3), 200, np.uint8)
-    return (acc / n + 0.5).astype(np.uint8)
-
-
 def mean_cam_grid(maps: np.ndarray, classes: Sequence[str], counts: Sequence[int] | None = None,
                   backgrounds: Sequence | None = None, ncols: int = 5, cell: int = 192,
                   opacity: float = 0.55, cmap: str = images.DEFAULT_CMAP) -> Image.Image:
@@ -191,28 +145,6 @@ def mean_cam_grid(maps: np.ndarray, classes: Sequence[str], counts: Sequence[int
 
 
 # --------------------------------------------------------------------------- concepts
-def importance_matrix(importance: pd.DataFrame, head: str = "city",
-                      targets: Sequence[str] | None = None) -> pd.DataFrame:
-    """concept_importance.parquet as a concepts × targets table for one head."""
-    sub = importance[importance["head"] == head]
-    m = sub.pivot_table(index="concept", columns="target", values="importance", aggfunc="first")
-    if targets is not None:
-        m = m.reindex(columns=[t for t in targets if t in m.columns])
-    return m.sort_index()
-
-
-def concept_names(importance: pd.DataFrame, head: str = "city") -> dict[int, str]:
-    """A readable name per concept: "concept 3 · tokyo" after the class it helps most
-    (or "concept 3" when it helps none)."""
-    m = importance_matrix(importance, head)
-    out = {}
-    for k, row in m.iterrows():
-        best = row.idxmax() if row.notna().any() else None
-        out[int(k)] = f"concept {int(k)} · {best}" if best is not None and row[best] > 0 \
-            else f"concept {int(k)}"
-    return out
-
-
 def concept_class_heatmap(importance: pd.DataFrame, head: str = "city",
                           targets: Sequence[str] | None = None, title: str | None = None,
                           height: int | None = None, selected: int | None = None) -> go.Figure:
@@ -327,33 +259,6 @@ def concept_cards_figure(cards: Sequence[ConceptCard], n_patches: int = 6, top_c
 
 # ------------------------------------------------------------------------------ errors
 SPLITS = ("all", "train", "val", "test")
-
-
-def in_split(samples: pd.DataFrame, split: str) -> pd.DataFrame:
-    return samples if split == "all" else samples[samples["split"] == split]
-
-
-def confusion_counts(samples: pd.DataFrame, labels: Sequence[str], head: str = "city") -> np.ndarray:
-    """(K, K) counts, rows = true, columns = predicted, for the city or group head."""
-    true_col, pred_col = ("class", "pred_class") if head == "city" else ("group", "pred_group")
-    idx = {c: i for i, c in enumerate(labels)}
-    cm = np.zeros((len(labels), len(labels)), np.int64)
-    t = samples[true_col].map(idx).to_numpy()
-    p = samples[pred_col].map(idx).to_numpy()
-    ok = ~(pd.isna(t) | pd.isna(p))
-    np.add.at(cm, (t[ok].astype(int), p[ok].astype(int)), 1)
-    return cm
-
-
-def error_rates(samples: pd.DataFrame, labels: Sequence[str], head: str = "city") -> pd.DataFrame:
-    """Per true class (or group): images, errors and error rate, in label order."""
-    true_col, ok_col = ("class", "correct") if head == "city" else ("group", "correct_group")
-    g = samples.groupby(true_col)[ok_col].agg(images="size", right="sum")
-    g = g.reindex(list(labels)).fillna(0)
-    g["errors"] = (g["images"] - g["right"]).astype(int)
-    g["images"] = g["images"].astype(int)
-    g["error_rate"] = np.where(g["images"] > 0, g["errors"] / g["images"].clip(lower=1), np.nan)
-    return g[["images", "errors", "error_rate"]].rename_axis(head).reset_index()
 
 
 def error_rate_bars(rates: pd.DataFrame, head: str = "city", title: str | None = None,

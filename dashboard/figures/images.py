@@ -154,7 +154,7 @@ def overlay(image, heat, opacity: float = 0.5, cmap: str = DEFAULT_CMAP, normali
 def gradcam_overlay(image, raw, k: int, opacity: float = 0.5, cmap: str = DEFAULT_CMAP,
                     mode: str = "blend") -> np.ndarray:
     """Grad-CAM of output ``k`` over the photo. ``raw`` is ONE image's stored signed maps
-    (K, h, w) (``cams.npy[row]``: every class, then every group)."""
+    (K, h, w) (one row of the ``cams`` artefact: every class, then every group)."""
     from analysis.explain.gradcam import gradcam_map
 
     return overlay(image, gradcam_map(np.asarray(raw, dtype=np.float32), k), opacity, cmap, mode=mode)

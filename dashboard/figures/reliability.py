@@ -1,5 +1,5 @@
-"""Reliability figures (pure: tables from ``reliability.parquet`` /
-``reliability_curves.parquet`` in, plotly figures out): the randomisation curves as in
+"""Reliability figures (pure: the ``reliability`` / ``reliability_curves`` tables
+in, plotly figures out): the randomisation curves as in
 Adebayo et al. (x = randomisation step, y = mean similarity with a ±1 s.d. band), the
 deletion/insertion curves against a random order, and the pointing game per method and
 per class."""

@@ -9,7 +9,7 @@ import pytest
 
 from analysis import demo
 from analysis.data.dataset import Dataset
-from analysis.store import AnalysisCache
+from analysis.store import RunCache, RunFiles
 
 
 def test_runs_follow_the_places_weights(tmp_path, monkeypatch):
@@ -43,15 +43,15 @@ def test_build_demo_end_to_end_then_resumes(tmp_path, small_demo):
     ds = Dataset(roots["data_root"] / demo.DEMO_DATASET)
     table = ds.read()
     assert len(table) == 30 and table["class"].nunique() == 10  # 3 streets of each city
-    info = json.loads((roots["models_root"] / names[0] / "run.json").read_text())
+    run_json = RunFiles(roots["models_root"] / names[0]).info
+    info = json.loads(run_json.read_text())
     assert info["backbone"]["name"] == "tiny_cnn" and info["config"]["mode"] == "transfer"
-    cache = AnalysisCache(roots["cache_root"] / names[0])
-    for artefact in ("samples.parquet", "cams.npy", "umap.parquet", "concept_importance.parquet"):
+    cache = RunCache(roots["cache_root"] / names[0])
+    for artefact in ("samples", "cams", "umap", "concept_importance", "mean_cams", "channel_images"):
         assert cache.has(artefact), artefact
     assert any(line.startswith("demo ready") for line in lines)
 
     # a second call finds everything and trains nothing again
-    run_json = roots["models_root"] / names[0] / "run.json"
     stamp = run_json.stat().st_mtime_ns
     again: list[str] = []
     assert demo.build_demo(**roots, config=small_demo, log=again.append, progress=False) == names

@@ -59,7 +59,7 @@ def test_page_loads_with_its_three_parts(page, no_problems):
 
 
 def test_map_has_every_image_once(page, analysed_run):
-    samples = analysed_run[1].table("samples.parquet")
+    samples = analysed_run[1].table("samples")
     umap = [c for c in charts(page) if any(t.get("type") in ("scatter", "scattergl") and t.get("name")
                                            for t in c["data"]) and c["layout"].get("legend")]
     assert len(umap) == 1
@@ -68,7 +68,7 @@ def test_map_has_every_image_once(page, analysed_run):
 
 
 def test_one_card_per_concept_with_its_importance(page, analysed_run, walk):
-    imp = analysed_run[1].table("concept_importance.parquet")
+    imp = analysed_run[1].table("concept_importance")
     city = imp[imp["head"] == "city"]
     order = list(walk(page.main))
     start = next(i for i, el in enumerate(order) if el.type == "subheader" and el.value == "All concepts")
@@ -86,7 +86,7 @@ def test_one_card_per_concept_with_its_importance(page, analysed_run, walk):
 
 
 def test_heatmap_shows_the_importance_matrix(page, analysed_run):
-    imp = analysed_run[1].table("concept_importance.parquet")
+    imp = analysed_run[1].table("concept_importance")
     city = imp[imp["head"] == "city"]
     hm = [t for c in charts(page) for t in c["data"] if t.get("type") == "heatmap" and t.get("zmid") == 0]
     assert len(hm) == 1
@@ -99,7 +99,7 @@ def test_heatmap_shows_the_importance_matrix(page, analysed_run):
 
 
 def test_concept_in_url_is_detailed(dashboard_env, analysed_run, run_page, no_problems):
-    imp = analysed_run[1].table("concept_importance.parquet")
+    imp = analysed_run[1].table("concept_importance")
     k = int(sorted(imp["concept"].unique())[-1])
     at = run_page(concept=k)
     no_problems(at)

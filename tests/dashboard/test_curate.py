@@ -1,5 +1,5 @@
-"""The Curate page (AppTest): worst street scores first, every click written to
-dataset.parquet at once, bulk actions, undo, two tabs side by side.
+"""The Curate page (AppTest): worst street scores first, every click written to the
+dataset table at once, bulk actions, undo, two tabs side by side.
 
 The thumbnail grid is one custom element (``dashboard/curate_grid.py``): AppTest cannot
 click inside it, so its clicks are driven through ``apply_event`` — exactly what the
@@ -7,6 +7,7 @@ element's callback calls — and what the grid shows is read from the element's 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +15,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import json
-
+from analysis import jobs
 from analysis.data import curation, scores
-from dashboard import curate_grid
 from analysis.data.dataset import Dataset
 from analysis.data.importer import ImportOptions, import_folder
+from analysis.store import JobFiles, write_json_atomic
+from dashboard import curate_grid
 
 PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "app_pages" / "curate.py")
 
@@ -39,9 +40,10 @@ def env(tmp_path, photo_tree, monkeypatch):
                        "scene_p": street, "scene_top": [f"street {s:.2f}" for s in street]})
     df = scores.conform_scores(df)
     df.attrs = {"model": "test", "street_categories": ["street"], "computed": "2026-01-01T00:00:00"}
-    df.to_parquet(ds.root / scores.SCORES, index=False)
+    df.to_parquet(ds.files.scores, index=False)
     monkeypatch.setenv("STREETLENS_DATA", str(data))
     monkeypatch.setenv("STREETLENS_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("STREETLENS_CACHE", str(tmp_path / "cache"))
     return ds, dict(zip(t["id"].astype(str), street))
 
 
@@ -189,15 +191,16 @@ def test_filters_and_paging(env):
 
 def test_without_scores_offers_a_background_run(env, monkeypatch):
     ds, _ = env
-    (ds.root / scores.SCORES).unlink()
+    ds.files.scores.unlink()
     started = []
-    monkeypatch.setattr(scores, "start_background", lambda d, run=None: started.append(d.root))
+    monkeypatch.setattr(jobs, "start_job", lambda job_id, args, cache_root, env=None: started.append(
+        (job_id, args, cache_root)))
     at = page()
     assert not at.exception
     assert any("No scores yet" in i.value for i in at.info)
     assert grid_ids(at) == ds.read().query("`class` == 'seoul'").sort_values("path")["id"].tolist()
     at.button(key="curate_score_btn").click().run()
-    assert started == [ds.root]
+    assert started == [(jobs.scores_job_id(ds.root), jobs.scores_args(ds.root), Path(ds.root.parents[1] / "cache"))]
 
 
 def test_no_dataset(tmp_path, monkeypatch):
@@ -229,42 +232,17 @@ def test_grid_events(env):
     assert curate_grid.event_of({"event": None}) is None
 
 
-def test_disputes_from_the_analysis_cache(analysed_run, tmp_path):
-    """``streetlens data scores --run RUN`` reads a run's analysis (samples.parquet) when
-    there is one, and uses the current label for images relabelled since."""
-    import shutil
-
-    run, cache, _ = analysed_run
-    src = Dataset(Path(run.info["dataset"]["path"]))
-    ds = Dataset(tmp_path / "copy")
-    shutil.copytree(src.root, ds.root)
-    table = ds.read()
-    samples = cache.table("samples.parquet")
-    right = samples[samples["correct"]].sort_values("p_pred", ascending=False)
-    assert len(right), "the tiny run gets some images right"
-    moved = str(right["id"].iat[0])
-    old = right["class"].iat[0]
-    curation.decide(ds, [moved], cls=next(c for c in run.labels.classes if c != old))
-    disputes, source = scores.run_disputes(run.path, ds, ds.read(), cache_root=cache.root.parent,
-                                           progress=False)
-    assert f"{len(table)} from the analysis cache" in source and "predicted" not in source
-    d = disputes.set_index("id")
-    assert d.at[moved, "pred_class"] == old and d.at[moved, "dispute"] > 0
-    correct = set(samples.loc[samples["correct"], "id"].astype(str)) - {moved}
-    assert (d.loc[sorted(correct), "dispute"] == 0).all()  # agreement is no dispute
-    wrong = set(samples.loc[~samples["correct"], "id"].astype(str)) - {moved}
-    assert (d.loc[sorted(wrong), "dispute"] >= 0).all()
-
-
 def test_background_scoring_progress_is_shown(env):
+    """What the scoring job writes about itself is what the page shows."""
+    import os
+
     ds, _ = env
-    scores.write_progress(ds.root / scores.PROGRESS, state="running", done=3, total=14)  # alive: us
+    progress = JobFiles.under(ds.root.parents[1] / "cache", jobs.scores_job_id(ds.root)).progress
+    state = {"state": "running", "pid": os.getpid(), "done": 3, "total": 14, "fraction": 0.2, "time": 0}
+    write_json_atomic(progress, state)  # alive: this process
     at = page()
     assert not at.exception
     assert any("Scoring in the background: 3/14" in (p.text or "") for p in at.get("progress"))
-    scores.write_progress(ds.root / scores.PROGRESS, state="running", done=3, total=14)
-    data = json.loads((ds.root / scores.PROGRESS).read_text())
-    data["pid"] = 2 ** 22 + 4321  # the scoring process died
-    (ds.root / scores.PROGRESS).write_text(json.dumps(data))
+    write_json_atomic(progress, {**state, "pid": 2 ** 22 + 4321})  # the scoring process died
     at = page()
     assert any("Scoring failed" in e.value for e in at.error)

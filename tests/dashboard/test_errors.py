@@ -34,7 +34,7 @@ def sections(walk):
 
 @pytest.fixture(scope="module")
 def samples(analysed_run) -> pd.DataFrame:
-    return analysed_run[1].table("samples.parquet")
+    return analysed_run[1].table("samples")
 
 
 def pick_cell(s: pd.DataFrame) -> tuple[str, str]:

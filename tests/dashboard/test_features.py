@@ -15,10 +15,10 @@ PAGE = "features"  # dashboard/app_pages/features.py, for the run_page fixture
 @pytest.fixture(scope="module")
 def tables(analysed_run):
     cache = analysed_run[1]
-    fv = cache.table("featvis.parquet")
+    fv = cache.table("featvis")
     rendered = {int(i) for k, i, f in zip(fv["kind"], fv["index"], fv["file"])
                 if k == "channel" and (cache.root / f).is_file()}
-    return cache.table("top_channels.parquet"), rendered, cache
+    return cache.table("top_channels"), rendered, cache
 
 
 def test_each_city_card_shows_its_top_channels(dashboard_env, tables, run_page, walk,
@@ -48,9 +48,9 @@ def test_closer_look_lists_where_the_channel_fires_most(dashboard_env, tables, r
     no_problems(at)
     assert at.selectbox(key="w_channel").value == channel
     assert any(m.value == f"**Channel {channel}**" for m in at.markdown)
-    acts = cache.array("activations.npy")[:, channel].astype(np.float32).reshape(len(cache.array("activations.npy")), -1)
+    acts = cache.array("activations")[:, channel].astype(np.float32).reshape(len(cache.array("activations")), -1)
     order = np.lexsort((-acts.mean(1), -acts.max(1)))[:8]
-    ids = cache.table("samples.parquet").set_index("row").loc[order, "id"].tolist()
+    ids = cache.table("samples").set_index("row").loc[order, "id"].tolist()
     links = [re.search(r"id=([0-9a-f]+)\)", m.value).group(1) for m in at.markdown
              if "sample?run=" in m.value]
     assert links == ids
@@ -62,7 +62,7 @@ def test_closer_look_lists_where_the_channel_fires_most(dashboard_env, tables, r
 
 
 def test_every_concept_has_an_icon_and_an_atlas_link(dashboard_env, analysed_run, run_page):
-    imp = analysed_run[1].table("concept_importance.parquet")
+    imp = analysed_run[1].table("concept_importance")
     run = dashboard_env[0]
     at = run_page()
     links = [m.value for m in at.markdown if "](atlas?" in m.value]

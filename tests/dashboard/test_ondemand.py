@@ -17,7 +17,7 @@ from dashboard import ondemand
 def setup(analysed_run):
     torch.set_num_threads(1)
     run, cache, _ = analysed_run
-    samples = cache.table("samples.parquet")
+    samples = cache.table("samples")
     row = samples.iloc[0]
     from analysis.data.dataset import Dataset
 

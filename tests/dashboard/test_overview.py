@@ -15,6 +15,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from analysis.store import JobFiles, write_json_atomic
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "dashboard" / "app_pages" / "overview.py"
 APP = ROOT / "dashboard" / "app.py"
@@ -142,40 +144,32 @@ def test_without_runs_it_offers_the_demo_build(tmp_path, monkeypatch):
     assert len(started) == 1
     args, kw = started[0]
     assert "demo" in args and str(tmp_path / "models") in args and str(tmp_path / "cache") in args
-    assert kw["start_new_session"] and kw["stdout"].name == str(tmp_path / "cache" / "demo-build.log")
-    assert (tmp_path / "cache" / "demo-build.pid").read_text() == "424242"
+    # the job writes its own progress: the command is told where
+    progress_file = JobFiles.under(tmp_path / "cache", "demo").progress
+    assert args[args.index("--progress-file") + 1] == str(progress_file.resolve())
+    assert kw["start_new_session"] and kw["env"]["STREETLENS_MODELS"] == str((tmp_path / "models").resolve())
     # never blocks: the page is back at once, showing the progress of the running build
     assert [s.label for s in at.status] == ["Building the demo … 0%"]
-    assert "streetlens demo" in at.code[0].value
     assert not [b for b in at.button if b.key == "demo_start"]
-
-
-def test_demo_log_progress_parsing():
-    parse = page_module().parse_demo_log
-    assert parse("", 2) == (0.0, "starting …", None)
-    frac, step, code = parse("[1/3] drawing 80 streets per city …\r 50%|#####   | 400/800", 2)
-    assert step.startswith("[1/3] drawing") and frac == pytest.approx(0.5 / 5) and code is None
-    log = ("[1/3] drawing …\n[2/3] training demo-a …\n 100%|####|\n[2/3] training demo-b …\n"
-           " 20%|#   |\n")
-    frac, step, _ = parse(log, 2)
-    assert step == "[2/3] training demo-b …" and frac == pytest.approx((2 + 0.2) / 5)
-    assert parse(log + "demo ready in 300 s: runs a, b\n[streetlens-demo exit 0]\n", 2) == (1.0, "done", 0)
-    assert parse(log + "Error: boom\n[streetlens-demo exit 1]\n", 2)[2] == 1
-    tail = page_module().log_tail("[1/3] drawing\rdrawing:  10%|#  | 1/10\rdrawing:  20%|## | 2/10\n"
-                                  "[streetlens-demo exit 0]\n")
-    assert tail == ["[1/3] drawing", "drawing:  20%|## | 2/10"]  # a progress bar at its latest state
+    # what the job writes is what the page shows: no parsing of its output
+    write_json_atomic(progress_file, {"state": "running", "pid": 424242, "fraction": 0.42,
+                                      "step": "training demo-a · epochs", "time": 0})
+    at.run()
+    assert [s.label for s in at.status] == ["Building the demo … 42%"]
+    assert at.get("progress")[0].proto.text == "training demo-a · epochs"
 
 
 def test_finished_failed_build_shows_its_log_and_a_retry(tmp_path, monkeypatch):
     for k, sub in (("STREETLENS_MODELS", "models"), ("STREETLENS_CACHE", "cache"), ("STREETLENS_DATA", "data")):
         monkeypatch.setenv(k, str(tmp_path / sub))
-    (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "demo-build.log").write_text("[1/3] drawing …\nError: disk full\n"
-                                                        "[streetlens-demo exit 1]\n")
-    (tmp_path / "cache" / "demo-build.pid").write_text("999999999")
+    files = JobFiles.under(tmp_path / "cache", "demo")
+    files.root.mkdir(parents=True)
+    files.log.write_text("[1/3] drawing …\nError: disk full\n")
+    write_json_atomic(files.progress, {"state": "failed", "pid": 999999999, "fraction": 0.1,
+                                       "message": "disk full", "time": 0})
     at = open_page()
     assert not at.exception
-    assert any("exit code 1" in e.value for e in at.error)
+    assert any("failed: disk full" in e.value for e in at.error)
     assert "Error: disk full" in at.code[0].value
     assert at.button(key="demo_start").label == "Try again"
 

@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.explain.reliability import CURVES, TABLE
-from analysis.explain.reliability.stage import long_form
-from analysis.store import AnalysisCache
+from analysis.explain.reliability.sampling import long_form
+from analysis.store import RunCache
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "dashboard" / "app_pages" / "reliability.py"
@@ -73,13 +72,13 @@ def rel_env(analysed_run, tmp_path, monkeypatch):
     shutil.copytree(cache.root, root / run.name)
     for k, v in {**roots, "STREETLENS_CACHE": str(root)}.items():
         monkeypatch.setenv(k, v)
-    return run, AnalysisCache(root / run.name)
+    return run, RunCache(root / run.name)
 
 
-def write_handmade(run, cache: AnalysisCache) -> None:
+def write_handmade(run, cache: RunCache) -> None:
     table, curves = handmade_tables(list(run.labels.classes))
-    cache.write_table(TABLE, table)
-    cache.write_table(CURVES, curves)
+    cache.write_table("reliability", table)
+    cache.write_table("reliability_curves", curves)
     cache.mark_stage("reliability", 12.0, params={"reliability_steps": 20, "reliability_baseline": "blur",
                                                  "reliability_random_orders": 3, "reliability_ig_steps": 8,
                                                  "reliability_tolerance": 15, "seed": 0},
@@ -155,5 +154,5 @@ def test_real_stage_output_renders(rel_env):
     body = texts(at)
     assert "**Grad-CAM**:" in body and "for a random order" in body
     assert any("no cue annotations" in i.value for i in at.info)  # the tiny run has no ground truth
-    table = cache.table(TABLE)
+    table = cache.reliability()
     assert np.isfinite(table[table["check"] == "faithfulness"]["value"]).all()

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.explain.reliability import TABLE
-from analysis.explain.reliability.stage import long_form
+from analysis.explain.reliability.sampling import long_form
+from analysis.store import RunCache
 from dashboard import trust
 
 
@@ -26,7 +26,7 @@ def small_table() -> pd.DataFrame:
 
 @pytest.fixture
 def cache_dir(tmp_path):
-    small_table().to_parquet(tmp_path / TABLE, index=False)
+    RunCache(tmp_path).write_table("reliability", small_table())
     return tmp_path
 
 
@@ -63,7 +63,7 @@ def test_badge_renders_for_the_run_in_the_url(dashboard_env, tmp_path, monkeypat
     (root / run.name).mkdir(parents=True)
     (root / run.name / "manifest.json").write_text((cache.root / "manifest.json").read_text())
     if checked:
-        small_table().to_parquet(root / run.name / TABLE, index=False)
+        RunCache(root / run.name).write_table("reliability", small_table())
     monkeypatch.setenv("STREETLENS_CACHE", str(root))
     at = AppTest.from_function(_page, args=("gradcam",), default_timeout=60)
     at.query_params["run"] = run.name
@@ -80,12 +80,12 @@ def test_badge_with_selection(dashboard_env, cache_dir):
     run, _ = dashboard_env
 
     def page(cache_path, run_name):
-        from pathlib import Path
         from types import SimpleNamespace
 
+        from analysis.store import RunCache
         from dashboard import trust
 
-        sel = SimpleNamespace(run=SimpleNamespace(name=run_name), cache=SimpleNamespace(root=Path(cache_path)))
+        sel = SimpleNamespace(run=SimpleNamespace(name=run_name), cache=RunCache(cache_path))
         trust.badge("guided_backprop", sel)
         trust.badge("concepts", sel)
 

@@ -7,11 +7,8 @@ computed for the user's own model and data.
 ``localization``   pointing game and energy inside the ground-truth cues (demo data)
 ``verdict``        plain-words verdicts and the thresholds behind them
 ``maps``           the methods' maps, computed alike for trained and randomised models
-``stage``          the opt-in ``reliability`` stage of ``streetlens analyze``
+``sampling``       which images are checked; the results' long form
 
-Results: ``cache/<run>/reliability.parquet`` (long form) and
-``cache/<run>/reliability_curves.parquet`` (mean deletion/insertion curves).
+The ``reliability`` stage of ``streetlens analyze`` (``analysis/precompute/stages``) runs
+them and stores the ``reliability`` and ``reliability_curves`` tables in the run's cache.
 """
-
-TABLE = "reliability.parquet"
-CURVES = "reliability_curves.parquet"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.explain.reliability import verdict as vd
-from analysis.explain.reliability.stage import long_form
+from analysis.explain.reliability.sampling import long_form
 
 
 def table(rank_last: dict[str, float], deletion: dict[str, float], random_del=0.43, pointing=None,

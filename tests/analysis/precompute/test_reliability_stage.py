@@ -8,18 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.precompute import STAGE_OUTPUTS, STAGE_PARAMS, AnalyzeConfig, analyze
-from analysis.explain.reliability.stage import CURVES, TABLE, choose_sample
+from analysis.store import RunCache
+from analysis.explain.reliability.sampling import choose_sample
 from analysis.explain.reliability.verdict import verdicts_from_table
+from analysis.precompute import AnalyzeConfig, all_stages, analyze, default_stages
 
 SMALL = dict(reliability_images=4, reliability_ig_images=2, reliability_ig_steps=4, reliability_steps=5,
              reliability_random_orders=2, reliability_loc_images=6, batch_size=16)
 
 
 def test_stage_is_registered_opt_in():
-    assert "reliability" not in AnalyzeConfig().stages
-    assert "reliability" in STAGE_PARAMS and set(STAGE_OUTPUTS["reliability"]) == {TABLE, CURVES}
-    params = AnalyzeConfig().stage_params("reliability")
+    stage = all_stages()["reliability"]
+    assert "reliability" not in default_stages() and not stage.default
+    assert set(stage.writes) == {"reliability", "reliability_curves"} and set(stage.reads) == {"samples", "cams"}
+    params = {k: AnalyzeConfig().value(k) for k in stage.params}
     assert json.loads(json.dumps(params)) == params  # survives the manifest unchanged
 
 
@@ -37,14 +39,14 @@ def test_choose_sample_is_stratified_correct_and_seeded():
 @pytest.fixture(scope="module")
 def tiny_reliability(tiny_run, tmp_path_factory):
     root = tmp_path_factory.mktemp("rel_cache")
-    cache = analyze(tiny_run.path, config=AnalyzeConfig(stages=("forward", "reliability"), **SMALL),
+    cache = analyze(tiny_run.path, config=AnalyzeConfig(stages=("reliability",), **SMALL),
                     cache_root=root, progress=False, log=lambda *_: None)
     return cache
 
 
 def test_tiny_run_tables(tiny_reliability):
     cache = tiny_reliability
-    table, curves = cache.table(TABLE), cache.table(CURVES)
+    table, curves = cache.reliability(), cache.reliability_curves()
     assert set(table["check"]) == {"randomization", "faithfulness"}  # no annotations: no localisation
     info = cache.manifest["stages"]["reliability"]
     assert "no cue annotations" in info["localization"]
@@ -69,7 +71,7 @@ def test_tiny_run_tables(tiny_reliability):
 
 def test_rerun_is_cached(tiny_run, tiny_reliability):
     lines = []
-    analyze(tiny_run.path, config=AnalyzeConfig(stages=("forward", "reliability"), **SMALL),
+    analyze(tiny_run.path, config=AnalyzeConfig(stages=("reliability",), **SMALL),
             cache_root=tiny_reliability.root.parent, progress=False, log=lines.append)
     assert any(line.startswith("reliability") and "cached" in line for line in lines)
 
@@ -85,7 +87,7 @@ def test_cli_reliability(tiny_run, tmp_path):
                                     "--methods", "gradcam,gradient"])
     assert res.exit_code == 0, res.output
     assert "Grad-CAM" in res.output and "randomisation" in res.output
-    table = pd.read_parquet(tmp_path / tiny_run.path.name / TABLE)
+    table = RunCache.for_run(tiny_run.path.name, tmp_path).reliability()
     assert set(table["method"]) - {"random"} == {"gradcam", "gradient"}
     bad = CliRunner().invoke(main, ["reliability", str(tiny_run.path), "--cache-root", str(tmp_path),
                                     "--methods", "nonsense"])
@@ -110,12 +112,12 @@ def annotated_run(tmp_path_factory):
 
 def test_localization_on_annotated_demo(annotated_run):
     run, root = annotated_run
-    cache = analyze(run.path, config=AnalyzeConfig(stages=("forward", "reliability"),
+    cache = analyze(run.path, config=AnalyzeConfig(stages=("reliability",),
                                                    **{**SMALL, "reliability_modes": "cascade"}),
                     cache_root=root / "rel", progress=False, log=lambda *_: None)
-    table = cache.table(TABLE)
+    table = cache.reliability()
     loc = table[table["check"] == "localization"]
-    samples = cache.table("samples.parquet")
+    samples = cache.samples()
     n_test = int((samples["split"] == "test").sum())
     g = loc[(loc["method"] == "gradcam") & (loc["subset"] == "all") & (loc["class"] == "all")]
     excluded = int(g[g["metric"] == "excluded"]["value"].iat[0])

@@ -1,14 +1,14 @@
-"""The ``reliability`` stage of ``streetlens analyze`` (opt-in: ``--reliability`` or
-``streetlens reliability RUN``): can the maps the dashboard shows be trusted?
+"""``reliability`` (opt-in: ``streetlens reliability RUN``): can the maps the dashboard
+shows be trusted?
 
-Needs the ``forward`` stage (``samples.parquet`` for correctness, ``cams.npy`` for
-Grad-CAM on every test image). Writes
+Needs the ``forward`` stage (``samples`` for correctness, ``cams`` for Grad-CAM on every
+test image). Writes
 
-* ``reliability.parquet`` — long form, one row per number: ``check`` (randomization,
+* ``reliability`` — long form, one row per number: ``check`` (randomization,
   faithfulness, localization), ``metric``, ``method``, ``mode`` (cascade / independent),
   ``step``, ``layer``, ``milestone``, ``subset`` (correct / all), ``class``, ``value``
   (mean), ``std``, ``n`` (images behind the mean);
-* ``reliability_curves.parquet`` — the mean deletion/insertion curves: ``kind, method,
+* ``reliability_curves`` — the mean deletion/insertion curves: ``kind, method,
   step, fraction, value, std, n``.
 
 Sizes and cost (defaults; all in ``AnalyzeConfig.reliability_*``). Every randomisation
@@ -31,71 +31,29 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
-from analysis.explain.reliability import CURVES, TABLE
 from analysis.explain.reliability import faithfulness as fa
 from analysis.explain.reliability import localization as lo
 from analysis.explain.reliability import randomization as ra
 from analysis.explain.reliability.maps import MapSettings, compute_maps, parse_methods
-from analysis.precompute import Context, stage
-from analysis.train.data import load_rgb, make_transform
+from analysis.explain.reliability.sampling import choose_sample, long_form
+from analysis.precompute.stage import Stage
+from analysis.progress import bar
 
 HEAVY = ("integrated_gradients", "occlusion")
 """Methods whose cost is many passes per image: run on the first ``reliability_ig_images``."""
-COLUMNS = {"check": "", "metric": "", "method": "", "mode": "", "step": -1, "layer": "",
-           "milestone": "", "subset": "", "class": "", "value": np.nan, "std": np.nan, "n": 0}
-
-
-def choose_sample(samples: pd.DataFrame, n: int, seed: int, split: str | None = "test",
-                  correct_only: bool = True) -> np.ndarray:
-    """Rows (``samples["row"]``) of up to ``n`` images of ``split`` (all splits when it is
-    None or has no images), correctly classified ones only unless there are none, taking
-    one image per class in turn (seeded shuffle within each class)."""
-    pool = samples if split is None else samples[samples["split"] == split]
-    if pool.empty:
-        pool = samples
-    if correct_only and pool["correct"].any():
-        pool = pool[pool["correct"]]
-    rng = np.random.default_rng(seed)
-    per_class = [list(rng.permutation(g["row"].to_numpy())) for _, g in pool.groupby("class", sort=True)]
-    out = []
-    while len(out) < n and any(per_class):
-        for lst in per_class:
-            if lst and len(out) < n:
-                out.append(int(lst.pop(0)))
-    return np.asarray(out, dtype=np.int64)
-
-
-def long_form(df: pd.DataFrame, check: str) -> pd.DataFrame:
-    df = df.copy()
-    df["check"] = check
-    for col, default in COLUMNS.items():
-        if col not in df:
-            df[col] = default
-        elif default is not np.nan and not isinstance(default, float):
-            df[col] = df[col].fillna(default)
-    df = df[list(COLUMNS)]
-    return df.astype({"step": "int64", "n": "int64", "value": "float64", "std": "float64"})
-
-
-def _load(ctx: Context, rows: np.ndarray) -> torch.Tensor:
-    tf = make_transform(ctx.run.spec, ctx.run.weights, "none", ctx.run.info["backbone"]["input_size"])
-    paths = ctx.rows["path"].to_numpy()
-    return torch.stack([tf(load_rgb(ctx.dataset.image_path(paths[r]))) for r in rows]).to(ctx.device)
 
 
 def _split(methods) -> tuple[list[str], list[str]]:
     return [m for m in methods if m not in HEAVY], [m for m in methods if m in HEAVY]
 
 
-@stage("reliability")
-def reliability_stage(ctx: Context) -> dict:
+def run(ctx) -> dict:
     """Randomisation sanity check, deletion/insertion faithfulness and (on annotated demo
     data) pointing game and energy inside the cues, for the dashboard's methods."""
     cfg = ctx.config
     spec = ctx.run.spec
-    samples = ctx.cache.table("samples.parquet")
+    samples = ctx.cache.table("samples")
     y_all = samples["y_class"].to_numpy()
     methods = parse_methods(cfg.reliability_methods)
     light, heavy = _split(methods)
@@ -110,7 +68,7 @@ def reliability_stage(ctx: Context) -> dict:
     if len(rows) == 0:
         raise ValueError("no images to check: the dataset has no usable rows")
     k = min(cfg.reliability_ig_images, len(rows)) if heavy else 0
-    x = _load(ctx, rows)
+    x = ctx.load_images(rows)
     target = ("city", [int(v) for v in y_all[rows]])
     target_k = ("city", target[1][:k])
     info.update(images=len(rows), heavy_images=k, sample_rows=[int(r) for r in rows],
@@ -126,10 +84,10 @@ def reliability_stage(ctx: Context) -> dict:
     t0 = time.perf_counter()
     n_steps = sum(len(ra.randomization_steps(model, m)) for m in modes) * (bool(light) + bool(original_heavy))
     parts = []
-    with tqdm(total=n_steps, desc="randomisation check", unit="step", disable=not ctx.progress) as bar:
+    with bar(total=n_steps, desc="randomisation check", unit="step", disable=not ctx.progress) as progress:
         def tick(step):
-            bar.set_postfix_str(f"{step.mode} {step.layer}")
-            bar.update()
+            progress.set_postfix_str(f"{step.mode} {step.layer}")
+            progress.update()
 
         if light:
             parts.append(ra.randomization_test(model, x, target, light, settings, modes=modes, seed=cfg.seed,
@@ -145,17 +103,17 @@ def reliability_stage(ctx: Context) -> dict:
 
     # -- 2. deletion / insertion ---------------------------------------------------
     t0 = time.perf_counter()
-    with tqdm(total=len(rows) + k, desc="deletion/insertion", unit="img", disable=not ctx.progress) as bar:
+    with bar(total=len(rows) + k, desc="deletion/insertion", unit="img", disable=not ctx.progress) as progress:
         curves = [fa.perturbation_curves(model, x, target, original, steps=cfg.reliability_steps,
                                          baseline=cfg.reliability_baseline,
                                          random_orders=cfg.reliability_random_orders, seed=cfg.seed,
-                                         batch_size=max(cfg.batch_size, 32), progress=lambda i: bar.update())]
+                                         batch_size=max(cfg.batch_size, 32), progress=lambda i: progress.update())]
         if original_heavy:
             curves.append(fa.perturbation_curves(model, x[:k], target_k, original_heavy,
                                                  steps=cfg.reliability_steps, baseline=cfg.reliability_baseline,
                                                  random_orders=0, seed=cfg.seed,
                                                  batch_size=max(cfg.batch_size, 32),
-                                                 progress=lambda i: bar.update()))
+                                                 progress=lambda i: progress.update()))
     faith, mean_curves = fa.summarize(pd.concat(curves, ignore_index=True))
     timings["faithfulness"] = time.perf_counter() - t0
 
@@ -167,13 +125,13 @@ def reliability_stage(ctx: Context) -> dict:
 
     table = pd.concat([long_form(randomization, "randomization"), long_form(faith, "faithfulness"),
                        *([long_form(loc, "localization")] if loc is not None else [])], ignore_index=True)
-    ctx.cache.write_table(TABLE, table)
-    ctx.cache.write_table(CURVES, mean_curves)
+    ctx.cache.write_table("reliability", table)
+    ctx.cache.write_table("reliability_curves", mean_curves)
     info["part_seconds"] = {key: round(v, 1) for key, v in timings.items()}
     return info
 
 
-def localization(ctx: Context, samples: pd.DataFrame, methods, settings: MapSettings,
+def localization(ctx, samples: pd.DataFrame, methods, settings: MapSettings,
                  known: dict, known_heavy: dict, info: dict) -> pd.DataFrame | None:
     """Pointing game and energy on the test split; None (and a note in ``info``) when
     the dataset has no cue annotations."""
@@ -204,7 +162,7 @@ def localization(ctx: Context, samples: pd.DataFrame, methods, settings: MapSett
     if "gradcam" in methods:  # every test image, from the forward stage's raw maps
         from analysis.explain.gradcam import upsample
 
-        cams = ctx.cache.array("cams.npy")
+        cams = ctx.cache.array("cams")
         test_rows = test["row"].to_numpy()
         ys = test["y_class"].to_numpy()
         for a in range(0, len(test_rows), 64):
@@ -217,7 +175,7 @@ def localization(ctx: Context, samples: pd.DataFrame, methods, settings: MapSett
                                  correct_only=False)
         light, heavy = _split(others)
         todo = [(light, known, loc_rows), (heavy, known_heavy, loc_rows)]
-        with tqdm(total=len(loc_rows), desc="localisation maps", unit="img", disable=not ctx.progress) as bar:
+        with bar(total=len(loc_rows), desc="localisation maps", unit="img", disable=not ctx.progress) as progress:
             for group, have, want in todo:
                 if not group:
                     continue
@@ -230,9 +188,19 @@ def localization(ctx: Context, samples: pd.DataFrame, methods, settings: MapSett
                 for a in range(0, len(new), settings.batch_size):
                     chunk = np.asarray(new[a:a + settings.batch_size])
                     target = ("city", [int(v) for v in by_row.loc[chunk, "y_class"]])
-                    score(compute_maps(ctx.model, _load(ctx, chunk), target, group, settings), chunk)
+                    score(compute_maps(ctx.model, ctx.load_images(chunk), target, group, settings), chunk)
                     if group is light:
-                        bar.update(len(chunk))
+                        progress.update(len(chunk))
         info["localization_images"] = {"gradcam": int(len(test)), "others": int(len(loc_rows))}
     info["excluded_no_cue"] = int(sum(m is None for m in masks.values()))
     return lo.summarize(pd.concat(scores, ignore_index=True))
+
+
+STAGE = Stage(
+    name="reliability", order=90, run=run, default=False, command="streetlens reliability {run}",
+    params=("reliability_images", "reliability_ig_images", "reliability_ig_steps", "reliability_steps",
+            "reliability_random_orders", "reliability_baseline", "reliability_loc_images",
+            "reliability_tolerance", "reliability_methods", "reliability_modes", "seed"),
+    doc="randomisation sanity check, deletion/insertion and pointing game, a verdict per method",
+    reads=("samples", "cams"), writes=("reliability", "reliability_curves"),
+)

@@ -1,0 +1,129 @@
+"""``streetlens analyze``, ``reliability`` and ``demo``: the whole-dataset analysis."""
+
+from __future__ import annotations
+
+import click
+
+from analysis.cli.common import (analysed_run_options, cache_root_option, data_root_option,
+                                     models_root_option, user_errors)
+
+
+def list_stages(ctx: click.Context, _param, value: bool) -> None:
+    """``--list-stages``: every stage's descriptor, in run order, then exit."""
+    if not value or ctx.resilient_parsing:
+        return
+    from analysis.precompute import all_stages
+
+    for s in all_stages().values():
+        mark = "" if s.default else "  (opt-in)"
+        click.echo(f"{s.name:<12} {s.doc}{mark}")
+        click.echo(f"{'':<12} reads {', '.join(s.reads) or '-'}; writes {', '.join(s.writes)}")
+    ctx.exit()
+
+
+@click.command("analyze")
+@analysed_run_options
+@click.option("--stages", default=None,
+              help="Comma-separated stages to run (each resumable and cached; what they need "
+                   "comes along) [default: every stage that is not opt-in; see --list-stages].")
+@click.option("--list-stages", is_flag=True, expose_value=False, is_eager=True, callback=list_stages,
+              help="List the stages (what each reads and writes) and exit.")
+@click.option("--concepts", "n_concepts", default=12, show_default=True, help="NMF concepts.")
+@click.option("--featvis-steps", default=256, show_default=True, help="lucent optimisation steps.")
+@click.option("--featvis-size", default=128, show_default=True, help="Feature-visualisation size (px).")
+@click.option("--featvis-lr", default=0.05, show_default=True,
+              help="lucent's Adam step (0.1 with half the steps gives similar pictures).")
+@click.option("--featvis-precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto",
+              show_default=True,
+              help="auto: bf16 where it is native and faster (not for depthwise convs on a CPU).")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--reliability", is_flag=True,
+              help="Also run the reliability checks (opt-in; see `streetlens reliability`).")
+@user_errors
+def analyze_cmd(run, models_root, dataset_name, cache_root, stages, n_concepts, featvis_steps,
+                featvis_size, featvis_lr, featvis_precision, batch_size, seed, device, reliability):
+    """Precompute everything the dashboard shows for RUN (whole dataset)."""
+    from analysis.precompute import AnalyzeConfig, analyze, summary_lines
+
+    cfg = AnalyzeConfig(batch_size=batch_size, n_concepts=n_concepts, featvis_steps=featvis_steps,
+                        featvis_size=featvis_size, featvis_lr=featvis_lr,
+                        featvis_precision=featvis_precision, seed=seed, device=device,
+                        stages=tuple(s.strip() for s in stages.split(",") if s.strip()) if stages else None)
+    if reliability:
+        from analysis.precompute import default_stages
+
+        chosen = cfg.stages if cfg.stages is not None else default_stages()
+        cfg.stages = chosen if "reliability" in chosen else (*chosen, "reliability")
+    cache = analyze(run, config=cfg, dataset=dataset_name, cache_root=cache_root,
+                    models_root=models_root, log=click.echo)
+    click.echo("\n".join(summary_lines(cache)))
+
+
+@click.command("demo")
+@data_root_option
+@models_root_option
+@cache_root_option
+@click.option("--per-class", default=80, show_default=True, help="Demo streets per city.")
+@click.option("--places/--no-places", "with_places", default=None,
+              help="Also train the Places365 wideresnet18 [default: when its weights are on disk].")
+@click.option("--featvis-steps", default=48, show_default=True,
+              help="lucent steps (at lr 0.1) per feature visualisation.")
+@user_errors
+def demo_cmd(data_root, models_root, cache_root, per_class, with_places, featvis_steps):
+    """Build the offline demo: procedural streets, trained runs, their analysis."""
+    from analysis.demo import DemoConfig, build_demo
+    from analysis.store import default_cache_root, default_data_root, default_models_root
+
+    build_demo(data_root or default_data_root(), models_root or default_models_root(),
+               cache_root or default_cache_root(),
+               DemoConfig(per_class=per_class, with_places=with_places, featvis_steps=featvis_steps),
+               log=click.echo)
+
+
+@click.command("reliability")
+@analysed_run_options
+@click.option("--images", default=8, show_default=True,
+              help="Correctly classified test images for randomisation and deletion/insertion.")
+@click.option("--ig-images", default=4, show_default=True,
+              help="Of those, how many for integrated gradients (its cost: --ig-steps passes each).")
+@click.option("--ig-steps", default=8, show_default=True, help="Integrated-gradients steps.")
+@click.option("--steps", default=20, show_default=True, help="Deletion/insertion steps.")
+@click.option("--random-orders", default=3, show_default=True,
+              help="Random pixel orders (seeds) of the deletion/insertion reference.")
+@click.option("--baseline", type=click.Choice(["blur", "mean"]), default="blur", show_default=True,
+              help="What a deleted pixel becomes: the blurred image or its mean colour.")
+@click.option("--loc-images", default=30, show_default=True,
+              help="Test images for the pointing game of the per-pixel methods (Grad-CAM: all).")
+@click.option("--tolerance", default=15, show_default=True,
+              help="Pointing-game tolerance in pixels at 224 px (scaled with the image).")
+@click.option("--methods", default="", help="Comma-separated methods [default: the dashboard's five].")
+@click.option("--modes", default="cascade,independent", show_default=True,
+              help="Randomisation schedules: cascade, independent.")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@user_errors
+def reliability_cmd(run, models_root, dataset_name, cache_root, images, ig_images, ig_steps, steps,
+                    random_orders, baseline, loc_images, tolerance, methods, modes, batch_size, seed,
+                    device):
+    """Can RUN's explanations be trusted? Randomisation sanity check, deletion/insertion,
+    pointing game (demo data) → the run's reliability table and a verdict per method."""
+    from analysis.explain.reliability.maps import parse_methods
+    from analysis.explain.reliability.verdict import verdicts_from_table
+    from analysis.precompute import AnalyzeConfig, analyze, summary_lines
+
+    parse_methods(methods)  # one clear line for a typo, before any work
+    cfg = AnalyzeConfig(batch_size=batch_size, seed=seed, device=device, stages=("reliability",),
+                        reliability_images=images, reliability_ig_images=ig_images,
+                        reliability_ig_steps=ig_steps, reliability_steps=steps,
+                        reliability_random_orders=random_orders, reliability_baseline=baseline,
+                        reliability_loc_images=loc_images, reliability_tolerance=tolerance,
+                        reliability_methods=methods, reliability_modes=modes)
+    cache = analyze(run, config=cfg, dataset=dataset_name, cache_root=cache_root,
+                    models_root=models_root, log=click.echo)
+    click.echo("\n".join(summary_lines(cache)))
+    click.echo(f"\n{cache.path('reliability')}")
+    for v in verdicts_from_table(cache.reliability()).values():
+        click.echo(f"  {v.icon} {v.text}")

@@ -1,0 +1,43 @@
+"""The settings of ``streetlens analyze``: one dataclass the CLI, the demo and tests fill."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class AnalyzeConfig:
+    batch_size: int = 16
+    n_concepts: int = 12
+    concept_rows: int = 100_000
+    top_patches: int = 12
+    top_channels: int = 10
+    featvis_channels: int = 3  # per class
+    featvis_size: int = 128
+    featvis_steps: int = 256
+    featvis_lr: float = 0.05  # lucent's Adam step; ~0.1 lets half the steps reach the same contrast
+    featvis_precision: str = "auto"  # bf16 where it is native and faster (see nets/precision.py)
+    umap_neighbors: int = 15
+    knn: int = 8
+    seed: int = 0
+    stages: tuple[str, ...] | None = None  # None: every stage that runs by default
+    # reliability (opt-in stage; see precompute/stages/reliability.py for the costs)
+    reliability_images: int = 8  # correctly classified test images, one class in turn
+    reliability_ig_images: int = 4  # of those, for integrated gradients (and occlusion)
+    reliability_ig_steps: int = 8
+    reliability_steps: int = 20  # deletion/insertion steps
+    reliability_random_orders: int = 3
+    reliability_baseline: str = "blur"  # or "mean"
+    reliability_loc_images: int = 30  # test images for pointing game (Grad-CAM: all)
+    reliability_tolerance: int = 15  # pointing-game tolerance, px at 224 px
+    reliability_methods: str = ""  # comma-separated; "" = the dashboard's five
+    reliability_modes: str = "cascade,independent"
+    device: str = "auto"
+    extra: dict = field(default_factory=dict)
+    """Parameters of stages that have no field here (a new stage's, by name)."""
+
+    def value(self, name: str, default=None):
+        """A parameter by name: a field, else ``extra``, else ``default``."""
+        if name in self.__dataclass_fields__ and name != "extra":
+            return getattr(self, name)
+        return self.extra.get(name, default)

@@ -1,0 +1,161 @@
+"""``streetlens analyze RUN``: run (or resume) the selected stages in dependency order.
+
+Each stage's *fingerprint* hashes its name, version and parameters with the fingerprints
+of the stages whose artefacts it reads. A stage whose recorded fingerprint matches is
+skipped; one whose fingerprint changed is rerun after its old artefacts — and those of
+every stage downstream of it — are removed. A stage that needs an artefact nobody has
+computed yet brings its producer along. The cache as a whole belongs to one model file
+and one dataset state: computed for another, it is discarded and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from analysis import progress as job_progress
+from analysis.data.dataset import Dataset, DatasetError, fingerprint
+from analysis.nets.device import choose_device
+from analysis.precompute.config import AnalyzeConfig
+from analysis.precompute.context import Context
+from analysis.precompute.stage import Stage, all_stages, producers
+from analysis.store import SCHEMA_VERSION, RunCache, default_cache_root, file_fingerprint
+from analysis.train.runs import Run, code_version, open_run
+
+
+def dataset_for_run(run: Run, dataset: str | Path | None = None) -> Dataset:
+    ds = Dataset.open(dataset) if dataset else Dataset(Path(run.info["dataset"]["path"]))
+    if not ds.exists():
+        raise DatasetError(f"the dataset of run {run.name} is not at {ds.root}; pass --dataset PATH")
+    return ds
+
+
+def default_stages() -> tuple[str, ...]:
+    return tuple(name for name, s in all_stages().items() if s.default)
+
+
+def plan(selected: tuple[str, ...], cache: RunCache, stages: dict[str, Stage]) -> list[Stage]:
+    """The selected (known) stages plus the producers of any input not in the cache yet,
+    in run order."""
+    by_artefact = producers(stages)
+    wanted = set(selected)
+    todo = list(selected)
+    while todo:
+        for artefact in stages[todo.pop()].reads:
+            producer = by_artefact.get(artefact)
+            if producer and producer.name not in wanted and not cache.stage_done(producer.name):
+                wanted.add(producer.name)
+                todo.append(producer.name)
+    return [s for name, s in stages.items() if name in wanted]
+
+
+def downstream(name: str, stages: dict[str, Stage]) -> list[str]:
+    """Every stage that reads, directly or not, what stage ``name`` writes."""
+    out: list[str] = []
+    frontier = set(stages[name].writes)
+    for s in stages.values():  # run order: readers come after their producers
+        if s.name != name and frontier & set(s.reads):
+            out.append(s.name)
+            frontier |= set(s.writes)
+    return out
+
+
+def stage_fingerprint(stage: Stage, params: dict, cache: RunCache, stages: dict[str, Stage]) -> str:
+    by_artefact = producers(stages)
+    upstream = sorted({by_artefact[a].name for a in stage.reads if a in by_artefact})
+    parts = {"stage": stage.name, "version": stage.version, "params": params,
+             "upstream": {u: cache.stage_record(u).get("fingerprint") for u in upstream}}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _is_current(record: dict, fp: str, params: dict) -> bool:
+    if not record.get("done"):
+        return False
+    if "fingerprint" in record:
+        return record["fingerprint"] == fp
+    return record.get("params") == params  # a cache from before fingerprints: params decide
+
+
+def _discard(name: str, cache: RunCache, stages: dict[str, Stage]) -> None:
+    for stale in (name, *downstream(name, stages)):
+        if cache.stage_record(stale):
+            for artefact in stages[stale].writes:
+                cache.remove(artefact)
+            cache.forget_stage(stale)
+
+
+def open_cache(run: Run, rows, ds: Dataset, cache_root: Path | None, log: Callable[[str], None]
+               ) -> tuple[RunCache, dict]:
+    """The run's cache, reset when it was computed for another model or dataset."""
+    cache = RunCache.for_run(run.name, cache_root or default_cache_root())
+    key = {"schema": SCHEMA_VERSION, "model_fingerprint": file_fingerprint(run.files.model),
+           "dataset_fingerprint": fingerprint(rows)}
+    if cache.exists() and {k: cache.manifest.get(k) for k in key} != key:
+        log(f"cache {cache.root} was computed for another model or dataset: recomputing")
+        cache.reset()
+    if not cache.exists():
+        cache.manifest = {**key, "run": run.name, "stages": {}, "n_images": len(rows),
+                          "code_version": code_version(), "dataset": str(ds.root)}
+        cache.save_manifest()
+    return cache, key
+
+
+def analyze(run_name: str | Path, *, config: AnalyzeConfig | None = None, dataset: str | None = None,
+            cache_root: Path | None = None, models_root: Path | None = None,
+            progress: bool = True, log: Callable[[str], None] = print) -> RunCache:
+    """Run (or resume) every selected stage for a run; returns the cache."""
+    config = config or AnalyzeConfig()
+    stages = all_stages()
+    selected = tuple(config.stages) if config.stages is not None else default_stages()
+    unknown = [s for s in selected if s not in stages]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(stages)}")
+    run = open_run(run_name, models_root)
+    ds = dataset_for_run(run, dataset)
+    rows = ds.usable()
+    unknown_classes = sorted(set(rows["class"]) - set(run.labels.classes))
+    if unknown_classes:
+        raise DatasetError(f"dataset {ds.name} has classes the run {run.name} never saw: "
+                           f"{', '.join(unknown_classes)}")
+    cache, key = open_cache(run, rows, ds, cache_root, log)
+    if fingerprint(rows) != run.info["dataset"]["fingerprint"]:
+        log(f"note: dataset {ds.name} changed since {run.name} was trained "
+            "(images, labels or splits); the analysis uses the dataset as it is now")
+    ctx = Context(run, ds, rows, cache, config, choose_device(config.device), progress, key)
+    todo = plan(selected, cache, stages)
+    with job_progress.phases(len(todo)) as parts:
+        for stage in todo:
+            parts.start(stage.name)
+            params = ctx.params(stage)
+            fp = stage_fingerprint(stage, params, cache, stages)
+            record = cache.stage_record(stage.name)
+            if _is_current(record, fp, params):
+                if "fingerprint" not in record:  # remember it from now on
+                    cache.mark_stage(stage.name, record.get("seconds", 0.0),
+                                     **{k: v for k, v in record.items() if k not in ("done", "seconds")},
+                                     fingerprint=fp)
+                log(f"{stage.name:<10} cached")
+                continue
+            if record:  # computed with other parameters or inputs: drop it and what depends on it
+                _discard(stage.name, cache, stages)
+            ctx.stage = stage
+            t0 = time.perf_counter()
+            info = stage.run(ctx) or {}
+            seconds = time.perf_counter() - t0
+            cache.mark_stage(stage.name, seconds, params=params, version=stage.version,
+                             fingerprint=fp, **info)
+            log(f"{stage.name:<10} {seconds:7.1f} s")
+    return cache
+
+
+def summary_lines(cache: RunCache) -> list[str]:
+    stages = cache.manifest.get("stages", {})
+    total = sum(s.get("seconds", 0) for s in stages.values())
+    lines = [f"analysis of {cache.manifest.get('run')} in {cache.root}: "
+             f"{cache.manifest.get('n_images')} images"]
+    lines += [f"  {name:<10} {s.get('seconds', 0):7.1f} s" for name, s in stages.items()]
+    lines.append(f"  {'total':<10} {total:7.1f} s")
+    return lines

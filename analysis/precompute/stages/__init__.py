@@ -1,0 +1,1 @@
+"""One module per precompute stage; each defines ``STAGE`` (see ``analysis.precompute.stage``)."""

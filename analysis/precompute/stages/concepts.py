@@ -1,0 +1,99 @@
+"""``concepts``: NMF of the training images' activations; a map per concept for every
+image; the concept × class importance (gradient × concept activation, as in CRAFT); the
+top patches of every concept, cut out of the photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from analysis.explain.factorize import (ConceptBasis, concept_class_importance, concept_maps,
+                                        crop_patches, fit_concepts, patch_box, top_patches)
+from analysis.precompute.stage import Stage
+from analysis.progress import bar
+from analysis.store import batched
+
+
+def load_basis(cache) -> ConceptBasis:
+    """The cache's concept basis (FileNotFoundError when the stage has not run)."""
+    components, info = cache.read_concept_basis()
+    return ConceptBasis.from_record(components, info)
+
+
+def run(ctx) -> dict:
+    labels = ctx.run.labels
+    acts = ctx.cache.array("activations")
+    n, c, h, w = acts.shape
+    train = np.flatnonzero(ctx.rows["split"].to_numpy() == "train")
+    try:
+        basis = load_basis(ctx.cache)
+    except FileNotFoundError:
+        basis = fit_concepts(acts, ctx.param("n_concepts"), seed=ctx.param("seed"),
+                             max_rows=ctx.param("concept_rows"),
+                             indices=train if len(train) else None, progress=ctx.progress,
+                             meta={"run": ctx.run.name, "layer": ctx.run.spec.target_layer,
+                                   "fit_on": "train"})
+        ctx.cache.write_concept_basis(*basis.record())
+    k = basis.n_concepts
+    stream = ctx.cache.streaming("concept_maps", (n, k, h, w), "float16", {**ctx.key, **ctx.params(ctx.stage)})
+    for a, b in bar(list(batched(n, 128, stream.start)), desc="concept maps", unit="batch",
+                    disable=not ctx.progress):
+        stream.write(a, concept_maps(basis, acts[a:b]).astype(np.float16))
+    stream.finish()
+    write_importance(ctx, basis)
+    write_patches(ctx, ctx.cache.array("concept_maps"), (h, w))
+    return {"concepts": k, "explained": round(float(basis.explained), 4)}
+
+
+def write_importance(ctx, basis: ConceptBasis) -> None:
+    labels = ctx.run.labels
+    maps = ctx.cache.array("concept_maps")
+    grads = ctx.cache.array("gradients")
+    n, k, kc = len(maps), basis.n_concepts, len(labels.classes)
+    y, yg = labels.encode(ctx.rows)
+
+    def chunks(cols, targets):
+        for a, b in batched(n, 256):
+            yield np.asarray(maps[a:b], np.float32), np.asarray(grads[a:b, cols], np.float32), targets[a:b]
+
+    city, city_n = concept_class_importance(chunks(slice(0, kc), y), basis, kc)
+    group, group_n = concept_class_importance(chunks(slice(kc, None), yg), basis, len(labels.groups))
+    rows = [{"concept": ki, "head": head, "target": name, "importance": float(m[ki, t]), "images": int(cnt[t])}
+            for head, names, m, cnt in (("city", labels.classes, city, city_n),
+                                        ("group", labels.groups, group, group_n))
+            for t, name in enumerate(names) for ki in range(k)]
+    ctx.cache.write_table("concept_importance", pd.DataFrame(rows))
+
+
+def write_patches(ctx, maps: np.ndarray, grid: tuple[int, int]) -> None:
+    """The top patches of every concept as pictures, and the table that lists them."""
+    patches = top_patches(maps, ctx.param("top_patches"))
+    paths = [ctx.dataset.image_path(p) for p in ctx.rows["path"]]
+    sizes: dict[int, tuple[int, int]] = {}
+    records = []
+    for ki, plist in enumerate(patches):
+        boxes = []
+        for p in plist:
+            if p.image not in sizes:
+                with Image.open(paths[p.image]) as im:
+                    sizes[p.image] = (im.height, im.width)
+            boxes.append(patch_box(p.y, p.x, grid, sizes[p.image]))
+        crops = crop_patches([paths[p.image] for p in plist], boxes, size=96)
+        for rank, (p, box, crop) in enumerate(zip(plist, boxes, crops)):
+            target = ctx.cache.patch_path(ki, rank)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            crop.save(target)
+            records.append({"concept": ki, "rank": rank, "row": p.image, "id": ctx.rows["id"].iat[p.image],
+                            "y": p.y, "x": p.x, "value": p.value, "left": box[0], "top": box[1],
+                            "right": box[2], "bottom": box[3], "file": ctx.cache.relative(target)})
+    ctx.cache.write_table("concept_patches", pd.DataFrame(records))
+
+
+STAGE = Stage(
+    name="concepts", order=30, run=run, params=("n_concepts", "concept_rows", "top_patches", "seed"),
+    doc="NMF concepts of the activations, their maps, importance per class and top patches",
+    reads=("activations", "gradients"),
+    writes=("concept_basis", "concept_maps", "concept_importance", "concept_patches",
+            "concept_patch_images"),
+)

@@ -1,0 +1,26 @@
+"""Where streetlens keeps what it computes — the only package that spells a file name.
+
+``RunCache``     a run's analysis cache (``cache/<run>/``): typed accessors per artefact
+``RunFiles``     a trained run (``models/<run>/``)
+``DatasetFiles`` a dataset folder (``data/<name>/``)
+``TrunkFiles``   frozen layers' outputs shared by training and analysis (``cache/trunk/``)
+``JobFiles``     a background job's progress and log (``cache/jobs/<job>/``)
+
+It sits at the bottom of the package: it imports nothing else of streetlens.
+"""
+
+from analysis.store.arrays import StreamingArray, batched
+from analysis.store.cache import (ARTEFACTS, SCHEMA_VERSION, Artefact, CacheError, RunCache,
+                                  declare, default_cache_root)
+from analysis.store.datasets import CLASSES_FILE, SOURCES_LOG, DatasetFiles, default_data_root
+from analysis.store.files import atomic_path, file_fingerprint, write_bytes_atomic, write_json_atomic
+from analysis.store.jobs import JobFiles
+from analysis.store.runs import RunFiles, default_models_root
+from analysis.store.trunk import TrunkFiles
+
+__all__ = [
+    "ARTEFACTS", "SCHEMA_VERSION", "Artefact", "CacheError", "RunCache", "declare", "default_cache_root",
+    "StreamingArray", "batched", "CLASSES_FILE", "SOURCES_LOG", "DatasetFiles", "default_data_root",
+    "atomic_path", "file_fingerprint", "write_bytes_atomic", "write_json_atomic", "JobFiles",
+    "RunFiles", "default_models_root", "TrunkFiles",
+]

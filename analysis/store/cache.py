@@ -1,0 +1,344 @@
+"""The analysis cache of one run, ``cache/<run>/``: the one place that knows its layout.
+
+Why it looks like this:
+- Every artefact has a *name* (``cams``, ``samples`` …) that stages declare as what they
+  read and write; only this module maps names to files. Pages, stages and the CLI ask
+  for ``cache.cams()`` or ``cache.array("cams")``, never for a file.
+- Arrays are ``.npy`` files opened as memory maps, so the dashboard opens a 4,000-image
+  cache instantly and reads only the rows a page shows; long ones are written streaming
+  and resumably (:class:`~analysis.store.arrays.StreamingArray`).
+- The manifest records the schema version and the fingerprints of the model file and of
+  the dataset it was computed on; a reader compares them with the run and dataset as they
+  are now and reports a stale or foreign cache instead of showing wrong pictures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.store.arrays import PARTIAL_SUFFIX, PROGRESS_SUFFIX, StreamingArray
+from analysis.store.files import atomic_path, write_json_atomic
+
+SCHEMA_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+
+
+class CacheError(ValueError):
+    """A cache that cannot be used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Artefact:
+    """One named thing in a run's cache: where it lives and what it holds."""
+
+    name: str
+    file: str  # relative to the run's cache folder
+    kind: str  # "array" (.npy memmap), "table" (parquet), "folder" (files named by the cache)
+    doc: str
+
+
+ARTEFACTS: dict[str, Artefact] = {a.name: a for a in (
+    # forward: one pass over every image
+    Artefact("samples", "samples.parquet", "table",
+             "one row per image: labels, both heads' predictions, confidence, margin"),
+    Artefact("class_logits", "class_logits.npy", "array", "(N, classes) city logits"),
+    Artefact("group_logits", "group_logits.npy", "array", "(N, groups) group logits"),
+    Artefact("class_probs", "class_probs.npy", "array", "(N, classes) city probabilities"),
+    Artefact("group_probs", "group_probs.npy", "array", "(N, groups) group probabilities"),
+    Artefact("features", "features.npy", "array", "(N, C) pooled features"),
+    Artefact("activations", "activations.npy", "array", "(N, C, h, w) target-layer activations, fp16"),
+    Artefact("cams", "cams.npy", "array", "(N, K, h, w) raw Grad-CAM of every output of both heads"),
+    Artefact("gradients", "gradients.npy", "array", "(N, K, C) Grad-CAM weights (pooled gradients)"),
+    Artefact("channel_attr", "channel_attr.npy", "array",
+             "(N, K, C) channel attribution: activation × gradient summed over the map"),
+    # map
+    Artefact("umap", "umap.parquet", "table", "2-D UMAP of the pooled features"),
+    Artefact("neighbors", "neighbors.npy", "array", "(N, k) rows of the nearest training images"),
+    Artefact("neighbor_dist", "neighbor_dist.npy", "array", "(N, k) their cosine distances"),
+    # channels
+    Artefact("top_channels", "top_channels.parquet", "table", "channels that drive each class and group"),
+    # concepts
+    Artefact("concept_basis", "concepts", "folder", "NMF concept directions and how well they fit"),
+    Artefact("concept_maps", "concept_maps.npy", "array", "(N, concepts, h, w) concept maps"),
+    Artefact("concept_importance", "concept_importance.parquet", "table",
+             "concept × class importance (gradient × concept activation)"),
+    Artefact("concept_patches", "concept_patches.parquet", "table", "top patches of every concept"),
+    Artefact("concept_patch_images", "concepts/patches", "folder", "the top patches as pictures"),
+    # featvis
+    Artefact("featvis", "featvis.parquet", "table", "which feature visualisations exist"),
+    Artefact("featvis_images", "featvis", "folder", "lucent renders of concepts and top channels"),
+    # reliability
+    Artefact("reliability", "reliability.parquet", "table",
+             "randomisation, faithfulness and localisation numbers (long form)"),
+    Artefact("reliability_curves", "reliability_curves.parquet", "table",
+             "mean deletion/insertion curves"),
+    # the dashboard's per-image maps
+    Artefact("ondemand", "ondemand", "folder", "pixel-level maps computed on demand, one file each"),
+)}
+
+# files inside the folders above (named here, and only here)
+_BASIS_COMPONENTS = "components.npy"
+_BASIS_INFO = "concepts.json"
+
+
+def default_cache_root() -> Path:
+    return Path(os.environ.get("STREETLENS_CACHE", "cache"))
+
+
+def declare(name: str, kind: str, doc: str) -> Artefact:
+    """A new artefact (a new stage's): its file follows the naming rule of its kind, so a
+    stage module names what it writes without spelling a file."""
+    files = {"array": f"{name}.npy", "table": f"{name}.parquet", "folder": name}
+    if kind not in files:
+        raise ValueError(f"artefact {name!r}: kind must be one of {', '.join(files)}, not {kind!r}")
+    existing = ARTEFACTS.get(name)
+    if existing is not None:
+        if existing.kind != kind:
+            raise ValueError(f"artefact {name!r} is already a {existing.kind}")
+        return existing
+    ARTEFACTS[name] = Artefact(name, files[kind], kind, doc)
+    return ARTEFACTS[name]
+
+
+def artefact(name: str) -> Artefact:
+    try:
+        return ARTEFACTS[name]
+    except KeyError:
+        raise KeyError(f"no artefact {name!r}; known: {', '.join(ARTEFACTS)}") from None
+
+
+class RunCache:
+    """``cache/<run>/`` with its manifest; cheap to create, reads on demand."""
+
+    def __init__(self, root: Path | str, manifest: dict | None = None):
+        self.root = Path(root)
+        self.manifest = manifest or {}
+        if not self.manifest and self.manifest_path.is_file():
+            self.manifest = json.loads(self.manifest_path.read_text())
+
+    @classmethod
+    def for_run(cls, run_name: str, cache_root: Path | str | None = None) -> "RunCache":
+        return cls(Path(cache_root or default_cache_root()) / run_name)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    # -- manifest --------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST_FILE
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def save_manifest(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.manifest_path, self.manifest)
+
+    def stage_record(self, stage: str) -> dict:
+        return self.manifest.get("stages", {}).get(stage, {})
+
+    def stage_done(self, stage: str) -> bool:
+        return bool(self.stage_record(stage).get("done"))
+
+    def mark_stage(self, stage: str, seconds: float, **info) -> None:
+        self.manifest.setdefault("stages", {})[stage] = {"done": True, "seconds": round(seconds, 2), **info}
+        self.save_manifest()
+
+    def forget_stage(self, stage: str) -> None:
+        self.manifest.get("stages", {}).pop(stage, None)
+
+    def problems(self, model_fingerprint: str | None = None,
+                 dataset_fingerprint: str | None = None) -> list[str]:
+        """Why this cache should not be trusted as it is (empty when it is fine)."""
+        if not self.exists():
+            return [f"no analysis at {self.root}: run `streetlens analyze {self.name}`"]
+        out = []
+        m = self.manifest
+        if m.get("schema") != SCHEMA_VERSION:
+            out.append(f"cache schema {m.get('schema')} is not the current {SCHEMA_VERSION}: "
+                       f"re-run `streetlens analyze {self.name}`")
+        if model_fingerprint and m.get("model_fingerprint") != model_fingerprint:
+            out.append("the model changed since this analysis (retrained?): "
+                       f"re-run `streetlens analyze {self.name}`")
+        if dataset_fingerprint and m.get("dataset_fingerprint") != dataset_fingerprint:
+            out.append("the dataset changed since this analysis (images, labels or splits): "
+                       f"re-run `streetlens analyze {self.name}`")
+        return out
+
+    # -- any artefact by name ---------------------------------------------------------------
+    def path(self, name: str) -> Path:
+        """Where artefact ``name`` lives (for its modification time, or a folder to fill)."""
+        return self.root / artefact(name).file
+
+    def has(self, name: str) -> bool:
+        p = self.path(name)
+        if name == "concept_basis":
+            return (p / _BASIS_COMPONENTS).is_file() and (p / _BASIS_INFO).is_file()
+        return p.is_dir() if artefact(name).kind == "folder" else p.is_file()
+
+    def mtime(self, name: str) -> float:
+        """Modification time of artefact ``name`` (0 when absent): a key for readers' caches."""
+        p = self.path(name)
+        if name == "concept_basis":
+            p = p / _BASIS_COMPONENTS
+        return p.stat().st_mtime if p.exists() else 0.0
+
+    def remove(self, name: str) -> None:
+        p = self.path(name)
+        if name == "concept_basis":  # the folder also holds the patch pictures
+            for f in (_BASIS_COMPONENTS, _BASIS_INFO):
+                (p / f).unlink(missing_ok=True)
+        elif p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
+            for suffix in (PARTIAL_SUFFIX, PROGRESS_SUFFIX):
+                p.with_name(p.name + suffix).unlink(missing_ok=True)
+
+    def _missing(self, name: str) -> CacheError:
+        return CacheError(f"{self.path(name)} is missing: run `streetlens analyze {self.name}`")
+
+    def array(self, name: str) -> np.ndarray:
+        """A read-only memory map of array artefact ``name``."""
+        self._check_kind(name, "array")
+        if not self.has(name):
+            raise self._missing(name)
+        return np.load(self.path(name), mmap_mode="r")
+
+    def streaming(self, name: str, shape, dtype, key: dict) -> StreamingArray:
+        self._check_kind(name, "array")
+        self.root.mkdir(parents=True, exist_ok=True)
+        return StreamingArray(self.path(name), shape, dtype, key)
+
+    def write_array(self, name: str, values: np.ndarray) -> None:
+        self._check_kind(name, "array")
+        with atomic_path(self.path(name)) as tmp, open(tmp, "wb") as f:
+            np.save(f, values)
+
+    def table(self, name: str) -> pd.DataFrame:
+        self._check_kind(name, "table")
+        if not self.has(name):
+            raise self._missing(name)
+        return pd.read_parquet(self.path(name))
+
+    def write_table(self, name: str, df: pd.DataFrame) -> None:
+        self._check_kind(name, "table")
+        with atomic_path(self.path(name)) as tmp:
+            df.to_parquet(tmp, index=False)
+
+    def _check_kind(self, name: str, kind: str) -> None:
+        if artefact(name).kind != kind:
+            raise TypeError(f"artefact {name!r} is a {artefact(name).kind}, not a {kind}")
+
+    # -- named accessors -------------------------------------------------------------
+    def samples(self) -> pd.DataFrame:
+        return self.table("samples")
+
+    def class_probs(self) -> np.ndarray:
+        return self.array("class_probs")
+
+    def group_probs(self) -> np.ndarray:
+        return self.array("group_probs")
+
+    def features(self) -> np.ndarray:
+        return self.array("features")
+
+    def activations(self) -> np.ndarray:
+        return self.array("activations")
+
+    def cams(self) -> np.ndarray:
+        return self.array("cams")
+
+    def gradients(self) -> np.ndarray:
+        return self.array("gradients")
+
+    def channel_attr(self) -> np.ndarray:
+        return self.array("channel_attr")
+
+    def umap(self) -> pd.DataFrame:
+        return self.table("umap")
+
+    def neighbors(self) -> np.ndarray:
+        return self.array("neighbors")
+
+    def neighbor_dist(self) -> np.ndarray:
+        return self.array("neighbor_dist")
+
+    def top_channels(self) -> pd.DataFrame:
+        return self.table("top_channels")
+
+    def concept_maps(self) -> np.ndarray:
+        return self.array("concept_maps")
+
+    def concept_importance(self) -> pd.DataFrame:
+        return self.table("concept_importance")
+
+    def concept_patches(self) -> pd.DataFrame:
+        return self.table("concept_patches")
+
+    def featvis(self) -> pd.DataFrame:
+        return self.table("featvis")
+
+    def reliability(self) -> pd.DataFrame:
+        return self.table("reliability")
+
+    def reliability_curves(self) -> pd.DataFrame:
+        return self.table("reliability_curves")
+
+    # -- the concept basis: two files in the concepts folder --------------------------------
+    def read_concept_basis(self) -> tuple[np.ndarray, dict]:
+        """``(components, info)`` as :meth:`write_concept_basis` stored them."""
+        folder = self.path("concept_basis")
+        comp, info = folder / _BASIS_COMPONENTS, folder / _BASIS_INFO
+        if not comp.is_file() or not info.is_file():
+            raise FileNotFoundError(f"no concept basis in {folder}; run the concepts stage of "
+                                    f"`streetlens analyze {self.name}`")
+        return np.load(comp, allow_pickle=False), json.loads(info.read_text())
+
+    def write_concept_basis(self, components: np.ndarray, info: dict) -> None:
+        folder = self.path("concept_basis")
+        with atomic_path(folder / _BASIS_COMPONENTS) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.ascontiguousarray(components, dtype=np.float32), allow_pickle=False)
+        write_json_atomic(folder / _BASIS_INFO, info)
+
+    # -- one file per item --------------------------------------------------------------
+    def patch_path(self, concept: int, rank: int) -> Path:
+        """Picture of concept ``concept``'s top patch number ``rank``."""
+        return self.path("concept_patch_images") / f"c{concept:02d}_{rank:02d}.png"
+
+    def featvis_path(self, kind: str, index: int) -> Path:
+        """Feature visualisation of a concept direction or of a channel."""
+        if kind == "concept":
+            return self.path("featvis_images") / f"concept_{index:02d}.png"
+        if kind == "channel":
+            return self.path("featvis_images") / f"channel_{index:04d}.png"
+        raise ValueError(f"feature visualisations are of a 'concept' or a 'channel', not {kind!r}")
+
+    def ondemand_path(self, method: str, image_id: str, head: str, index: int) -> Path:
+        """Where the on-demand map of ``method`` for (``head``, ``index``) of an image lives."""
+        if head not in ("city", "group"):
+            raise ValueError(f"head must be 'city' or 'group', got {head!r}")
+        safe = str(image_id).replace("/", "_")
+        return self.path("ondemand") / method / f"{safe}_{head}_{int(index)}.npy"
+
+    def relative(self, path: Path) -> str:
+        """``path`` as tables record it (relative to the cache folder, POSIX separators)."""
+        return Path(path).relative_to(self.root).as_posix()
+
+    def resolve(self, relative: str) -> Path:
+        """A file a table records (``relative``) as a path."""
+        return self.root / relative
+
+    def reset(self) -> None:
+        """Remove everything (a foreign or outdated cache is recomputed from scratch)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.manifest = {}

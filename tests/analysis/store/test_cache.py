@@ -1,0 +1,83 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.store import ARTEFACTS, SCHEMA_VERSION, CacheError, RunCache, declare
+
+
+def test_cache_round_trip_and_problems(tmp_path):
+    cache = RunCache(tmp_path / "run1")
+    assert cache.problems() and "streetlens analyze run1" in cache.problems()[0]
+    cache.manifest = {"schema": SCHEMA_VERSION, "model_fingerprint": "m1", "dataset_fingerprint": "d1"}
+    cache.save_manifest()
+    cache.write_array("features", np.arange(6, dtype=np.float32).reshape(2, 3))
+    cache.write_table("samples", pd.DataFrame({"a": [1, 2]}))
+    cache.mark_stage("forward", 1.234, images=2)
+    again = RunCache(tmp_path / "run1")
+    assert again.stage_done("forward") and not again.stage_done("map")
+    assert isinstance(again.features(), np.memmap) and again.features()[1, 2] == 5
+    assert again.samples()["a"].tolist() == [1, 2]
+    assert again.problems("m1", "d1") == []
+    assert any("model changed" in p for p in again.problems("m2", "d1"))
+    assert any("dataset changed" in p for p in again.problems("m1", "d2"))
+    manifest = json.loads(again.manifest_path.read_text())
+    manifest["schema"] = SCHEMA_VERSION + 1
+    again.manifest_path.write_text(json.dumps(manifest))
+    assert any("schema" in p for p in RunCache(tmp_path / "run1").problems())
+    with pytest.raises(CacheError, match="missing.*streetlens analyze run1"):
+        again.cams()
+
+
+def test_artefacts_are_asked_for_by_name_and_kind(tmp_path):
+    cache = RunCache(tmp_path / "r")
+    file_name = ARTEFACTS["cams"].file
+    with pytest.raises(KeyError, match=f"no artefact '{file_name}'"):
+        cache.path(file_name)  # a file name is not an artefact name
+    with pytest.raises(TypeError, match="'samples' is a table, not a array"):
+        cache.array("samples")
+    assert cache.mtime("cams") == 0.0 and not cache.has("cams")
+    cache.write_array("cams", np.zeros((1, 2, 3, 3), np.float16))
+    assert cache.has("cams") and cache.mtime("cams") > 0
+    cache.remove("cams")
+    assert not cache.has("cams")
+
+
+def test_concept_basis_and_per_item_files(tmp_path):
+    cache = RunCache(tmp_path / "r")
+    assert not cache.has("concept_basis")
+    with pytest.raises(FileNotFoundError, match="concepts stage"):
+        cache.read_concept_basis()
+    comps = np.abs(np.random.default_rng(0).normal(size=(3, 5))).astype(np.float32)
+    cache.write_concept_basis(comps, {"n_concepts": 3})
+    got, info = cache.read_concept_basis()
+    np.testing.assert_array_equal(got, comps)
+    assert info == {"n_concepts": 3} and cache.has("concept_basis")
+    patch = cache.patch_path(2, 7)
+    patch.parent.mkdir(parents=True)
+    patch.write_bytes(b"png")
+    assert cache.resolve(cache.relative(patch)) == patch
+    cache.remove("concept_basis")  # the basis goes, the patch pictures have their own artefact
+    assert not cache.has("concept_basis") and patch.is_file()
+    cache.remove("concept_patch_images")
+    assert not patch.exists()
+    assert cache.featvis_path("concept", 3) != cache.featvis_path("channel", 3)
+    with pytest.raises(ValueError, match="concept.*channel"):
+        cache.featvis_path("unit", 1)
+    assert cache.ondemand_path("ig", "a/b", "city", 2).parent.name == "ig"
+    with pytest.raises(ValueError, match="head"):
+        cache.ondemand_path("ig", "x", "town", 0)
+
+
+def test_declared_artefacts_follow_the_naming_rule():
+    try:
+        a = declare("test_only_table", "table", "a table a new stage writes")
+        assert a.file.endswith(".parquet") and ARTEFACTS["test_only_table"] is a
+        assert declare("test_only_table", "table", "again") is a
+        with pytest.raises(ValueError, match="already a table"):
+            declare("test_only_table", "array", "clash")
+        with pytest.raises(ValueError, match="kind must be"):
+            declare("test_only_other", "blob", "?")
+    finally:
+        ARTEFACTS.pop("test_only_table", None)
