@@ -8,6 +8,7 @@ adds up to the logit difference (completeness), which makes maps comparable acro
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -66,6 +67,17 @@ class IntegratedGradientsMethod(AttributionMethod):
     resolution = "input"
     signed = True
     reduction = "signed sum over channels"
+    display = "signed"
+    on_demand = True
+    cost = "about 5–20 s on a CPU"
+    demand_options = {"baseline": "black", "n_steps": 50, "internal_batch_size": 10}
+    about = ("Gradients integrated along 50 steps from a black image to this one (Sundararajan et "
+             "al., 2017); the map adds up to the logit difference.")
+
+    @classmethod
+    def passes(cls, options: dict) -> int:
+        steps, batch = int(options.get("n_steps", 50)), int(options.get("internal_batch_size", 16))
+        return math.ceil(steps / batch) + 1
 
     def __init__(self, model: nn.Module, target_layer: Any = None, baseline: Any = "black",
                  mean_std: MeanStd | None = None, n_steps: int = 50, internal_batch_size: int = 16,

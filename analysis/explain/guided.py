@@ -35,6 +35,9 @@ class GuidedBackpropMethod(AttributionMethod):
     resolution = "input"
     signed = True
     reduction = "signed sum over channels"
+    on_demand = True
+    about = ("Gradients with negative values zeroed at every ReLU (Springenberg et al., 2015): sharp "
+             "edges, but largely class-insensitive (Adebayo et al., 2018).")
 
     def _attribute(self, x, forward, target):
         return reduce_channels(GuidedBackprop(forward).attribute(x, target=target), "sum")
@@ -54,6 +57,13 @@ class GuidedGradCamMethod(AttributionMethod):
     needs_layer = True
     signed = True
     reduction = "signed sum over channels of guided backprop × Grad-CAM"
+    on_demand = True
+    about = ("Guided backprop × Grad-CAM (Selvaraju et al., 2017): pixel detail inside the "
+             "class-discriminative regions.")
+
+    @classmethod
+    def passes(cls, options: dict) -> int:
+        return 2
 
     def _attribute(self, x, forward, target):
         attr = GuidedGradCam(forward, self.layer).attribute(x, target=target, interpolate_mode="bilinear")

@@ -39,6 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from analysis.explain.targets import Target as TargetValue
+
 HEADS: tuple[str, str] = ("city", "group")
 """Output heads of a two-head classifier, in ``forward``'s order."""
 
@@ -202,7 +204,10 @@ def check_inputs(inputs: Any) -> torch.Tensor:
 def parse_target(target: Any, n: int) -> tuple[str, int | list[int]]:
     """``(head, index)`` with ``index`` an int or a list of ``n`` ints (structure only; the
     range is checked against the head's size in ``AttributionMethod``)."""
-    if isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], str):
+    if isinstance(target, TargetValue):
+        head, index = target.head, target.index
+        index = index if isinstance(index, int) else list(index)
+    elif isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], str):
         head, index = target
     elif isinstance(target, (tuple, list)) or isinstance(target, str):
         raise ValueError(f"target must be an int or (head, index) with head in {HEADS}, got {target!r}")
@@ -329,6 +334,22 @@ class AttributionMethod(abc.ABC):
     """Whether negative values mean something (evidence against the target)."""
     reduction: ClassVar[str] = ""
     """How the colour channels are reduced to one map (documentation)."""
+    about: ClassVar[str] = ""
+    """One or two sentences for the UI: what the map shows, and its known weakness."""
+    display: ClassVar[str] = "magnitude"
+    """How the map is best shown by default: "magnitude" or "signed" (red for, blue against)."""
+    on_demand: ClassVar[bool] = False
+    """Offered per image on the Sample page (too costly for the whole dataset)."""
+    cost: ClassVar[str] = "about a second"
+    """What a user waits the first time, on a CPU (then the map is read from disk)."""
+    demand_options: ClassVar[dict] = {}
+    """Constructor options when computed on demand (``mean_std`` is added from the run
+    for methods that take it)."""
+
+    @classmethod
+    def passes(cls, options: dict) -> int:
+        """About how many forward passes one image costs with ``options`` (progress bars)."""
+        return 1
 
     def __init__(self, model: nn.Module, target_layer: str | nn.Module | None = None):
         if not isinstance(model, nn.Module):
@@ -406,6 +427,17 @@ def register_method(name: str) -> Callable[[type[AttributionMethod]], type[Attri
 def _load_methods() -> None:
     """Import the method modules so that their decorators have run."""
     from analysis.explain import gradients, guided, occlusion  # noqa: F401
+
+
+def method_class(name: str) -> type[AttributionMethod]:
+    """The registered class of method ``name`` (its description for the UI, its cost)."""
+    _load_methods()
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise UnknownMethodError(
+            f"unknown attribution method {name!r}; choose one of {', '.join(sorted(METHODS))}"
+        ) from None
 
 
 def list_methods() -> list[str]:

@@ -48,6 +48,10 @@ class OcclusionMethod(AttributionMethod):
     signed = True
     reduction = "window covers all channels (identical values); mean over channels"
 
+    @classmethod
+    def passes(cls, options: dict) -> int:
+        return 50  # about: one forward per batch of window positions
+
     def __init__(self, model: nn.Module, target_layer: Any = None, window: int | None = None,
                  stride: int | None = None, baseline: Any = "black", mean_std: MeanStd | None = None,
                  perturbations_per_eval: int = 16):

@@ -1,113 +1,14 @@
-"""On-demand pixel-level maps: computed through the method registry once, then read from
-cache/<run>/ondemand/<method>/<id>_<head>_<idx>.npy (written atomically)."""
+"""What the Sample page says about each on-demand method comes from the registry."""
 
-from __future__ import annotations
-
-import os
-
-import numpy as np
-import pytest
-import torch
-
-from analysis.train.runs import load_model
+from analysis.explain.methods import method_class
 from dashboard import ondemand
 
 
-@pytest.fixture(scope="module")
-def setup(analysed_run):
-    torch.set_num_threads(1)
-    run, cache, _ = analysed_run
-    samples = cache.table("samples")
-    row = samples.iloc[0]
-    from analysis.data.dataset import Dataset
-
-    ds = Dataset(run.info["dataset"]["path"])
-    return run, cache, load_model(run), row["id"], ds.image_path(row["path"])
-
-
-def test_map_path_layout(tmp_path):
-    p = ondemand.map_path(tmp_path, "integrated_gradients", "abc123", "group", 1)
-    assert p == tmp_path / "ondemand" / "integrated_gradients" / "abc123_group_1.npy"
-    with pytest.raises(ValueError):
-        ondemand.map_path(tmp_path, "gradient", "abc", "town", 0)
-
-
-@pytest.mark.parametrize("method", ondemand.METHODS)
-def test_every_offered_method_computes_a_map_at_input_size(setup, method, tmp_path):
-    run, _, model, image_id, path = setup
-    size = run.info["backbone"]["input_size"]
-    values, from_cache = ondemand.get_map(tmp_path, run, model, image_id, path, method, "city", 1)
-    assert not from_cache
-    assert values.shape == (size, size) and values.dtype == np.float32
-    assert np.isfinite(values).all() and np.abs(values).sum() > 0
-    assert ondemand.map_path(tmp_path, method, image_id, "city", 1).is_file()
-
-
-def test_second_call_reads_the_file(setup, tmp_path, monkeypatch):
-    run, _, model, image_id, path = setup
-    calls = []
-    real = ondemand.compute_map
-
-    def counting(*args, **kw):
-        calls.append(args)
-        return real(*args, **kw)
-
-    monkeypatch.setattr(ondemand, "compute_map", counting)
-    first, cached1 = ondemand.get_map(tmp_path, run, model, image_id, path, "guided_backprop", "group", 0)
-    loaded = []
-    second, cached2 = ondemand.get_map(tmp_path, run, lambda: loaded.append(1) or model, image_id, path,
-                                       "guided_backprop", "group", 0)
-    assert (cached1, cached2) == (False, True)
-    assert len(calls) == 1 and not loaded  # neither recomputed nor even the model loaded
-    np.testing.assert_array_equal(first, second)
-    # another target is another file
-    ondemand.get_map(tmp_path, run, model, image_id, path, "guided_backprop", "group", 1)
-    assert len(calls) == 2
-
-
-def test_map_appears_atomically(setup, tmp_path, monkeypatch):
-    """The file is written under a temporary name and renamed: a failure leaves nothing, and
-    the final name only ever holds a complete array."""
-    run, _, model, image_id, path = setup
-    target = ondemand.map_path(tmp_path, "integrated_gradients", image_id, "city", 0)
-    seen = []
-    real_replace = os.replace
-
-    def watching_replace(src, dst):
-        seen.append((os.path.basename(src), os.path.exists(dst), np.load(src).shape))
-        return real_replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", watching_replace)
-    values, _ = ondemand.get_map(tmp_path, run, model, image_id, path, "integrated_gradients", "city", 0)
-    assert len(seen) == 1
-    tmp_name, existed, shape = seen[0]
-    assert tmp_name != target.name and tmp_name.endswith(".tmp") and not existed
-    assert shape == values.shape
-    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
-
-    def failing(*a, **k):
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(ondemand, "compute_map", failing)
-    with pytest.raises(RuntimeError):
-        ondemand.get_map(tmp_path, run, model, image_id, path, "integrated_gradients", "city", 2)
-    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
-
-
-def test_progress_reports_passes_and_the_model_keeps_no_hooks(setup, tmp_path):
-    from analysis.explain.methods import module_hooks
-
-    run, _, model, image_id, path = setup
-    reports = []
-    ondemand.get_map(tmp_path, run, model, image_id, path, "integrated_gradients", "city", 2,
-                     progress=lambda f, t: reports.append((f, t)))
-    assert reports and all(0 <= f <= 1 for f, _ in reports)
-    assert "Integrated gradients" in reports[-1][1]
-    assert module_hooks(model) == {}
-
-
-def test_unreadable_file_counts_as_missing(tmp_path):
-    p = ondemand.map_path(tmp_path, "gradient", "x", "city", 0)
-    p.parent.mkdir(parents=True)
-    p.write_bytes(b"not an array")
-    assert ondemand.load_cached(tmp_path, "gradient", "x", "city", 0) is None
+def test_descriptions_come_from_the_method_classes():
+    for method in ondemand.on_demand_methods():
+        about = ondemand.describe(method)
+        cls = method_class(method)
+        assert about == {"label": cls.label, "about": cls.about, "display": cls.display, "cost": cls.cost}
+        assert about["label"] and about["about"]
+    assert ondemand.describe("integrated_gradients")["display"] == "signed"
+    assert ondemand.describe("guided_backprop")["display"] == "magnitude"

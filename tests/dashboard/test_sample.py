@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,9 @@ import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+
+from analysis.store import RunCache
+from dashboard.sample import picker
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "dashboard" / "app_pages" / "sample.py"
@@ -26,15 +27,6 @@ def fresh_caches():
     yield
 
 
-def page_module():
-    """The page file imported as a module (its ``main()`` does not run)."""
-    spec = importlib.util.spec_from_file_location("sample_page", PAGE)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def open_page(**params) -> AppTest:
     at = AppTest.from_file(str(PAGE), default_timeout=120)
     for k, v in params.items():
@@ -43,7 +35,7 @@ def open_page(**params) -> AppTest:
 
 
 def samples(cache) -> pd.DataFrame:
-    return cache.table("samples.parquet")
+    return cache.samples()
 
 
 def no_errors(at: AppTest) -> None:
@@ -110,7 +102,7 @@ def test_url_id_selects_that_image_and_shows_its_prediction(dashboard_env):
     assert f"group **{row['pred_group']}** {row['p_group']:.1%}" in pred
     assert gradcam_caption(at).startswith(f"Grad-CAM of {row['pred_class']} (city head")
     # the prediction bars are this image's probabilities, highest first, true class marked
-    probs = np.load(cache.root / "class_probs.npy")[int(row["row"])]
+    probs = np.asarray(cache.class_probs())[int(row["row"])]
     bars = html_table(at, "City")
     assert [p for _, p in bars] == [f"{p:.1%}" for p in sorted(probs.tolist(), reverse=True)]
     assert f"{row['class']}  ✓ true" in [name for name, _ in bars]
@@ -135,7 +127,7 @@ def test_class_selectbox_changes_the_gradcam_caption(dashboard_env):
     at.selectbox(key="w_cls").set_value(other).run()
     no_errors(at)
     after = gradcam_caption(at)
-    p = np.load(cache.root / "class_probs.npy")[int(row["row"]), run.labels.classes.index(other)]
+    p = np.asarray(cache.class_probs())[int(row["row"]), run.labels.classes.index(other)]
     assert after != before and after == f"Grad-CAM of {other} (city head, p = {p:.1%})"
     assert at.query_params["cls"] in (other, [other])
 
@@ -143,7 +135,7 @@ def test_class_selectbox_changes_the_gradcam_caption(dashboard_env):
 def test_contrastive_view_defaults_to_the_runner_up_or_the_truth(dashboard_env):
     run, cache = dashboard_env
     df = samples(cache)
-    probs = np.load(cache.root / "class_probs.npy")
+    probs = np.asarray(cache.class_probs())
     cases = [df[df["correct"]].iloc[0]] + ([df[~df["correct"]].iloc[0]] if (~df["correct"]).any() else [])
     for row in cases:
         order = np.argsort(-probs[int(row["row"])], kind="stable")
@@ -189,7 +181,7 @@ def test_no_match_says_so(dashboard_env):
 def test_apply_filters_is_pure_and_orders(dashboard_env):
     _, cache = dashboard_env
     df = samples(cache)
-    apply = page_module().apply_filters
+    apply = picker.apply_filters
     lo, hi = 0.4, 0.9
     got = apply(df, {"conf": (lo, hi), "order": "unsure"})
     assert ((got["p_pred"] >= lo - 1e-6) & (got["p_pred"] <= hi + 1e-6)).all()
@@ -199,8 +191,8 @@ def test_apply_filters_is_pure_and_orders(dashboard_env):
     assert len(wrong) == int((~df["correct"]).sum())
     cls = df["class"].iat[0]
     assert set(apply(df, {"true": cls, "split": "train"})["class"]) <= {cls}
-    assert page_module().parse_range("0.9-0.2") == (0.2, 0.9)
-    assert page_module().parse_range("junk") == (0.0, 1.0)
+    assert picker.parse_range("0.9-0.2") == (0.2, 0.9)
+    assert picker.parse_range("junk") == (0.0, 1.0)
 
 
 def test_channels_view_shows_this_images_top_channels(dashboard_env):
@@ -208,7 +200,7 @@ def test_channels_view_shows_this_images_top_channels(dashboard_env):
     row = samples(cache).iloc[3]
     at = open_page(id=row["id"])
     no_errors(at)
-    attr = np.load(cache.root / "channel_attr.npy")[int(row["row"]),
+    attr = np.asarray(cache.channel_attr())[int(row["row"]),
                                                      run.labels.classes.index(row["pred_class"])]
     top = int(np.argmax(attr.astype(np.float32)))
     md = next(m.value for m in at.markdown if "channel " in m.value and "<table" in m.value)
@@ -236,7 +228,7 @@ def test_nearest_training_images(dashboard_env):
     df = samples(cache)
     row = df.iloc[1]
     at = open_page(id=row["id"])
-    nb = np.load(cache.root / "neighbors.npy")[int(row["row"])]
+    nb = np.asarray(cache.neighbors())[int(row["row"])]
     by_row = df.set_index("row")
     pills = at.button_group(key="w_open_nb")
     # one pill per neighbour, in order of distance, named by its true class (and the
@@ -255,7 +247,7 @@ def test_nearest_training_images(dashboard_env):
 def test_ondemand_map_computed_once_then_read_from_disk(dashboard_env):
     _, cache = dashboard_env
     row = samples(cache).iloc[4]
-    shutil.rmtree(cache.root / "ondemand", ignore_errors=True)
+    shutil.rmtree(cache.path("ondemand"), ignore_errors=True)
     try:
         at = open_page(id=row["id"], method="guided_backprop")
         no_errors(at)
@@ -263,22 +255,23 @@ def test_ondemand_map_computed_once_then_read_from_disk(dashboard_env):
         at.button(key="compute").click().run()
         no_errors(at)
         assert any(c.startswith("Computed now and saved") for c in captions(at))
-        files = list((cache.root / "ondemand" / "guided_backprop").glob("*.npy"))
-        assert [f.name for f in files] == [f"{row['id']}_city_{int(np.argmax(np.load(cache.root / 'class_probs.npy')[int(row['row'])]))}.npy"]
+        pred = int(np.argmax(np.asarray(cache.class_probs())[int(row["row"])]))
+        files = list(cache.ondemand_path("guided_backprop", row["id"], "city", pred).parent.iterdir())
+        assert files == [cache.ondemand_path("guided_backprop", row["id"], "city", pred)]
         again = open_page(id=row["id"], method="guided_backprop")
         assert any(c.startswith("Read from the cache") for c in captions(again))
         assert "compute" not in [b.key for b in again.button]
     finally:
-        shutil.rmtree(cache.root / "ondemand", ignore_errors=True)
+        shutil.rmtree(cache.path("ondemand"), ignore_errors=True)
 
 
 def test_stale_cache_warns_but_shows_the_image(dashboard_env, tmp_path, monkeypatch):
     run, cache = dashboard_env
     copy = tmp_path / "cache"
     shutil.copytree(cache.root, copy / run.name)
-    manifest = json.loads((copy / run.name / "manifest.json").read_text())
-    manifest["model_fingerprint"] = "0" * 16
-    (copy / run.name / "manifest.json").write_text(json.dumps(manifest))
+    stale = RunCache.for_run(run.name, copy)
+    stale.manifest["model_fingerprint"] = "0" * 16
+    stale.save_manifest()
     monkeypatch.setenv("STREETLENS_CACHE", str(copy))
     at = open_page()
     assert not at.exception
