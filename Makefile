@@ -27,7 +27,9 @@ browser:
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 	  { echo "could not install chromium: install it (e.g. apt-get install chromium) and rerun"; exit 1; }; }
 
+# The architecture contract (import-linter's layers, in pyproject.toml), then the tests.
 test: $(STAMP) browser
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 run: demo

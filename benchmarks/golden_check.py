@@ -23,7 +23,6 @@ one line per file and exits 1 when a file is missing or differs by more than the
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil

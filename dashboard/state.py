@@ -8,7 +8,6 @@ arrays, small tables) through the loaders here, which Streamlit caches per proce
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,40 +140,15 @@ def array(cache: RunCache, name: str) -> np.ndarray:
     return _array(str(cache.path(name)), cache.mtime(name))
 
 
-def thumbnail_size(width: int, height: int, size: int) -> tuple[int, int]:
-    """The size ``Image.thumbnail((size, size))`` gives a ``width``×``height`` image
-    (Pillow's own rule and rounding): aspect kept, neither side above ``size``; an image
-    that fits keeps its size."""
-    if width <= size and height <= size:
-        return width, height
-    aspect = width / height
-
-    def round_aspect(number: float, key) -> int:
-        return max(min(math.floor(number), math.ceil(number), key=key), 1)
-
-    if aspect <= 1:
-        return round_aspect(size * aspect, key=lambda n: abs(aspect - n / size)), size
-    return size, round_aspect(size / aspect, key=lambda n: 0 if n == 0 else abs(aspect - size / n))
-
-
 def make_thumbnail(path: str | Path, size: int = 160) -> bytes:
     """A JPEG thumbnail no larger than ``size``×``size``, upright by the EXIF orientation.
 
-    JPEGs are decoded at reduced scale (``Image.draft``: 1/2, 1/4 or 1/8, whichever keeps
-    both sides at least ``size``), so a 4000×3000 crawled photo is never decoded whole;
-    the resize maps the exact source area, so the result has the same size as a
-    thumbnail of the fully decoded image."""
+    Pillow's ``thumbnail`` with a reducing gap decodes a JPEG at reduced scale (``draft``)
+    and maps the exact source area, so a 4000×3000 crawled photo is never decoded whole and
+    the result has the size of a thumbnail of the fully decoded image."""
     with Image.open(path) as im:
-        full = im.size
-        box = None
-        if im.format == "JPEG":
-            drafted = im.draft("RGB", (size, size))
-            box = drafted[1] if drafted else None
-        rgb = im.convert("RGB")  # decodes (at the drafted scale); keeps the EXIF in .info
-    target = thumbnail_size(*full, size)
-    if rgb.size != target or (box is not None and box[2:] != rgb.size):
-        rgb = rgb.resize(target, Image.Resampling.BICUBIC, box=box, reducing_gap=2.0)
-    rgb = ImageOps.exif_transpose(rgb)
+        im.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        rgb = ImageOps.exif_transpose(im.convert("RGB"))
     buf = io.BytesIO()
     rgb.save(buf, "JPEG", quality=85)
     return buf.getvalue()
@@ -184,12 +158,6 @@ def make_thumbnail(path: str | Path, size: int = 160) -> bytes:
 def thumbnail_bytes(path: str, size: int = 160) -> bytes:
     """A JPEG thumbnail (:func:`make_thumbnail`), made lazily and cached (pages show many)."""
     return make_thumbnail(path, size)
-
-
-@st.cache_data(show_spinner=False, max_entries=512)
-def image_rgb(path: str) -> np.ndarray:
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
 
 
 @st.cache_data(show_spinner=False)

@@ -4,12 +4,11 @@ by ``lint-imports`` in ``make test``; here it runs too, so a plain ``pytest`` se
 
 import inspect
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from analysis.store import ARTEFACTS, DatasetFiles, JobFiles, RunFiles, RunCache
+from analysis.store import ARTEFACTS, DatasetFiles, JobFiles, RunFiles
 from analysis.store import cache as cache_module
 from analysis.store import datasets as dataset_module
 

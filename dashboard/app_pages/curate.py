@@ -26,7 +26,6 @@ never runs a model. Without scores it offers to compute them in a background pro
 from __future__ import annotations
 
 import math
-import uuid
 from functools import partial
 from pathlib import Path
 
@@ -35,8 +34,8 @@ import streamlit as st
 
 from analysis.data import curation
 from analysis.data import scores as scoring
-from analysis import jobs
 from analysis.data.dataset import Dataset, DatasetError, list_datasets
+from dashboard import curate_actions as actions
 from dashboard import curate_grid, state
 from dashboard.curate_grid import CURSOR, MESSAGE, SELECTED
 
@@ -89,163 +88,12 @@ def dataset_names() -> list[str]:
     return [ds.name for ds in list_datasets(state.data_root())]
 
 
-def who() -> str:
-    """This tab's name in the log: user + a per-session tag (undo acts on one's own)."""
-    if "curate_who" not in st.session_state:
-        st.session_state.curate_who = f"{curation.default_who()}/tab-{uuid.uuid4().hex[:6]}"
-    return st.session_state.curate_who
-
-
-# ------------------------------------------------------------------ actions (callbacks)
-def _say(msg: str) -> None:
-    st.session_state[MESSAGE] = msg
-
-
-def _report(action: curation.Action | None, what: str) -> None:
-    if action is None or action.n == 0:
-        _say(f"{what}: nothing changed" + (f" ({len(action.skipped)} already so or decided "
-                                           "elsewhere)" if action and action.skipped else ""))
-    else:
-        _say(f"{action.describe()} · U to undo")
-
-
-def _decide(root: str, ids: list[str], status: str | None, cls: str | None = None,
-            what: str = "", only_if=None, advance: bool = False, clear: bool = False) -> None:
-    if not ids:
-        _say("nothing selected: tick images first (S, or Shift+S for the page)")
-        return
-    try:
-        action = curation.decide(Dataset(Path(root)), ids, status, cls=cls, who=who(),
-                                 source="page", only_if=only_if)
-    except DatasetError as exc:
-        _say(f"⚠ {exc}")
-        return
-    _report(action, what or (status or f"moved to {cls}"))
-    if clear:
-        _clear_selection(ids)
-    if advance:
-        _move_cursor(+1, after_decision=True)
-
-
-def _grid_event(root: str) -> None:
-    event = curate_grid.event_of(st.session_state.get("curate_grid"))
-    curate_grid.apply_event(event, root, who(), st.session_state)
-
-
-def _select(ids: list[str], value: bool) -> None:
-    st.session_state[SELECTED] = list(ids) if value else []
-
-
-def _clear_selection(ids: list[str]) -> None:
-    st.session_state[SELECTED] = [i for i in st.session_state.get(SELECTED, []) if i not in ids]
-
-
-def _toggle_current(ids: list[str]) -> None:
-    cur = st.session_state.get(CURSOR)
-    if cur in ids:
-        curate_grid.apply_event({"type": "toggle", "id": cur}, "", who(), st.session_state)
-
-
-def _move_cursor(step: int, after_decision: bool = False) -> None:
-    ids = st.session_state.get("curate_page_ids", [])
-    if not ids:
-        return
-    cur = st.session_state.get(CURSOR)
-    i = ids.index(cur) if cur in ids else 0
-    if after_decision and st.session_state.get("curate_show") == "unreviewed":
-        # the decided image leaves this view: the next one slides into its place
-        nxt = ids[i + 1] if i + 1 < len(ids) else (ids[i - 1] if i > 0 else None)
-        st.session_state[CURSOR] = nxt
-        return
-    j = i + step
-    if j >= len(ids):
-        _turn_page(+1)
-        return
-    if j < 0:
-        _turn_page(-1, last=True)
-        return
-    st.session_state[CURSOR] = ids[j]
-
-
-def _turn_page(step: int, last: bool = False) -> None:
-    n = st.session_state.get("curate_n_pages", 1)
-    page = st.session_state.get("curate_page", 1) + step
-    if 1 <= page <= n:
-        st.session_state.curate_page = page
-        st.session_state[CURSOR] = None
-        st.session_state.curate_cursor_last = last
-
-
-def _accept_rest(root: str, ids: list[str]) -> None:
-    selected = set(st.session_state.get(SELECTED, []))
-    chosen = [i for i in ids if i not in selected]
-    try:
-        action = curation.decide(Dataset(Path(root)), chosen, "accepted", who=who(), source="page",
-                                 only_if=("unreviewed",), note="rest of page") if chosen else None
-    except DatasetError as exc:
-        _say(f"⚠ {exc}")
-        return
-    _report(action, "accepted the rest of the page")
-    if st.session_state.get("curate_show") != "unreviewed":  # else the next ones slide in
-        _turn_page(+1)
-    else:
-        st.session_state[CURSOR] = None
-
-
-def _undo_mine(root: str) -> None:
-    try:
-        done = curation.undo(Dataset(Path(root)), last=1, by_who=who(), source="page", who=who())
-    except DatasetError as exc:
-        _say(f"⚠ {exc}")
-        return
-    if not done:
-        _say("nothing of this tab's to undo (older actions: see the decision log below)")
-    else:
-        a = done[0]
-        _say(f"undone: {a.n} image(s) restored" +
-             (f", {len(a.skipped)} kept (decided again since)" if a.skipped else ""))
-
-
-def _undo_action(root: str, action_id: str) -> None:
-    try:
-        done = curation.undo(Dataset(Path(root)), [action_id], source="page", who=who())
-    except DatasetError as exc:
-        _say(f"⚠ {exc}")
-        return
-    a = done[0]
-    _say(f"undone {action_id}: {a.n} image(s) restored" +
-         (f", {len(a.skipped)} kept (decided again since)" if a.skipped else ""))
-
-
-def _reject_by_score(root: str, score: str, threshold: float, cls: str) -> None:
-    kw = {"below": threshold} if score == "street" else {"above": threshold}
-    try:
-        action, _ = curation.auto_reject(Dataset(Path(root)), score=score, cls=cls, who=who(),
-                                         source="page", **kw)
-    except DatasetError as exc:
-        _say(f"⚠ {exc}")
-        return
-    _report(action, f"rejected by {score}")
-
-
-def _start_scoring(root: str, run: str | None) -> None:
-    jobs.start_job(jobs.scores_job_id(Path(root)), jobs.scores_args(Path(root), run or None),
-                   state.cache_root(), env=jobs.roots_env(state.data_root(), state.models_root(),
-                                                          state.cache_root()))
-    st.session_state.curate_scoring = True
-
-
-def scoring_status(ds: Dataset) -> jobs.JobStatus | None:
-    """The dataset's background scoring job, as the job itself reports it."""
-    return jobs.job_status(jobs.scores_job_id(ds.root), state.cache_root())
-
-
 # ------------------------------------------------------------------ widgets
 def scores_panel(ds: Dataset, table: pd.DataFrame, scores: pd.DataFrame | None, meta: dict) -> None:
     """Sidebar: what the scores are, whether any are missing, and a background run."""
     box = st.sidebar.container(border=True)
     box.markdown("**Scores**")
-    job = scoring_status(ds)
+    job = actions.scoring_status(ds)
     running = bool(job and job.running)
     n_missing = len(table) - (0 if scores is None else int(table["id"].isin(scores["id"]).sum()))
     if scores is not None:
@@ -265,7 +113,7 @@ def scores_panel(ds: Dataset, table: pd.DataFrame, scores: pd.DataFrame | None, 
         runs = [r for r in state.run_names()]
         run = box.selectbox("Also model disputes from run", ["(none)"] + runs, key="curate_run",
                             help="A trained run's disagreement with each label (optional).") if runs else None
-        box.button(label, key="curate_score_btn", on_click=_start_scoring,
+        box.button(label, key="curate_score_btn", on_click=actions.start_scoring,
                    args=(str(ds.root), None if run in (None, "(none)") else run),
                    help="Runs `streetlens data scores` in a background process "
                         "(Places365 wideresnet18; a few images per second on a CPU).")
@@ -274,7 +122,7 @@ def scores_panel(ds: Dataset, table: pd.DataFrame, scores: pd.DataFrame | None, 
 
 @st.fragment(run_every=1.0)
 def _scoring_progress(root: str) -> None:
-    job = scoring_status(Dataset(Path(root)))
+    job = actions.scoring_status(Dataset(Path(root)))
     done, total = (int(job.done), int(job.total)) if job else (0, 0)
     if job and job.running:
         st.progress(job.fraction, text=f"Scoring in the background: {done}/{total or '?'} images")
@@ -303,17 +151,17 @@ def focus_panel(ds: Dataset, row, classes: list[str], root: str, page_ids: list[
     st.caption("  \n".join(facts))
     with st.container(horizontal=True, gap="small"):
         st.button("✓ Accept", key="k_accept", shortcut="A",
-                  on_click=_decide, args=(root, [row.id], "accepted"),
+                  on_click=actions.decide, args=(root, [row.id], "accepted"),
                   kwargs={"what": "accepted", "advance": True})
         st.button("✗ Reject", key="k_reject", shortcut="X",
-                  on_click=_decide, args=(root, [row.id], "rejected"),
+                  on_click=actions.decide, args=(root, [row.id], "rejected"),
                   kwargs={"what": "rejected", "advance": True})
         st.button("Unreviewed", key="k_reset", shortcut="Backspace",
-                  on_click=_decide, args=(root, [row.id], "unreviewed"))
+                  on_click=actions.decide, args=(root, [row.id], "unreviewed"))
     with st.container(horizontal=True, gap="small"):
-        st.button("◀ Prev", key="k_prev", shortcut="K", on_click=_move_cursor, args=(-1,))
-        st.button("Next ▶", key="k_next", shortcut="J", on_click=_move_cursor, args=(+1,))
-        st.button("Select", key="k_sel", shortcut="S", on_click=_toggle_current, args=(page_ids,))
+        st.button("◀ Prev", key="k_prev", shortcut="K", on_click=actions.move_cursor, args=(-1,))
+        st.button("Next ▶", key="k_next", shortcut="J", on_click=actions.move_cursor, args=(+1,))
+        st.button("Select", key="k_sel", shortcut="S", on_click=actions.toggle_current, args=(page_ids,))
 
 
 def decision_log(ds: Dataset, root: str) -> None:
@@ -328,7 +176,7 @@ def decision_log(ds: Dataset, root: str) -> None:
             mark = " — *undone*" if a.id in undone else ""
             c1.markdown(f"`{a.time[11:19]}` **{a.who}** ({a.source}): {a.describe()}{mark}")
             if a.kind != "undo" and a.id not in undone:
-                c2.button("Undo", key=f"undo-{a.id}", on_click=_undo_action, args=(root, a.id))
+                c2.button("Undo", key=f"undo-{a.id}", on_click=actions.undo_action, args=(root, a.id))
         st.caption(f"Older entries: `streetlens data curate --dataset {ds.root} --log`")
 
 
@@ -378,7 +226,7 @@ def main() -> None:
     scores_panel(ds, table, scores, meta)
     with st.sidebar.expander("Keyboard"):
         st.markdown(KEYS_HELP)
-    st.sidebar.caption(f"Decisions of this tab are logged as `{who()}`.")
+    st.sidebar.caption(f"Decisions of this tab are logged as `{actions.who()}`.")
 
     queue = curation.review_queue(table, scores, cls, show=show, order=order, keep_groups=keep_groups)
     c = counts.loc[cls]
@@ -418,27 +266,27 @@ def main() -> None:
 
     # toolbar: bulk actions
     with st.container(horizontal=True, gap="small", vertical_alignment="bottom"):
-        st.button("Select page", key="b_selall", shortcut="Shift+S", on_click=_select, args=(page_ids, True))
-        st.button("Clear", key="b_clear", shortcut="Esc", on_click=_select, args=(page_ids, False))
+        st.button("Select page", key="b_selall", shortcut="Shift+S", on_click=actions.select, args=(page_ids, True))
+        st.button("Clear", key="b_clear", shortcut="Esc", on_click=actions.select, args=(page_ids, False))
         st.button(f"✓ Accept {len(selected)} selected", key="b_acc", shortcut="Shift+A",
-                  on_click=_decide, args=(root, selected, "accepted"),
+                  on_click=actions.decide, args=(root, selected, "accepted"),
                   kwargs={"what": "accepted selected", "clear": True}, disabled=not selected)
         st.button(f"✗ Reject {len(selected)} selected", key="b_rej", shortcut="Shift+X",
-                  on_click=_decide, args=(root, selected, "rejected"),
+                  on_click=actions.decide, args=(root, selected, "rejected"),
                   kwargs={"what": "rejected selected", "clear": True}, disabled=not selected)
         if others:
             target = st.selectbox("Move to class", others, key="w_target", label_visibility="collapsed",
                                   width=150)
             move_ids = selected or ([cursor_id] if cursor_id else [])
             st.button(f"Move {len(move_ids)} to {target}", key="b_move", shortcut="M",
-                      on_click=_decide, args=(root, move_ids, "accepted", target),
+                      on_click=actions.decide, args=(root, move_ids, "accepted", target),
                       kwargs={"what": f"moved to {target}", "clear": True}, disabled=not move_ids,
                       help="Relabels (class and group) and accepts; the file stays where it is.")
         rest = [i for i, s in zip(page_ids, rows["curated"]) if s == "unreviewed" and i not in selected]
         st.button(f"✓ Accept {len(rest)} other unreviewed, next page", key="b_rest",
-                  shortcut="Shift+Enter", on_click=_accept_rest, args=(root, page_ids),
+                  shortcut="Shift+Enter", on_click=actions.accept_rest, args=(root, page_ids),
                   disabled=not rest and page >= n_pages)
-        st.button("↶ Undo", key="b_undo", shortcut="U", on_click=_undo_mine, args=(root,))
+        st.button("↶ Undo", key="b_undo", shortcut="U", on_click=actions.undo_mine, args=(root,))
 
     if scores is not None:
         with st.expander("Reject by score (this class, unreviewed images only)"):
@@ -452,7 +300,7 @@ def main() -> None:
             pending = pending[pending["curated"] == "unreviewed"]
             hit = pending[pending[score] < thr] if score == "street" else pending[pending[score] > thr]
             cols[2].button(f"✗ Reject {len(hit)} with {score} {'<' if score == 'street' else '>'} {thr:g}",
-                           key="b_thr", on_click=_reject_by_score, args=(root, score, thr, cls),
+                           key="b_thr", on_click=actions.reject_by_score, args=(root, score, thr, cls),
                            disabled=hit.empty)
 
     if rows.empty:
@@ -468,14 +316,14 @@ def main() -> None:
                                        current=row.id == cursor_id)
                  for k, row in enumerate(rows.itertuples(index=False))]
         st.session_state.curate_runs = st.session_state.get("curate_runs", 0) + 1
-        curate_grid.render(cells, columns=COLUMNS, key="curate_grid", on_event=partial(_grid_event, root),
+        curate_grid.render(cells, columns=COLUMNS, key="curate_grid", on_event=partial(actions.grid_event, root),
                            run=st.session_state.curate_runs)
         if n_pages > 1:
             with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-                st.button("◀ Page", key="b_pprev", shortcut="P", on_click=_turn_page, args=(-1,),
+                st.button("◀ Page", key="b_pprev", shortcut="P", on_click=actions.turn_page, args=(-1,),
                           disabled=page <= 1)
                 st.caption(f"page {page} of {n_pages} ({len(queue)} images)")
-                st.button("Page ▶", key="b_pnext", shortcut="N", on_click=_turn_page, args=(+1,),
+                st.button("Page ▶", key="b_pnext", shortcut="N", on_click=actions.turn_page, args=(+1,),
                           disabled=page >= n_pages)
     with right:
         current = rows[rows["id"] == cursor_id]

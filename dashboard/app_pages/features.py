@@ -22,7 +22,7 @@ import streamlit as st
 from analysis.explain.concept_names import concept_names
 from analysis.precompute import missing_hint
 from dashboard import export_ui, state
-from dashboard.figures import atlas, charts, images
+from dashboard.figures import charts, images
 
 CHART_CONFIG = {"displayModeBar": False}
 ICON = 112

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from analysis.data.images import ImageRejected, load_clean
+from analysis.data.images import load_clean
 from analysis.train.predict import predict_images
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,6 @@ def load_basis(cache) -> ConceptBasis:
 
 
 def run(ctx) -> dict:
-    labels = ctx.run.labels
     acts = ctx.cache.array("activations")
     n, c, h, w = acts.shape
     train = np.flatnonzero(ctx.rows["split"].to_numpy() == "train")

@@ -30,7 +30,6 @@ import time
 
 import numpy as np
 import pandas as pd
-import torch
 
 from analysis.explain.reliability import faithfulness as fa
 from analysis.explain.reliability import localization as lo
