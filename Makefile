@@ -18,7 +18,7 @@ install: $(STAMP)
 
 # The embedded default: built once (about 3 minutes on a 2-core CPU, 4.5 with the Places365 run; offline), reused afterwards.
 demo: $(STAMP)
-	@ls models/*/run.json >/dev/null 2>&1 || $(BIN)/streetlens demo
+	@$(BIN)/python -c "import sys; from analysis.train.runs import list_runs; sys.exit(not list_runs())" || $(BIN)/streetlens demo
 
 # Headless Chromium for the browser tests (Debian package; playwright drives it).
 browser:

@@ -15,7 +15,7 @@
      - the page script (streamlit AppTest): cold, warm, and a click that decides
      - a real browser (headless Chromium via playwright, streamlit server): page ready
        (all 60 thumbnails decoded) on a first visit and on a reload, next page (key N),
-       a click on a thumbnail's ✗ until dataset.parquet holds it, and key X likewise.
+       a click on a thumbnail's ✗ until the dataset table holds it, and key X likewise.
    Targets: page ready < 2 s, a decision saved < 200 ms.
 """
 from __future__ import annotations
@@ -263,7 +263,7 @@ def wait_idle(page, before: str, settle: float = 0.5) -> None:
 
 
 def wait_saved(ds: Dataset, image_id: str, value: str, t0: float, timeout: float = 30) -> float:
-    """Seconds from ``t0`` until dataset.parquet on disk holds the decision."""
+    """Seconds from ``t0`` until the dataset table on disk holds the decision."""
     while time.perf_counter() - t0 < timeout:
         try:
             if ds.read().set_index("id").at[image_id, "curated"] == value:
@@ -345,10 +345,10 @@ def time_browser(ds: Dataset, work: Path, real: Dataset | None) -> None:
                       60, "the cursor to move")
                 moved.append(time.perf_counter() - t0)
                 wait_idle(page, run)
-            print(f"browser: click ✗ on a thumbnail → in dataset.parquet: median "
+            print(f"browser: click ✗ on a thumbnail → in the dataset table: median "
                   f"{1000 * statistics.median(saved):.0f} ms (max {1000 * max(saved):.0f}; target < 200 ms;"
                   f" the cell shows it at once)")
-            print(f"browser: key X → in dataset.parquet: median {1000 * statistics.median(keys):.0f} ms "
+            print(f"browser: key X → in the dataset table: median {1000 * statistics.median(keys):.0f} ms "
                   f"(max {1000 * max(keys):.0f}); → page redrawn with the next image current: median "
                   f"{1000 * statistics.median(moved):.0f} ms")
             page.screenshot(path=str(work / "curate_big.png"))

@@ -54,9 +54,9 @@ def build(workdir: Path, per_class: int) -> dict[str, str]:
 
 
 def sample_ids(workdir: Path, n: int) -> list[str]:
-    import pandas as pd
+    from analysis.store import RunCache
 
-    df = pd.read_parquet(workdir / "cache" / RUN / "samples.parquet")
+    df = RunCache.for_run(RUN, workdir / "cache").samples()
     return df.sample(n, random_state=0)["id"].tolist()
 
 

@@ -123,7 +123,7 @@ def outlier_scores(features: np.ndarray, classes: Sequence[str], curated: Sequen
 
 
 def disputes_from_samples(samples: pd.DataFrame) -> pd.DataFrame:
-    """id, pred_class, dispute from a run's ``samples.parquet`` (p_pred, p_true, class)."""
+    """id, pred_class, dispute from a run's samples table (p_pred, p_true, class)."""
     other = samples["pred_class"].astype(str) != samples["class"].astype(str)
     dispute = np.where(other, samples["p_pred"] - samples["p_true"], 0.0).clip(0, 1)
     return pd.DataFrame({"id": samples["id"].astype("string"),
@@ -234,7 +234,7 @@ def write_score_table(ds: Dataset, table: pd.DataFrame, arrays: ScoreArrays,
                       street_categories: Sequence[str] = STREET_CATEGORIES,
                       disputes: pd.DataFrame | None = None) -> dict[str, str]:
     """Derive the per-image scores from the cached model outputs (no inference) and
-    write ``scores.parquet``. Disputes of an earlier ``--run`` are kept unless new ones
+    write the score table. Disputes of an earlier ``--run`` are kept unless new ones
     are given. Returns how each class centre was made."""
     arrays._flush()
     rows = table[table["id"].astype(str).isin(set(arrays.ids))].reset_index(drop=True)
@@ -273,7 +273,7 @@ def write_score_table(ds: Dataset, table: pd.DataFrame, arrays: ScoreArrays,
 
 
 def rescore(ds: Dataset, street_categories: Sequence[str] | None = None) -> dict[str, str] | None:
-    """Re-derive scores.parquet from the cached model outputs (after curation moved the
+    """Re-derive the score table from the cached model outputs (after curation moved the
     class centres, or with other street categories): no inference, milliseconds."""
     arrays = ScoreArrays.load(ds.files.score_arrays)
     if arrays is None:

@@ -7,7 +7,7 @@ disk. Running it again in ``streetlens analyze`` was most of the forward stage (
 fine-tuned tail (if any) runs.
 
 A row is read from the cache only when its image id is in a cache file the run recorded
-(``run.json`` → ``trunk_cache``) and that file and its id list are still there; anything
+(``run.info["trunk_cache"]``) and that file and its id list are still there; anything
 else (new images, a deleted cache, augmented views) runs from the image as before.
 """
 

@@ -1,5 +1,5 @@
 """Metrics of both heads with scikit-learn: accuracy, macro-F1, per-class precision and
-recall, confusion matrix. Plain dicts, so they go straight into run.json."""
+recall, confusion matrix. Plain dicts, so they go straight into the run's info."""
 
 from __future__ import annotations
 

@@ -187,7 +187,7 @@ def confusion_section(run) -> None:
                 m = run.info.get("metrics", {}).get(split, {}).get(head)
                 with col:
                     if not m or "confusion" not in m:
-                        st.info(f"No {split} metrics in run.json.")
+                        st.info(f"No {split} metrics in the run's info.")
                         continue
                     fig = charts.confusion_matrix(
                         m["confusion"], m.get("labels", names),

@@ -183,7 +183,7 @@ CURVES = {
 
 def training_curves(history: pd.DataFrame, best_epoch: int | None = None, title: str | None = None,
                     height: int = 320) -> go.Figure:
-    """Loss (left) and accuracies (right) per epoch from a run's ``history.csv``; the kept
+    """Loss (left) and accuracies (right) per epoch from a run's training history; the kept
     epoch (early stopping's best) is marked by a dashed green line. Columns that are
     missing are skipped."""
     from plotly.subplots import make_subplots

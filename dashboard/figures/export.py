@@ -244,7 +244,7 @@ class RunSummary:
 
 
 def run_summary(info: Mapping, importance=None, n_top: int = 3, notes: Sequence[str] = ()) -> RunSummary:
-    """Build the summary from a run's ``run.json`` (``Run.info``) and, when the concepts
+    """Build the summary from a run's info (``Run.info``) and, when the concepts
     stage ran, the concept importance table (city head: the ``n_top`` concepts with the
     largest positive importance per class)."""
     cfg = info.get("config", {})

@@ -1,5 +1,5 @@
 """Atlas page against the analysed tiny run: the map holds every image, one concept card
-per concept with the importance numbers of concept_importance.parquet, the concept in the
+per concept with the numbers of the concept importance table, the concept in the
 URL is the one detailed, and the talk pack builds from the sidebar."""
 
 from __future__ import annotations

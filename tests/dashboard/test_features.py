@@ -1,5 +1,5 @@
 """Features page against the analysed tiny run: each city's card shows its top channels
-from top_channels.parquet (with their feature visualisations), the closer look lists the
+from the top-channels table (with their feature visualisations), the closer look lists the
 images where the chosen channel fires most, and every concept has its icon and link."""
 
 from __future__ import annotations

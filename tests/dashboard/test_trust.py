@@ -61,7 +61,9 @@ def test_badge_renders_for_the_run_in_the_url(dashboard_env, tmp_path, monkeypat
     run, cache = dashboard_env
     root = tmp_path / "cache"
     (root / run.name).mkdir(parents=True)
-    (root / run.name / "manifest.json").write_text((cache.root / "manifest.json").read_text())
+    copy = RunCache.for_run(run.name, root)
+    copy.manifest = dict(cache.manifest)
+    copy.save_manifest()
     if checked:
         RunCache(root / run.name).write_table("reliability", small_table())
     monkeypatch.setenv("STREETLENS_CACHE", str(root))

@@ -1,4 +1,4 @@
-"""Plain-words verdicts from ``reliability.parquet``: one per method, for the Reliability
+"""Plain-words verdicts from the reliability table: one per method, for the Reliability
 page and the trust badge next to every map.
 
 Thresholds (module constants, shown on the page):
@@ -182,7 +182,7 @@ def faithfulness_word(deletion_diff: float | None) -> str | None:
 
 
 def verdict_for(table: pd.DataFrame, method: str) -> Verdict:
-    """The verdict of ``method`` from a ``reliability.parquet`` table."""
+    """The verdict of ``method`` from a reliability table."""
     v = Verdict(method, method_label(method))
     t = table[table["method"] == method]
     rnd = _pick(t, check="randomization", mode="cascade", metric="rank_corr_abs")

@@ -262,7 +262,7 @@ def test_disputes_from_a_trained_run(tmp_path, tiny_dataset, tiny_run):
 def test_cli_scores(tmp_path, monkeypatch):
     ds = build(tmp_path, n_street=2, n_other=1)
     monkeypatch.setattr(scene, "places365_scorer", lambda **kw: fake_scorer())
-    progress = tmp_path / "progress.json"  # as a background job writes it
+    progress = tmp_path / "job-progress"  # as a background job writes it
     res = CliRunner().invoke(main, ["--progress-file", str(progress), "data", "scores", "--dataset",
                                     str(ds.root), "--device", "cpu", "--street-categories", "street,alley",
                                     "--no-progress-bar"], catch_exceptions=False)

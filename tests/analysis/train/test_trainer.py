@@ -62,12 +62,12 @@ def test_float16_cache_keeps_predictions(tiny_dataset, tmp_path):
 
 def test_train_save_reload_predict_cycle(tiny_dataset, tmp_path):
     run = train(config(tiny_dataset, tmp_path, mode="finetune", epochs=6), progress=False)
-    info = json.loads((run.path / "run.json").read_text())
+    info = json.loads(run.files.info.read_text())
     assert info["labels"]["classes"] == ["paris", "seoul", "tokyo"]
     assert info["labels"]["class_to_group"] == {"paris": "West", "seoul": "East", "tokyo": "East"}
     assert info["dataset"]["fingerprint"] and info["code_version"]
     assert set(info["metrics"]) == {"val", "test"}
-    history = pd.read_csv(run.path / "history.csv")
+    history = pd.read_csv(run.files.history)
     assert list(history["epoch"]) == list(range(1, len(history) + 1))
     # reload from disk: predictions equal the metrics recorded at training time
     reloaded = open_run(run.name, tmp_path / "models")
@@ -130,7 +130,7 @@ def test_poisoned_checkpoint_is_refused(tiny_dataset, tmp_path):
         def __reduce__(self):
             return (open, (str(marker), "w"))
 
-    torch.save({"trunk.block1.conv.weight": Evil()}, run.path / "model.pt")
+    torch.save({"trunk.block1.conv.weight": Evil()}, run.files.model)
     with pytest.raises(UntrustedCheckpointError):
         load_model(open_run(run.path))
     assert not marker.exists()

@@ -59,7 +59,7 @@ def test_mask_mode_leaves_cold_regions_as_the_photo(photo):
 
 def test_gradcam_and_contrastive_overlays_use_the_stored_raw_maps(photo):
     rng = np.random.default_rng(1)
-    raw = rng.normal(size=(4, 7, 7)).astype(np.float16)  # as in cams.npy
+    raw = rng.normal(size=(4, 7, 7)).astype(np.float16)  # as one image of the cams artefact
     np.testing.assert_array_equal(images.gradcam_overlay(photo, raw, 2, 0.6),
                                   images.overlay(photo, gradcam_map(raw.astype(np.float32), 2), 0.6))
     np.testing.assert_array_equal(
