@@ -17,8 +17,14 @@ import streamlit as st
 from PIL import Image, ImageOps
 
 from analysis.data.dataset import Dataset, fingerprint
-from analysis.store import (RunCache, RunFiles, default_cache_root, default_data_root, default_models_root,
-                            file_fingerprint)
+from analysis.store import (
+    RunCache,
+    RunFiles,
+    default_cache_root,
+    default_data_root,
+    default_models_root,
+    file_fingerprint,
+)
 from analysis.train.runs import Run, list_runs, load_model, open_run
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import click
 
-from analysis.cli.common import (analysed_run_options, cache_root_option, data_root_option,
-                                     models_root_option, user_errors)
+from analysis.cli.common import (
+    analysed_run_options,
+    cache_root_option,
+    data_root_option,
+    models_root_option,
+    user_errors,
+)
 
 
 def list_stages(ctx: click.Context, _param, value: bool) -> None:

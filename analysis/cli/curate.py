@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import click
 
-from analysis.cli.common import (data_root_option, dataset_option, models_root_option, open_dataset,
-                                     user_errors)
+from analysis.cli.common import (
+    data_root_option,
+    dataset_option,
+    models_root_option,
+    open_dataset,
+    user_errors,
+)
 
 
 @click.command("scores")

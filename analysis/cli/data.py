@@ -8,8 +8,13 @@ from pathlib import Path
 
 import click
 
-from analysis.cli.common import (data_root_option, dataset_option, open_dataset, parse_group_options,
-                                     user_errors)
+from analysis.cli.common import (
+    data_root_option,
+    dataset_option,
+    open_dataset,
+    parse_group_options,
+    user_errors,
+)
 
 
 @click.group()

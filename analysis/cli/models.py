@@ -118,7 +118,7 @@ def weights() -> None:
 @click.option("--root", type=click.Path(path_type=Path), default=None, help="[default: models/weights]")
 def weights_list(root):
     """Weight sources, whether each is present, and where it comes from."""
-    from analysis.nets.registry import list_backbones, get_backbone
+    from analysis.nets.registry import get_backbone, list_backbones
     from analysis.nets.weights import list_weights
 
     for row in list_weights(root):

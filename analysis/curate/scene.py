@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+
 @dataclass
 class SceneScorer:
     """Any scene classifier: ``model(x)`` gives logits over ``categories``.

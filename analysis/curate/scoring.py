@@ -18,8 +18,13 @@ import pandas as pd
 
 from analysis.curate.scene import SceneScorer, places365_scorer
 from analysis.data.dataset import Dataset
-from analysis.data.scores import (STREET_CATEGORIES, ScoreArrays, disputes_from_samples, street_indices,
-                                  write_score_table)
+from analysis.data.scores import (
+    STREET_CATEGORIES,
+    ScoreArrays,
+    disputes_from_samples,
+    street_indices,
+    write_score_table,
+)
 from analysis.progress import bar
 from analysis.store import RunCache, default_cache_root
 from analysis.train.data import load_rgb

@@ -42,7 +42,7 @@ from tqdm import tqdm
 from analysis.classes import resolve_groups
 from analysis.data.dataset import Dataset, DatasetError
 from analysis.data.importer import ImportOptions, ImportReport, import_folder
-from analysis.fileio import write_bytes_atomic
+from analysis.store import write_bytes_atomic
 
 INCOMING = ".incoming"
 SOURCES_LOG = "sources.jsonl"

@@ -1,22 +1,21 @@
 """Curation decisions: accept, reject or relabel images, safely, traceably, reversibly.
 
-Every decision goes straight into ``dataset.parquet`` (``curated``: unreviewed /
+Every decision goes straight into the dataset table (``curated``: unreviewed /
 accepted / rejected; a relabel changes ``class`` and ``group``), so nothing is lost on a
 refresh or a crash. Writers never overwrite each other: each change takes the dataset's
-table lock (:meth:`Dataset.locked`, an exclusive ``fcntl.flock`` on ``dataset.parquet.lock``
-beside the table, also taken by import, collect and split), re-reads the table, changes
+table lock (:meth:`Dataset.locked`, an exclusive ``fcntl.flock`` on a lock file beside the
+table, also taken by import, collect and split), re-reads the table, changes
 only the rows it decides, and writes it atomically (temp file + rename). Two browser tabs,
 a tab and the CLI, a tab and a running import, or two threads can therefore change the
 table at the same time and every change survives.
 
-Every change is also appended to ``curation_log.jsonl`` (one line per image: action id,
+Every change is also appended to the dataset's curation log (one JSON line per image: action id,
 time, who, source, the previous and the new values, a note) *before* the table is
 written, which is what makes undo possible: ``undo`` restores the previous values of an
 action's rows — only where they still hold what that action set, so undoing never
 clobbers a later decision — and logs itself as an action of kind ``undo``.
 
-``review_queue`` orders a class for review (worst first: low street score, high outlier
-score or model dispute) with near-duplicates / same-place groups kept together.
+The review order of a class (worst first) is :mod:`analysis.data.review`.
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ import pandas as pd
 
 from analysis.data.dataset import Dataset, DatasetError
 
-LOG_FILE = "curation_log.jsonl"
 STATUSES = ("unreviewed", "accepted", "rejected")
 FIELDS = ("curated", "class", "group")
 SOURCES = ("page", "cli", "auto")
@@ -63,7 +61,7 @@ def new_action_id() -> str:
 
 # ------------------------------------------------------------------------------ the log
 def log_path(ds: Dataset) -> Path:
-    return ds.root / LOG_FILE
+    return ds.files.curation_log
 
 
 def _append_log(ds: Dataset, entries: list[dict]) -> None:
@@ -362,73 +360,3 @@ def auto_reject(ds: Dataset, *, score: str = "street", below: float | None = Non
     action = decide(ds, hit["id"].tolist(), "rejected", who=who, source=source,
                     note=f"{score} {op}" + (f" in {cls}" if cls else ""), only_if=("unreviewed",))
     return action, hit
-
-
-# ------------------------------------------------------------------------------ review order
-ORDERS = {
-    "street": "Street score, lowest first",
-    "outlier": "Outlier score, most unusual first",
-    "dispute": "Model disputes the label, strongest first",
-    "suspicion": "Combined (street + outlier + dispute ranks)",
-    "file": "File order",
-}
-SHOW = ("unreviewed", "all", "accepted", "rejected")
-
-
-def review_queue(table: pd.DataFrame, scores: pd.DataFrame | None, cls: str, *,
-                 show: str = "all", order: str = "street", keep_groups: bool = True) -> pd.DataFrame:
-    """The images of class ``cls`` in review order, worst first, with their scores and
-    ``group_size`` (members of the same near-duplicate / same-place group in the class).
-
-    With ``keep_groups`` a group's members follow each other, placed where its worst
-    member falls. Images without a score (new since the scoring) come first in score
-    orders: nobody has looked at them yet."""
-    if order not in ORDERS:
-        raise CurationError(f"unknown order {order!r}; choose one of {', '.join(ORDERS)}")
-    if show not in SHOW:
-        raise CurationError(f"unknown filter {show!r}; choose one of {', '.join(SHOW)}")
-    rows = table[table["class"] == cls].copy()
-    rows["curated"] = rows["curated"].fillna("unreviewed")
-    if scores is not None and len(scores):
-        rows = rows.merge(scores, on="id", how="left")
-    for col in ("street", "outlier", "dispute"):
-        if col not in rows:
-            rows[col] = np.nan
-    for col in ("scene", "scene_top", "pred_class"):
-        if col not in rows:
-            rows[col] = pd.Series([pd.NA] * len(rows), dtype="string", index=rows.index)
-    gid = rows["group_id"].astype("string").fillna(rows["id"].astype("string"))
-    rows["group_size"] = gid.map(gid.value_counts()).astype(int)
-    # the rank key: smaller = shown earlier
-    if order == "file":
-        key = rows["path"].rank(method="first")
-    elif order == "street":
-        key = rows["street"].fillna(-1.0)
-    elif order == "outlier":
-        key = -rows["outlier"].fillna(9.0)
-    elif order == "dispute":
-        key = -rows["dispute"].fillna(0.0)
-    else:  # suspicion: mean percentile rank of the available signals
-        parts = [rows["street"].rank(pct=True), (-rows["outlier"]).rank(pct=True)]
-        if rows["dispute"].notna().any():
-            parts.append((-rows["dispute"].fillna(0)).rank(pct=True))
-        key = pd.concat(parts, axis=1).mean(axis=1).fillna(-1.0)
-    rows["_key"] = key.to_numpy()
-    rows["_tie"] = rows["path"].astype(str)
-    rows = rows.sort_values(["_key", "_tie"], kind="stable").reset_index(drop=True)
-    if keep_groups:
-        gid = rows["group_id"].astype("string").fillna(rows["id"].astype("string"))
-        first = pd.Series(np.arange(len(rows)), index=rows.index).groupby(gid.to_numpy()).transform("min")
-        rows = rows.assign(_g=first.to_numpy(), _i=np.arange(len(rows))) \
-            .sort_values(["_g", "_i"], kind="stable").drop(columns=["_g", "_i"])
-    if show != "all":
-        rows = rows[rows["curated"] == show]
-    return rows.drop(columns=["_key", "_tie"]).reset_index(drop=True)
-
-
-def class_counts(table: pd.DataFrame) -> pd.DataFrame:
-    """Per class: images, unreviewed, accepted, rejected."""
-    t = table.assign(curated=table["curated"].fillna("unreviewed"))
-    counts = pd.crosstab(t["class"], t["curated"]).reindex(columns=list(STATUSES), fill_value=0)
-    counts.insert(0, "images", counts.sum(axis=1))
-    return counts

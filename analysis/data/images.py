@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 DEFAULT_MIN_SIDE = 64
 DEFAULT_MAX_PIXELS = 64_000_000  # 64 MP: larger than any street photo, far below a bomb
 LOSSLESS_FORMATS = {"PNG", "BMP", "GIF", "TIFF"}
@@ -143,8 +142,3 @@ def load_clean(
         )
     changed = rotated or box is not None or upright.mode != "RGB" or fmt not in ("JPEG", "PNG")
     return CleanImage(rgb, fmt, (w, h), box, changed)
-
-
-def is_image_name(path: Path) -> bool:
-    """Whether a file name looks like an image (content is checked on load)."""
-    return path.suffix.lower() in IMAGE_SUFFIXES

@@ -20,9 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
-from analysis.classes import CLASSES_FILE, resolve_groups, write_classes_toml
+from analysis.classes import resolve_groups, write_classes_toml
 from analysis.data import dedupe
 from analysis.data.dataset import Dataset, DatasetError
 from analysis.data.images import (
@@ -32,10 +31,9 @@ from analysis.data.images import (
     ImageRejected,
     load_clean,
 )
-from analysis.data.split import DEFAULT_FRACTIONS, assign_splits, group_from_name
-from analysis.fileio import write_bytes_atomic
-
-GROUP_THRESHOLD = 10  # pHash distance under which distinct images still share a split
+from analysis.data.split import DEFAULT_FRACTIONS, GROUP_THRESHOLD, assign_splits, split_groups
+from analysis.progress import bar as progress_bar
+from analysis.store import write_bytes_atomic
 
 
 @dataclass
@@ -78,10 +76,10 @@ class ImportReport:
         out += [f"  warning: {w}" for w in self.warnings]
         out += [f"  rejected {src}: {why}" for src, why in self.rejected[:20]]
         if len(self.rejected) > 20:
-            out.append(f"  … {len(self.rejected) - 20} more rejects in rejects.parquet")
+            out.append(f"  … {len(self.rejected) - 20} more rejects in {Dataset(self.dataset).rejects_path}")
         out += [f"  duplicate {src} ~ {kept} (distance {d})" for src, kept, d in self.duplicates[:10]]
         if len(self.duplicates) > 10:
-            out.append(f"  … {len(self.duplicates) - 10} more duplicates in rejects.parquet")
+            out.append(f"  … {len(self.duplicates) - 10} more duplicates in {Dataset(self.dataset).rejects_path}")
         return out
 
 
@@ -191,7 +189,7 @@ def register_images(
     ids = list(table["id"])
     rejects: list[dict] = []
     rows: list[dict] = []
-    for item in tqdm(decoded, total=total, desc="import", unit="img", disable=not progress):
+    for item in progress_bar(decoded, total=total, desc="import", unit="img", disable=not progress):
         report.files_seen += 1
         if item.error:
             report.rejected.append((item.source, item.error))
@@ -248,35 +246,13 @@ def register_images(
         if fresh:
             table = pd.concat([table, pd.DataFrame(fresh)], ignore_index=True)
         if fresh or not dataset.exists():
-            table["group_id"] = split_groups(table, opts)
+            table["group_id"] = split_groups(table, opts.group_threshold, opts.group_pattern)
             table["split"] = assign_splits(table, opts.fractions, opts.seed, keep_existing=True)
             dataset.write(table)
         if rejects:
             old = dataset.read_rejects()
             merged = pd.concat([old, pd.DataFrame(rejects)], ignore_index=True)
             dataset.write_rejects(merged.drop_duplicates(["source", "reason"], keep="last"))
-
-
-def split_groups(table: pd.DataFrame, opts: ImportOptions) -> pd.Series:
-    """Group ids for the split: pHash clusters (distance < group_threshold) joined with
-    capture points parsed from the source file names by ``group_pattern``."""
-    n = len(table)
-    label = dedupe.clusters(list(table["phash"].fillna("0")), opts.group_threshold)
-    if opts.group_pattern:
-        by_name: dict[str, int] = {}
-        for i, src in enumerate(table["source"].fillna("")):
-            key = group_from_name(Path(src).stem, opts.group_pattern)
-            if key is None:
-                continue
-            key = f"{table['class'].iat[i]}/{key}"
-            if key in by_name:  # merge the two clusters
-                a, b = label[by_name[key]], label[i]
-                label[label == max(a, b)] = min(a, b)
-            else:
-                by_name[key] = i
-    ids = table["id"].to_numpy()
-    return pd.Series([ids[j] for j in label], index=table.index, dtype="string") if n else \
-        pd.Series([], dtype="string")
 
 
 def import_folder(
@@ -308,14 +284,14 @@ def import_folder(
         c = next(iter(clash))
         raise DatasetError(
             f"class '{c}' is in group {clash[c]} in {dataset.root} but {resolved[c].group} here; "
-            f"make {CLASSES_FILE} agree"
+            f"make {dataset.files.classes.name} agree"
         )
     report = ImportReport(dataset.root, warnings=warnings)
     dataset.root.mkdir(parents=True, exist_ok=True)
     group_of = {c: g.group for c, g in resolved.items()}
     known = dict(dataset.group_overrides())
     if any(known.get(c) != g for c, g in group_of.items()):
-        write_classes_toml(dataset.root / CLASSES_FILE, {**known, **group_of})
+        write_classes_toml(dataset.files.classes, {**known, **group_of})
 
     jobs = [(str(p.resolve()), cls, opts) for cls, files in classes.items() for p in files]
     workers = opts.workers or min(4, os.cpu_count() or 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageOps
 
 from analysis.data.dataset import Dataset
-from analysis.fileio import atomic_path
+from analysis.store import atomic_path
 
 
 def contact_sheet(
@@ -41,7 +41,7 @@ def write_sheets(
 ) -> list[Path]:
     """One PNG per class (a seeded sample of ``per_class`` images); returns the paths."""
     df = dataset.read()
-    out_dir = Path(out_dir or dataset.root / "sheets")
+    out_dir = Path(out_dir or dataset.files.sheets)
     written = []
     for cls, rows in df.groupby("class"):
         sample = rows.sample(min(per_class, len(rows)), random_state=seed).sort_values("id")
@@ -52,7 +52,7 @@ def write_sheets(
         img = contact_sheet([dataset.image_path(p) for p in sample["path"]],
                             [f"{i[:8]} {s}" for i, s in zip(sample["id"], sample["split"])],
                             title, thumb, columns)
-        target = out_dir / f"{cls}.png"
+        target = dataset.files.sheet(cls, out_dir)
         with atomic_path(target) as tmp:
             img.save(tmp, "PNG")
         written.append(target)

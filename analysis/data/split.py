@@ -13,11 +13,15 @@ are kept by default, so adding images later never moves images a model was teste
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from analysis.data import dedupe
 from analysis.data.dataset import SPLITS, Dataset
+
+GROUP_THRESHOLD = 10  # pHash distance under which distinct images still share a split
 
 DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
 
@@ -90,6 +94,29 @@ def assign_splits(
     return pd.Series(values, index=df.index, dtype="string")
 
 
+def split_groups(table: pd.DataFrame, group_threshold: int = GROUP_THRESHOLD,
+                 group_pattern: str | None = None) -> pd.Series:
+    """Group ids for the split: pHash clusters (distance < ``group_threshold``) joined with
+    capture points parsed from the source file names by ``group_pattern``."""
+    n = len(table)
+    label = dedupe.clusters(list(table["phash"].fillna("0")), group_threshold)
+    if group_pattern:
+        by_name: dict[str, int] = {}
+        for i, src in enumerate(table["source"].fillna("")):
+            key = group_from_name(Path(src).stem, group_pattern)
+            if key is None:
+                continue
+            key = f"{table['class'].iat[i]}/{key}"
+            if key in by_name:  # merge the two clusters
+                a, b = label[by_name[key]], label[i]
+                label[label == max(a, b)] = min(a, b)
+            else:
+                by_name[key] = i
+    ids = table["id"].to_numpy()
+    return pd.Series([ids[j] for j in label], index=table.index, dtype="string") if n else \
+        pd.Series([], dtype="string")
+
+
 def resplit(
     ds: Dataset,
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
@@ -99,12 +126,9 @@ def resplit(
     """Re-split the whole of ``ds`` (groups recomputed, existing splits dropped) and
     write it; returns the new table. Read, split and write happen under the table lock,
     so a curation decision made meanwhile waits for it instead of being overwritten."""
-    from analysis.data.importer import ImportOptions, split_groups  # importer imports us
-
-    opts = ImportOptions(group_pattern=group_pattern)
     with ds.locked():
         df = ds.read()
-        df["group_id"] = split_groups(df, opts)
+        df["group_id"] = split_groups(df, group_pattern=group_pattern)
         df["split"] = assign_splits(df, fractions, seed, keep_existing=False)
         ds.write(df)
     return df

@@ -1,7 +1,7 @@
 """``streetlens data synth``: the procedural demo dataset as a streetlens dataset.
 
 The drawing lives in :mod:`analysis.data.synth`; this module registers its output in
-``dataset.parquet`` through the same path as imported photos (hashes, groups, splits),
+the dataset table through the same path as imported photos (hashes, groups, splits),
 so every later stage treats demo and real data alike.
 """
 
@@ -41,7 +41,7 @@ def synthesize_dataset(
     made = generate(dataset.root, per_class, size=size, seed=seed, classes=classes,
                     progress=progress, workers=workers)
     chosen = sorted({m["class"] for m in made})
-    write_classes_toml(dataset.root / "classes.toml", {c: BUILTIN_GROUPS[c] for c in chosen})
+    write_classes_toml(dataset.files.classes, {c: BUILTIN_GROUPS[c] for c in chosen})
 
     def decoded():
         for m in made:

@@ -36,7 +36,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageOps
 
-from analysis.fileio import atomic_path, write_json_atomic
+from analysis.progress import bar
+from analysis.store import atomic_path, write_json_atomic
 
 COMPONENTS_FILE = "components.npy"
 BASIS_FILE = "concepts.json"
@@ -146,11 +147,7 @@ def _unit_rows(W: np.ndarray, U: np.ndarray | None = None) -> tuple[np.ndarray, 
 
 
 def _progress(iterable, total: int, desc: str, show: bool):
-    if not show:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, leave=False)
+    return bar(iterable, total=total, desc=desc, disable=not show)
 
 
 # --------------------------------------------------------------------------- fitting

@@ -490,7 +490,8 @@ class GradCam(AttributionMethod):
 
     def _attribute(self, x, forward, target):
         try:
-            from analysis.explain.gradcam import all_class_cams, gradcam_map, upsample as cam_upsample
+            from analysis.explain.gradcam import all_class_cams, gradcam_map
+            from analysis.explain.gradcam import upsample as cam_upsample
         except ImportError as e:
             raise ImportError(f"'gradcam' needs analysis.explain.gradcam ({e}); "
                               "use 'gradcam_captum' meanwhile") from e

@@ -10,8 +10,15 @@ It sits at the bottom of the package: it imports nothing else of streetlens.
 """
 
 from analysis.store.arrays import StreamingArray, batched
-from analysis.store.cache import (ARTEFACTS, SCHEMA_VERSION, Artefact, CacheError, RunCache,
-                                  declare, default_cache_root)
+from analysis.store.cache import (
+                                  ARTEFACTS,
+                                  SCHEMA_VERSION,
+                                  Artefact,
+                                  CacheError,
+                                  RunCache,
+                                  declare,
+                                  default_cache_root,
+)
 from analysis.store.datasets import CLASSES_FILE, SOURCES_LOG, DatasetFiles, default_data_root
 from analysis.store.files import atomic_path, file_fingerprint, write_bytes_atomic, write_json_atomic
 from analysis.store.jobs import JobFiles

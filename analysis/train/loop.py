@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from analysis.nets.classifier import two_head_loss
-from analysis.progress import bar as progress_bar
 from analysis.nets.precision import autocast
+from analysis.progress import bar as progress_bar
 
 Source = Callable[[np.ndarray, int], torch.Tensor]  # (row indices, epoch) → trainable input
 

@@ -75,11 +75,6 @@ def get_mode(name: str) -> Planner:
     return MODES[name]
 
 
-def list_modes() -> list[str]:
-    _load()
-    return sorted(MODES) + ["svm"]
-
-
 def _load() -> None:
     from analysis.train import finetune, scratch, transfer  # noqa: F401
 

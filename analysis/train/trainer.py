@@ -14,8 +14,10 @@ import pandas as pd
 import torch
 
 from analysis.data.dataset import Dataset, DatasetError, default_data_root, fingerprint
+from analysis.nets.device import choose_device
 from analysis.nets.precision import resolve_precision
 from analysis.nets.registry import get_backbone
+from analysis.store import TrunkFiles
 from analysis.train import loop, metrics
 from analysis.train.data import ImageTable, Labels, make_transform, split_rows
 from analysis.train.modes import build_optimizer, get_mode
@@ -58,12 +60,6 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _pool(y: torch.Tensor, pooled: bool) -> torch.Tensor:
     return y.mean(dim=(2, 3)) if pooled and y.dim() == 4 else y
 
@@ -95,7 +91,7 @@ def _split_sources(config, spec, weights, ds, rows, labels, frozen, pooled, devi
     precision = resolve_precision(config.cache_precision, device)
     eval_tf = make_transform(spec, weights, "none", config.image_size)
     train_tf = make_transform(spec, weights, config.augment, config.image_size)
-    root = Path(config.cache_root) / "trunk"
+    root = TrunkFiles.under(config.cache_root).root
     sources = {}
     for split, df in rows.items():
         augmented = split == "train" and config.augment != "none"
@@ -193,7 +189,7 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
     is_svm = config.mode == "svm"
     planner = None if is_svm else get_mode(config.mode)
     weights = config.weights or ("random" if config.mode == "scratch" else spec.default_weights)
-    device = pick_device(config.device)
+    device = choose_device(config.device)
     dtype = config.cache_dtype
 
     torch.manual_seed(config.seed)
@@ -273,7 +269,7 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
     if config.cache and reusable:
         # what `streetlens analyze` may start from instead of the frozen layers
         frozen_part = "trunk" if is_svm or plan.pooled else "prefix"
-        info["trunk_cache"] = {"root": str(Path(config.cache_root, "trunk").resolve()),
+        info["trunk_cache"] = {"root": str(TrunkFiles.under(config.cache_root).root.resolve()),
                                "frozen": frozen_part, "files": reusable,
                                "precision": resolve_precision(config.cache_precision, device)}
     return save_run(models_root / name, model.cpu(), info, history)

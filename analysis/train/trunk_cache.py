@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from analysis.progress import bar
 
-from analysis.store import TrunkFiles, atomic_path
 from analysis.nets.precision import autocast
+from analysis.progress import bar
+from analysis.store import TrunkFiles, atomic_path
 
 
 def cache_key(parts: dict) -> str:

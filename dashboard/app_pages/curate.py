@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from analysis.data import curation
+from analysis.data import curation, review
 from analysis.data import scores as scoring
 from analysis.data.dataset import Dataset, DatasetError, list_datasets
 from dashboard import curate_actions as actions
@@ -167,7 +167,7 @@ def focus_panel(ds: Dataset, row, classes: list[str], root: str, page_ids: list[
 def decision_log(ds: Dataset, root: str) -> None:
     history = curation.actions(ds, tail_bytes=128 * 1024)
     undone = curation.undone_actions(history)
-    with st.expander(f"Decision log ({ds.root / curation.LOG_FILE})", expanded=False):
+    with st.expander(f"Decision log ({ds.files.curation_log})", expanded=False):
         if not history:
             st.caption("No decisions yet.")
             return
@@ -197,7 +197,7 @@ def main() -> None:
     except DatasetError as exc:
         st.error(str(exc))
         st.stop()
-    counts = curation.class_counts(table)
+    counts = review.class_counts(table)
     classes = list(counts.index)
     if not classes:
         st.info("This dataset has no images yet.")
@@ -212,7 +212,7 @@ def main() -> None:
     state.url_set(show=show)
     st.session_state.curate_show = show
     scores, meta = load_scores(ds)
-    orders = dict(curation.ORDERS)
+    orders = dict(review.ORDERS)
     if scores is None:
         orders = {"file": orders["file"]}
     elif scores["dispute"].isna().all():
@@ -228,7 +228,7 @@ def main() -> None:
         st.markdown(KEYS_HELP)
     st.sidebar.caption(f"Decisions of this tab are logged as `{actions.who()}`.")
 
-    queue = curation.review_queue(table, scores, cls, show=show, order=order, keep_groups=keep_groups)
+    queue = review.review_queue(table, scores, cls, show=show, order=order, keep_groups=keep_groups)
     c = counts.loc[cls]
     reviewed = int(c["accepted"] + c["rejected"])
     st.markdown(f"### {cls} ({table.loc[table['class'] == cls, 'group'].iat[0]})")
@@ -296,7 +296,7 @@ def main() -> None:
             default = 0.1 if score == "street" else 0.5
             thr = cols[1].number_input("below" if score == "street" else "above", 0.0, 2.0,
                                        default, 0.01, key=f"w_thr_{score}")
-            pending = queue if show == "all" else curation.review_queue(table, scores, cls)
+            pending = queue if show == "all" else review.review_queue(table, scores, cls)
             pending = pending[pending["curated"] == "unreviewed"]
             hit = pending[pending[score] < thr] if score == "street" else pending[pending[score] > thr]
             cols[2].button(f"✗ Reject {len(hit)} with {score} {'<' if score == 'street' else '>'} {thr:g}",

@@ -68,10 +68,6 @@ def to_pil(image) -> Image.Image:
     return image.convert("RGB") if isinstance(image, Image.Image) else Image.fromarray(to_rgb_array(image))
 
 
-def _size_of(image) -> tuple[int, int]:
-    return to_rgb_array(image).shape[:2]
-
-
 def resize_map(m, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of a (h, w) map to (H, W), sampled like pytorch-grad-cam's
     ``cv2.resize``; float32 out (float16 memmaps welcome)."""

@@ -6,7 +6,6 @@ import os
 import signal
 import time
 
-
 from analysis import jobs
 from analysis.store import JobFiles
 

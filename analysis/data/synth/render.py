@@ -23,9 +23,19 @@ from analysis.data.synth.cues import CUES
 from analysis.data.synth.draw import Canvas, mix, pick
 from analysis.data.synth.facades import Facade, paint_building
 from analysis.data.synth.layout import Scene
-from analysis.data.synth.street import (LAMPS, car_colour, paint_clouds, paint_person, paint_road,
-                                        paint_skyline, paint_vehicle, sky_colours, sky_image, VEHICLES)
-from analysis.data.synth.styles import CityStyle, CITY_STYLES, CUE_CLASSES, CueSpec
+from analysis.data.synth.street import (
+    LAMPS,
+    VEHICLES,
+    car_colour,
+    paint_clouds,
+    paint_person,
+    paint_road,
+    paint_skyline,
+    paint_vehicle,
+    sky_colours,
+    sky_image,
+)
+from analysis.data.synth.styles import CITY_STYLES, CUE_CLASSES, CityStyle, CueSpec
 
 
 @dataclass

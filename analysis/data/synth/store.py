@@ -1,12 +1,12 @@
 """Writing a synthetic dataset and reading its cue annotations back.
 
-Layout under ``out_dir``::
+Under ``out_dir`` (file names: ``analysis.store.DatasetFiles``):
 
     <city>/<city>_<index:05d>.png   the pictures
-    annotations.parquet             one row per cue instance: image (relative path), cue,
+    annotations                     one row per cue instance: image (relative path), cue,
                                     classes (list of str), x0, y0, x1, y1 (half-open box),
                                     height, width (of the image), mask_index
-    masks.npz                       bits (uint8) and offsets (int64): the mask of row r is
+    masks                           bits (uint8) and offsets (int64): the mask of row r is
                                     ``np.unpackbits(bits[offsets[i]:offsets[i + 1]])``
                                     with i = mask_index, the first (y1-y0)*(x1-x0) bits
                                     being its box crop in row-major order
@@ -26,14 +26,12 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from analysis.data.synth.render import Cue, image_seed, render_street
 from analysis.data.synth.styles import CLASSES
-from analysis.fileio import atomic_path, write_bytes_atomic
+from analysis.progress import bar as progress_bar
+from analysis.store import DatasetFiles, atomic_path, write_bytes_atomic
 
-ANNOTATIONS = "annotations.parquet"
-MASKS = "masks.npz"
 COLUMNS = ["image", "cue", "classes", "x0", "y0", "x1", "y1", "height", "width", "mask_index"]
 
 
@@ -79,7 +77,7 @@ def generate(out_dir: Path, per_class: int, size: int = 224, seed: int = 0,
     chunks: list[np.ndarray] = []
     offsets = [0]
     made: list[dict] = []
-    bar = tqdm(total=len(tasks), desc="drawing streets", unit="img", disable=not progress)
+    bar = progress_bar(total=len(tasks), desc="drawing streets", unit="img", disable=not progress)
     for (city, index, img_seed, _), (png, cues) in zip(tasks, rendered()):
         rel = image_path(city, index)
         write_bytes_atomic(out_dir / rel, png)
@@ -94,10 +92,11 @@ def generate(out_dir: Path, per_class: int, size: int = 224, seed: int = 0,
     bar.close()
 
     table = pd.DataFrame(rows, columns=COLUMNS)
-    with atomic_path(out_dir / ANNOTATIONS) as tmp:
+    files = DatasetFiles(out_dir)
+    with atomic_path(files.annotations) as tmp:
         table.to_parquet(tmp, index=False)
     bits = np.concatenate(chunks) if chunks else np.zeros(0, np.uint8)
-    with atomic_path(out_dir / MASKS) as tmp, open(tmp, "wb") as fh:
+    with atomic_path(files.masks) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, bits=bits, offsets=np.asarray(offsets, np.int64))
     _remove_stale(out_dir, chosen, per_class)
     return made
@@ -120,8 +119,9 @@ class _Annotations:
     """All annotations of one dataset, indexed by image, with the packed masks in memory."""
 
     def __init__(self, root: Path):
-        table = pd.read_parquet(root / ANNOTATIONS)
-        with np.load(root / MASKS) as npz:
+        files = DatasetFiles(root)
+        table = pd.read_parquet(files.annotations)
+        with np.load(files.masks) as npz:
             self.bits = npz["bits"]
             self.offsets = npz["offsets"]
         self.by_image: dict[str, list[tuple]] = {}
@@ -150,9 +150,10 @@ def load_cues(dataset_root: Path, image: str) -> list[Cue]:
     "tokyo/tokyo_00003.png"), masks included. The dataset's annotation files are read
     once and cached until they change on disk."""
     root = Path(dataset_root).resolve()
-    ann, masks = root / ANNOTATIONS, root / MASKS
+    files = DatasetFiles(root)
+    ann, masks = files.annotations, files.masks
     if not ann.is_file() or not masks.is_file():
-        raise FileNotFoundError(f"{root}: no cue annotations ({ANNOTATIONS}, {MASKS}); only "
+        raise FileNotFoundError(f"{root}: no cue annotations ({ann.name}, {masks.name}); only "
                                 f"synthetic datasets have them -- create one with `streetlens data synth`")
     rel = Path(image)
     if rel.is_absolute():

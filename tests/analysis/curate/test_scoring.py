@@ -23,7 +23,7 @@ from torch import nn
 
 from analysis.cli import main
 from analysis.curate import scene, scoring
-from analysis.data import curation, scores
+from analysis.data import curation, review, scores
 from analysis.data.dataset import Dataset
 from analysis.data.importer import ImportOptions, import_folder
 from analysis.nets.registry import get_backbone
@@ -147,10 +147,10 @@ def test_street_score_ranks_street_pictures_above_others(tmp_path):
     attrs = scores.load_scores(ds).attrs
     assert attrs["street_categories"] == list(STREETISH) and attrs["model"] == "fake_places365"
     # the review order puts the non-street pictures first
-    q = curation.review_queue(ds.read(), scores.load_scores(ds), "tokyo", order="street", keep_groups=False)
+    q = review.review_queue(ds.read(), scores.load_scores(ds), "tokyo", order="street", keep_groups=False)
     assert [kinds(ds)[i] for i in q["id"]] == ["o"] * 3 + ["s"] * 5
     # the odd ones out of a mostly-street class are also the outliers
-    q = curation.review_queue(ds.read(), scores.load_scores(ds), "tokyo", order="outlier", keep_groups=False)
+    q = review.review_queue(ds.read(), scores.load_scores(ds), "tokyo", order="outlier", keep_groups=False)
     assert [kinds(ds)[i] for i in q["id"]][:3] == ["o"] * 3
 
 

@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from analysis.cli import main
-from analysis.data import curation
+from analysis.data import curation, review
 from analysis.data.dataset import Dataset, DatasetBusy
 from analysis.data.importer import ImportOptions, import_folder
-from analysis.data.scores import SCORES, conform_scores
+from analysis.data.scores import conform_scores
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -47,18 +47,18 @@ def fake_scores(ds: Dataset, street: dict[str, float], outlier: dict[str, float]
     df = pd.DataFrame({"id": list(street), "street": list(street.values()),
                        "outlier": [(outlier or {}).get(i, 0.1) for i in street],
                        "scene": "street", "scene_p": 0.5, "scene_top": "street 0.50"})
-    conform_scores(df).to_parquet(ds.root / SCORES, index=False)
+    conform_scores(df).to_parquet(ds.files.scores, index=False)
 
 
 def test_decisions_persist_and_are_logged(ds):
     a, b, c = ids_of(ds, "seoul")[:3]
     act = curation.decide(ds, [a, b], "accepted", who="ann", source="page")
     curation.decide(ds, [c], "rejected", who="bob", source="cli", note="a menu, not a street")
-    st = status(ds)  # a fresh read of dataset.parquet: nothing lives only in memory
+    st = status(ds)  # a fresh read of the table on disk: nothing lives only in memory
     assert st[a] == st[b] == "accepted" and st[c] == "rejected"
     assert sum(v == "unreviewed" for v in st.values()) == 21
     assert c not in set(ds.usable()["id"])
-    log = [json.loads(line) for line in (ds.root / curation.LOG_FILE).read_text().splitlines()]
+    log = [json.loads(line) for line in ds.files.curation_log.read_text().splitlines()]
     assert len(log) == 3
     first = log[0]
     assert first["who"] == "ann" and first["source"] == "page" and first["action"] == act.id
@@ -67,7 +67,7 @@ def test_decisions_persist_and_are_logged(ds):
     # deciding the same again is a no-op: nothing logged, nothing written
     again = curation.decide(ds, [a], "accepted", who="ann")
     assert again.n == 0 and again.skipped == [a]
-    assert len((ds.root / curation.LOG_FILE).read_text().splitlines()) == 3
+    assert len(ds.files.curation_log.read_text().splitlines()) == 3
 
 
 def test_relabel_moves_class_and_group_and_undo_restores(ds):
@@ -210,7 +210,7 @@ DECIDER = textwrap.dedent("""
 
 
 def test_decision_made_while_an_import_writes_is_kept(ds, photo_tree, tmp_path, monkeypatch):
-    """An import's read-modify-write of dataset.parquet and a decision from another
+    """An import's read-modify-write of the dataset table and a decision from another
     process, interleaved: the decision is made while the import is between its read and
     its write. It must wait for the import's lock and then land on the new table; without
     the lock the import would write its stale table over it."""
@@ -221,7 +221,7 @@ def test_decision_made_while_an_import_writes_is_kept(ds, photo_tree, tmp_path, 
     waited: list[bool] = []
     procs: list[subprocess.Popen] = []
 
-    def split_groups_while_a_tab_decides(table, opts):  # runs between the import's read and write
+    def split_groups_while_a_tab_decides(table, *args):  # runs between the import's read and write
         proc = subprocess.Popen([sys.executable, "-c", DECIDER, str(ds.root), victim], cwd=ROOT,
                                 stdout=subprocess.PIPE, text=True)
         procs.append(proc)
@@ -231,7 +231,7 @@ def test_decision_made_while_an_import_writes_is_kept(ds, photo_tree, tmp_path, 
             waited.append(False)  # it decided while the import held the table: no lock
         except subprocess.TimeoutExpired:
             waited.append(True)
-        return real_split_groups(table, opts)
+        return real_split_groups(table, *args)
 
     monkeypatch.setattr(importer, "split_groups", split_groups_while_a_tab_decides)
     more = photo_tree({"seoul": 3, "london_on": 2}, root=tmp_path / "more", start=500)
@@ -283,7 +283,7 @@ def test_decision_made_during_a_resplit_is_kept(ds, monkeypatch):
 def test_torn_log_line_is_ignored(ds):
     a = ids_of(ds, "seoul")[0]
     curation.decide(ds, [a], "rejected")
-    with open(ds.root / curation.LOG_FILE, "a") as fh:
+    with open(ds.files.curation_log, "a") as fh:
         fh.write('{"action": "x", "id": ')  # a crash while appending
     assert len(curation.read_log(ds)) == 1
     assert len(curation.read_log(ds, tail_bytes=40)) <= 1
@@ -360,16 +360,16 @@ def test_review_queue_orders_worst_first_and_keeps_groups_together():
     })
     scores = pd.DataFrame({"id": list("abcde"), "street": [0.9, 0.1, 0.8, 0.05, 0.5],
                            "outlier": [0.1, 0.6, 0.2, 0.3, 0.9], "dispute": np.nan})
-    q = curation.review_queue(table, scores, "tokyo", order="street", keep_groups=False)
+    q = review.review_queue(table, scores, "tokyo", order="street", keep_groups=False)
     assert list(q["id"]) == ["f", "d", "b", "e", "c", "a"]  # unscored first, then lowest street
-    q = curation.review_queue(table, scores, "tokyo", order="street")
+    q = review.review_queue(table, scores, "tokyo", order="street")
     assert list(q["id"]) == ["f", "d", "c", "b", "e", "a"]  # c follows its group mate d
     assert list(q["group_size"]) == [1, 2, 2, 1, 1, 1]
-    q = curation.review_queue(table, scores, "tokyo", order="outlier", keep_groups=False)
+    q = review.review_queue(table, scores, "tokyo", order="outlier", keep_groups=False)
     assert list(q["id"])[:3] == ["f", "e", "b"]
-    q = curation.review_queue(table, scores, "tokyo", show="unreviewed")
+    q = review.review_queue(table, scores, "tokyo", show="unreviewed")
     assert set(q["id"]) == {"a", "c", "e", "f"}
-    q = curation.review_queue(table, None, "tokyo", order="file")
+    q = review.review_queue(table, None, "tokyo", order="file")
     assert list(q["id"]) == list("abcdef")
-    counts = curation.class_counts(table)
+    counts = review.class_counts(table)
     assert counts.loc["tokyo"].to_dict() == {"images": 6, "unreviewed": 4, "accepted": 1, "rejected": 1}

@@ -12,6 +12,7 @@ from PIL import Image
 from analysis.data.synth import CITY_STYLES, CLASSES, CUE_CLASSES, generate, load_cues, render_street
 from analysis.data.synth.draw import debug_colour
 from analysis.data.synth.render import compose, image_seed
+from analysis.store import DatasetFiles
 
 # what a person would name first for each city: at least one of these should show up
 SIGNATURES = {
@@ -163,7 +164,7 @@ def test_generate_writes_images_and_annotations_that_load_back(tmp_path):
     made = generate(tmp_path, 2, size=64, seed=3, classes=["tokyo", "paris"], progress=False)
     assert [m["path"] for m in made] == ["tokyo/tokyo_00000.png", "tokyo/tokyo_00001.png",
                                          "paris/paris_00000.png", "paris/paris_00001.png"]
-    table = pd.read_parquet(tmp_path / "annotations.parquet")
+    table = pd.read_parquet(DatasetFiles(tmp_path).annotations)
     assert {"image", "cue", "classes", "x0", "y0", "x1", "y1", "mask_index"} <= set(table.columns)
     assert len(table) == sum(m["n_cues"] for m in made)
     for m in made:
@@ -187,7 +188,7 @@ def test_generate_is_byte_identical_and_independent_of_count(tmp_path):
         assert (tmp_path / "a" / m["path"]).read_bytes() == (tmp_path / "b" / m["path"]).read_bytes()
     for m in a:
         assert (tmp_path / "a" / m["path"]).read_bytes() == (tmp_path / "c" / m["path"]).read_bytes()
-    assert (tmp_path / "a" / "masks.npz").read_bytes() == (tmp_path / "c" / "masks.npz").read_bytes()
+    assert DatasetFiles(tmp_path / "a").masks.read_bytes() == DatasetFiles(tmp_path / "c").masks.read_bytes()
     # regenerating fewer images removes the extra ones, so folder and annotations agree
     generate(tmp_path / "a", 1, size=48, seed=1, classes=["london", "kyoto"], progress=False)
     assert sorted(p.name for p in (tmp_path / "a" / "london").iterdir()) == ["london_00000.png"]

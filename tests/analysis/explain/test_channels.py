@@ -20,7 +20,6 @@ from analysis.nets.classifier import TwoHeadClassifier
 from analysis.nets.registry import get_backbone
 from analysis.train.svm import LinearTwoHead
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/analysis/explain/conftest.py
 
 

@@ -2,12 +2,17 @@
 index for a new photo (scikit-learn as the oracle)."""
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from analysis.explain.embedding import (TrainingIndex, nearest_training_images, typical_similarity,
-                                        umap_2d, unit_rows)
+from analysis.explain.embedding import (
+    TrainingIndex,
+    nearest_training_images,
+    typical_similarity,
+    umap_2d,
+    unit_rows,
+)
 
 
 def clusters(seed=0, per=40, dim=16):

@@ -23,7 +23,6 @@ from analysis.explain.methods import HEADS, HeadSelect
 from analysis.nets.classifier import TwoHeadClassifier
 from analysis.nets.registry import get_backbone
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/analysis/explain/conftest.py
 
 

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from scipy.stats import spearmanr
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from scipy.stats import spearmanr
 from torch import nn
 
 from analysis.explain.methods import HeadSelect, get_method, module_hooks, randomized_copy
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/analysis/explain/conftest.py
 

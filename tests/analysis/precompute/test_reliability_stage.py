@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.store import RunCache
 from analysis.explain.reliability.sampling import choose_sample
 from analysis.explain.reliability.verdict import verdicts_from_table
 from analysis.precompute import AnalyzeConfig, all_stages, analyze, default_stages
+from analysis.store import RunCache
 
 SMALL = dict(reliability_images=4, reliability_ig_images=2, reliability_ig_steps=4, reliability_steps=5,
              reliability_random_orders=2, reliability_loc_images=6, batch_size=16)

@@ -9,7 +9,7 @@ from sklearn.svm import LinearSVC
 
 from analysis.data.dataset import DatasetError
 from analysis.nets.weights import UntrustedCheckpointError
-from analysis.train.data import make_transform, load_rgb
+from analysis.train.data import load_rgb, make_transform
 from analysis.train.predict import predict_images
 from analysis.train.runs import comparison_table, list_runs, load_model, open_run
 from analysis.train.svm import decision_weights
@@ -138,6 +138,7 @@ def test_poisoned_checkpoint_is_refused(tiny_dataset, tmp_path):
 
 def test_dataset_without_a_split_is_a_clear_error(tiny_dataset, tmp_path):
     import shutil
+
     from analysis.data.dataset import Dataset
 
     copy = Dataset(tmp_path / "copy")
