@@ -30,8 +30,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from analysis.explain.attribution import HeadSelect  # noqa: E402
 from analysis.explain.gradcam import all_class_cams, display_map, gradcam_map  # noqa: E402
-from analysis.explain.methods import HeadSelect  # noqa: E402
 from analysis.nets.classifier import TwoHeadClassifier  # noqa: E402
 from analysis.nets.registry import get_backbone  # noqa: E402
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from analysis.explain.methods import method_class
 from analysis.explain.ondemand import get_map, load_cached, on_demand_methods
+from analysis.explain.registry import method_class
 from analysis.explain.targets import Target
 
 __all__ = ["describe", "load_cached", "on_demand_methods", "st_get_map"]

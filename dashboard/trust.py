@@ -55,7 +55,7 @@ def badge_text(method: str, found: dict[str, Verdict], run_name: str = "RUN") ->
     v = found.get(name)
     if v is not None:
         return f"{ICONS[v.level]} {v.badge}"
-    from analysis.explain.methods import list_methods
+    from analysis.explain.registry import list_methods
 
     if name not in list_methods() and name not in DEFAULT_METHODS:
         return None

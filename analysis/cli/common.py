@@ -19,7 +19,7 @@ def is_user_error(exc: BaseException) -> bool:
     """Errors a user can fix: bad input, missing files or weights, unknown names."""
     if isinstance(exc, (DatasetError, UnknownClassError, FileNotFoundError, ValueError)):
         return True
-    nets = sys.modules.get("analysis.nets.weights"), sys.modules.get("analysis.nets.registry")
+    nets = sys.modules.get("analysis.nets.weight_sources"), sys.modules.get("analysis.nets.registry")
     return (nets[0] is not None and isinstance(exc, nets[0].WeightsError)) or \
         (nets[1] is not None and isinstance(exc, nets[1].UnknownBackboneError))
 

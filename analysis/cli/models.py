@@ -135,7 +135,8 @@ def weights_list(root):
 @click.option("--root", type=click.Path(path_type=Path), default=None, help="[default: models/weights]")
 def weights_fetch(name, file, root):
     """Provide weight file NAME: offline fallbacks first, then a verified download."""
-    from analysis.nets.weights import WeightsError, fetch
+    from analysis.nets.weight_sources import WeightsError
+    from analysis.nets.weights import fetch
 
     try:
         path = fetch(name, file=file, root=root)

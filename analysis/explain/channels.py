@@ -7,9 +7,9 @@ For image n, output k (classes of both heads, city logits first) and channel c::
 
 It is a reduction of the same head Jacobian that all-class Grad-CAM reduces, so
 ``all_class_cams`` computes both in one pass (``CamResult.channel_attr``); this module
-holds the formula and the dataset-wide summaries the dashboard reads from
-``cache/<run>/channel_attr.npy`` (a memmap: summaries stream over it in row chunks, so
-memory stays flat however large the dataset).
+holds the formula and the dataset-wide summaries over the cache's ``channel_attr``
+artefact (a memmap: summaries stream over it in row chunks, so memory stays flat however
+large the dataset).
 """
 from __future__ import annotations
 
@@ -30,17 +30,6 @@ def attribution_from_jacobian(features: torch.Tensor, jacobian: torch.Tensor) ->
         raise ValueError(f"jacobian {tuple(jacobian.shape)} does not fit features "
                          f"{tuple(features.shape)}")
     return torch.einsum("nkchw,nchw->nkc", jacobian, features)
-
-
-def channel_attribution(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """(N, K, C) channel attribution of every output of both heads for images ``x``.
-
-    Convenience for callers that want only this; it runs the same single pass as
-    ``all_class_cams`` (use that to get the Grad-CAM maps as well for free).
-    """
-    from analysis.explain.gradcam import all_class_cams  # gradcam imports this module
-
-    return all_class_cams(model, x, keep_features=False).channel_attr
 
 
 # -- dataset-wide -----------------------------------------------------------------------

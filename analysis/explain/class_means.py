@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from analysis.explain.gradcam import normalise
+from analysis.explain.scaling import normalise
 
 
 def mean_class_cams(cams, y_class: Sequence[int], correct: Sequence[bool], n_classes: int,

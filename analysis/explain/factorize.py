@@ -15,8 +15,8 @@ Steps, each streaming over an (N, C, h, w) array or float16 memmap in chunks:
   solved row by row, so chunking never changes a result).
 * ``concept_importance`` / ``concept_class_importance`` – gradient × concept activation:
   importance_k = Σ_positions U_k · (∂logit/∂A · W_kᵀ), averaged over the class's images.
-* ``top_patches`` / ``patch_box`` / ``crop_patches`` – the photos' regions that activate a
-  concept most (at most one per image, so one photo cannot fill a concept's gallery).
+* top patches (``analysis.explain.patches``) – the photos' regions that activate a concept
+  most (at most one per image, so one photo cannot fill a concept's gallery).
 * ``neuron_groups`` – Building Blocks' per-image NMF (k groups of channels, one image).
 
 Negative activations (a target layer without a final ReLU) are clipped at 0 before the
@@ -26,21 +26,13 @@ i.e. BN + ReLU6, so it is already non-negative.
 """
 from __future__ import annotations
 
-import json
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageOps
 
 from analysis.progress import bar
-from analysis.store import atomic_path, write_json_atomic
-
-COMPONENTS_FILE = "components.npy"
-BASIS_FILE = "concepts.json"
 
 
 # --------------------------------------------------------------------------- the basis
@@ -96,41 +88,9 @@ class ConceptBasis:
                    n_rows=info["n_rows"], n_images=info["n_images"], seed=info["seed"],
                    negative_fraction=info["negative_fraction"], meta=info.get("meta", {}))
 
-    def save(self, folder: Path | str) -> Path:
-        """Write ``components.npy`` + ``concepts.json`` into ``folder`` (atomic, no pickle)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / COMPONENTS_FILE) as tmp, open(tmp, "wb") as f:
-            np.save(f, np.ascontiguousarray(self.components, dtype=np.float32), allow_pickle=False)
-        info = {
-            "n_concepts": self.n_concepts, "n_channels": self.n_channels,
-            "relative_error": float(self.relative_error), "explained": float(self.explained),
-            "n_rows": int(self.n_rows), "n_images": int(self.n_images), "seed": int(self.seed),
-            "negative_fraction": float(self.negative_fraction), "meta": self.meta,
-        }
-        write_json_atomic(folder / BASIS_FILE, info)
-        return folder
-
-    @classmethod
-    def load(cls, folder: Path | str) -> ConceptBasis:
-        folder = Path(folder)
-        comp_path, info_path = folder / COMPONENTS_FILE, folder / BASIS_FILE
-        if not comp_path.is_file() or not info_path.is_file():
-            raise FileNotFoundError(f"no concept basis in {folder} (need {COMPONENTS_FILE} and "
-                                    f"{BASIS_FILE}); run the concept step of `streetlens analyze`")
-        components = np.load(comp_path, allow_pickle=False)
-        info = json.loads(info_path.read_text())
-        if components.shape != (info["n_concepts"], info["n_channels"]):
-            raise ValueError(f"{comp_path} has shape {components.shape}, {info_path} says "
-                             f"({info['n_concepts']}, {info['n_channels']}); recompute the concepts")
-        return cls(components=components.astype(np.float32),
-                   relative_error=info["relative_error"], explained=info["explained"],
-                   n_rows=info["n_rows"], n_images=info["n_images"], seed=info["seed"],
-                   negative_fraction=info["negative_fraction"], meta=info.get("meta", {}))
-
 
 # --------------------------------------------------------------------------- helpers
-def _check_4d(activations, what: str = "activations") -> tuple[int, int, int, int]:
+def check_4d(activations, what: str = "activations") -> tuple[int, int, int, int]:
     if getattr(activations, "ndim", None) != 4:
         raise ValueError(f"{what} must be (N, C, h, w), got shape {getattr(activations, 'shape', None)}")
     return tuple(int(s) for s in activations.shape)
@@ -164,7 +124,7 @@ def fit_concepts(activations, n_concepts: int = 12, seed: int = 0, max_rows: int
     """
     from sklearn.decomposition import NMF
 
-    n_all, c, h, w = _check_4d(activations)
+    n_all, c, h, w = check_4d(activations)
     if n_concepts < 1:
         raise ValueError(f"n_concepts must be >= 1, got {n_concepts}")
     images = np.arange(n_all) if indices is None else np.asarray(indices, dtype=np.int64)
@@ -245,7 +205,7 @@ def concept_maps(basis: ConceptBasis, activations, batch: int = 64, out: np.ndar
     (chunked == unchunked). ``out`` (e.g. a float16 memmap of shape (n, K, h, w)) receives
     the result chunk by chunk for datasets that do not fit in memory.
     """
-    n, c, h, w = _check_4d(activations)
+    n, c, h, w = check_4d(activations)
     if c != basis.n_channels:
         raise ValueError(f"activations have {c} channels, the concept basis {basis.n_channels}")
     K = basis.n_concepts
@@ -338,88 +298,6 @@ def concept_class_importance(chunks: Iterable[tuple], basis: ConceptBasis, n_tar
         counts += np.bincount(labels, minlength=n_targets)
     with np.errstate(invalid="ignore", divide="ignore"):
         return total / np.where(counts > 0, counts, np.nan), counts
-
-
-# --------------------------------------------------------------------------- patches
-class Patch(NamedTuple):
-    image: int
-    y: int
-    x: int
-    value: float
-
-
-def top_patches(maps, n: int = 12, batch: int = 256) -> list[list[Patch]]:
-    """For each concept, the ``n`` images whose strongest position activates it most.
-
-    At most one patch per image (its argmax cell), so one photo cannot fill a concept's
-    gallery; positions with value ≤ 0 are never returned. Ties break by image index.
-    ``maps`` (N, K, h, w) may be a memmap: it is read ``batch`` images at a time.
-    """
-    N, K, h, w = _check_4d(maps, "maps")
-    best = np.empty((N, K), dtype=np.float64)
-    where = np.empty((N, K), dtype=np.int64)
-    for s in range(0, N, batch):
-        flat = np.asarray(maps[s:s + batch], dtype=np.float64).reshape(-1, K, h * w)
-        where[s:s + flat.shape[0]] = flat.argmax(2)
-        best[s:s + flat.shape[0]] = flat.max(2)
-    result = []
-    for k in range(K):
-        order = np.lexsort((np.arange(N), -best[:, k]))[:n]
-        result.append([Patch(int(i), int(where[i, k] // w), int(where[i, k] % w), float(best[i, k]))
-                       for i in order if best[i, k] > 0])
-    return result
-
-
-def patch_box(y: int, x: int, fmap_hw: tuple[int, int], image_hw: tuple[int, int],
-              scale: float = 2.0) -> tuple[int, int, int, int]:
-    """Image box (left, top, right, bottom) — PIL crop convention — for feature cell (y, x).
-
-    The network sees the whole photo resized to a square (no crop), so a cell covers
-    image_h/h × image_w/w pixels; the box is ``scale`` cells wide and high, centred on
-    the cell's centre (the centre of its receptive field), clipped to the image.
-    """
-    (h, w), (H, W) = fmap_hw, image_hw
-    if not (0 <= y < h and 0 <= x < w):
-        raise ValueError(f"cell ({y}, {x}) outside the {h}×{w} feature map")
-    sy, sx = H / h, W / w
-    cy, cx = (y + 0.5) * sy, (x + 0.5) * sx
-    half_h, half_w = scale * sy / 2, scale * sx / 2
-    top, bottom = max(0, int(round(cy - half_h))), min(H, int(round(cy + half_h)))
-    left, right = max(0, int(round(cx - half_w))), min(W, int(round(cx + half_w)))
-    return left, top, max(right, left + 1), max(bottom, top + 1)
-
-
-def crop_patches(images: Sequence[str | Path | Image.Image] | Callable[[int], Image.Image],
-                 boxes: Sequence[tuple[int, int, int, int]], size: int = 96,
-                 indices: Sequence[int] | None = None) -> list[Image.Image]:
-    """Crop each box from its image and fit it into ``size``×``size`` (aspect kept).
-
-    ``images`` is a sequence of paths / PIL images aligned with ``boxes``, or a loader
-    ``f(i) -> PIL.Image`` called with ``indices[j]`` (e.g. ``Patch.image``). Each file
-    is opened once even if several boxes come from it.
-    """
-    if callable(images):
-        if indices is None or len(indices) != len(boxes):
-            raise ValueError("a loader needs one index per box")
-        sources = [lambda i=i: images(i) for i in indices]
-        keys = list(indices)
-    else:
-        if len(images) != len(boxes):
-            raise ValueError(f"{len(images)} images for {len(boxes)} boxes")
-        sources = [lambda im=im: (im if isinstance(im, Image.Image) else _load_rgb(im)) for im in images]
-        keys = [id(im) if isinstance(im, Image.Image) else str(im) for im in images]
-    cache: dict = {}
-    out = []
-    for key, load, box in zip(keys, sources, boxes, strict=True):
-        if key not in cache:
-            cache[key] = load().convert("RGB")
-        out.append(ImageOps.pad(cache[key].crop(tuple(box)), (size, size), color=(128, 128, 128)))
-    return out
-
-
-def _load_rgb(path: str | Path) -> Image.Image:
-    with Image.open(path) as im:  # same loading as training (no EXIF rotation there either)
-        return im.convert("RGB")
 
 
 # --------------------------------------------------------------------------- one image

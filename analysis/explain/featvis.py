@@ -36,7 +36,6 @@ costs about what one image does; on a 2-core CPU the gain is smaller (EfficientN
 from __future__ import annotations
 
 import contextlib
-import math
 import warnings
 from collections.abc import Iterator, Sequence
 
@@ -45,7 +44,10 @@ import torch
 from PIL import Image
 from torch import nn
 
+from analysis.explain.relu_redirect import redirect_relus
+from analysis.explain.scaling import checked_mean_std
 from analysis.nets.precision import autocast, backward_precision
+from analysis.nets.registry import MeanStd
 
 ObjectiveSpec = tuple[str, object]
 """("channel", c) or ("direction", vector of length C)."""
@@ -56,9 +58,9 @@ class Normalized(nn.Module):
     normalisation (see ``BackboneSpec.mean_std``). ``precision`` "bf16" runs ``net`` under
     bfloat16 autocast (the hooked activations the objectives read are then bf16 too)."""
 
-    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float],
-                 precision: str = "fp32"):
+    def __init__(self, net: nn.Module, mean_std: MeanStd | None = None, precision: str = "fp32"):
         super().__init__()
+        mean, std = checked_mean_std(mean_std)
         self.net = net
         self.precision = precision
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
@@ -275,61 +277,6 @@ def _channels(module: nn.Module, net: nn.Module, size: int, device) -> int | Non
     return seen[0] if seen else None
 
 
-# --------------------------------------------------------------------------- ReLU gradient
-class _RedirectedReLU(torch.autograd.Function):
-    """clamp(x, 0, upper) whose gradient is *redirected* when the true one is all zero.
-
-    Lucid's ``redirected_relu_grad`` (on by default in lucid's ``render_vis``, dropped
-    by lucent): a channel that is 0 for the grey start image has zero gradient through
-    its ReLU and would never be optimised — many of EfficientNet's ``bn2`` (ReLU6) and
-    ResNet's ``layer4`` channels are. Where, for one batch element, no gradient gets
-    through the ReLU at all, pass it through anyway except where it pushes an
-    already-clipped input further out. Once the unit is alive the true gradient is used.
-    """
-
-    @staticmethod
-    def forward(ctx, x, upper):
-        ctx.save_for_backward(x)
-        ctx.upper = upper
-        return x.clamp(0, upper)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        upper = ctx.upper
-        capped = math.isfinite(upper)
-        # what clamp's own backward gives, from aten's fused kernels: one pass instead of
-        # two comparisons, an and and a multiply (this backward was a quarter of a
-        # feature visualisation's time)
-        true_grad = (torch.ops.aten.hardtanh_backward(grad, x, 0.0, upper) if capped
-                     else torch.ops.aten.threshold_backward(grad, x, 0.0))
-        # per batch element (a 0-d or 1-d tensor is one element)
-        per_element = grad.dim() >= 2
-        alive = true_grad.reshape(grad.shape[0] if per_element else 1, -1).abs().sum(1) > 0
-        if bool(alive.all()):  # the usual case after the first steps: nothing to redirect
-            return true_grad, None
-        # grad > 0 lowers the output under gradient descent: blocked at/below 0, and the
-        # opposite at/above the top of a ReLU6
-        pushing_out = (x <= 0) & (grad > 0)
-        if capped:
-            pushing_out |= (x >= upper) & (grad < 0)
-        redirected = grad.masked_fill(pushing_out, 0.0)
-        alive = alive.view(-1, *([1] * (grad.dim() - 1))) if per_element else alive.view(())
-        return torch.where(alive, true_grad, redirected), None
-
-
-def _redirect_relus(net: nn.Module) -> list:
-    """Forward hooks that swap every ReLU / ReLU6 module's output for ``_RedirectedReLU``
-    (same values, lucid's gradient). Returns the handles; ``_guarded`` removes them too."""
-    handles = []
-    for m in net.modules():
-        if isinstance(m, nn.ReLU) or (isinstance(m, nn.Hardtanh) and m.min_val == 0):
-            upper = float("inf") if isinstance(m, nn.ReLU) else float(m.max_val)
-            handles.append(m.register_forward_hook(
-                lambda mod, inp, out, upper=upper: _RedirectedReLU.apply(inp[0], upper)))
-    return handles
-
-
 # --------------------------------------------------------------------------- render
 def render_features(model: nn.Module, layer_name: str, objectives: Sequence[ObjectiveSpec], *,
                     size: int = 128, steps: int = 256, seed: int = 0, batch: int = 8,
@@ -369,9 +316,8 @@ def render_features(model: nn.Module, layer_name: str, objectives: Sequence[Obje
     first = next(model.parameters(), None)
     home = first.device if first is not None else torch.device("cpu")
     device = home if device is None else torch.device(device)
-    mean, std = mean_std if mean_std is not None else ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
     inner, inner_path = _render_net(model, path)
-    net = Normalized(inner, mean, std, precision=backward_precision(precision, inner, device)).to(device)
+    net = Normalized(inner, mean_std, precision=backward_precision(precision, inner, device)).to(device)
     lucent_name = lucent_layer_name(net, "net." + inner_path)
     tf = list(lucent_transform.standard_transforms if transforms is None else transforms)
 
@@ -383,7 +329,7 @@ def render_features(model: nn.Module, layer_name: str, objectives: Sequence[Obje
         with _guarded(model), _guarded(net):
             n_channels = _channels(module, net, size, device)
             if redirect_relu:
-                _redirect_relus(net)  # removed with lucent's hooks by _guarded
+                redirect_relus(net)  # removed with lucent's hooks by _guarded
             for start in range(0, len(objectives), batch):
                 group = objectives[start:start + batch]
                 with _seeded_on(device, seed + start):
@@ -413,10 +359,9 @@ def layer_activation(model: nn.Module, layer_name: str, images: Sequence[Image.I
     if not isinstance(images, torch.Tensor):
         images = torch.stack([torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.float32) / 255)
                               .permute(2, 0, 1) for im in images])
-    mean, std = mean_std if mean_std is not None else ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
     first = next(model.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
-    net = Normalized(_render_net(model, path)[0], mean, std).to(device)
+    net = Normalized(_render_net(model, path)[0], mean_std).to(device)
     seen: list[torch.Tensor] = []
     with _guarded(model):
         handle = module.register_forward_hook(lambda m, i, o: seen.append(o.detach()))

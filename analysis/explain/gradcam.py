@@ -34,14 +34,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from analysis.explain.attribution import AttributionMethod, trunk_output_layer
 from analysis.explain.channels import attribution_from_jacobian
+from analysis.explain.registry import register_method
+from analysis.explain.scaling import normalise, upsample
 
-NORMALISE_EPS = 1e-7
 """pytorch-grad-cam's epsilon in ``scale_cam_image``; kept so our views match it."""
 
 
@@ -200,40 +200,45 @@ def contrastive_map(raw, a: int, b: int):
     return (raw[..., a, :, :] - raw[..., b, :, :]).clip(min=0)
 
 
-def _as_float_tensor(m) -> tuple[torch.Tensor, bool]:
-    if isinstance(m, torch.Tensor):
-        return (m if m.is_floating_point() and m.dtype != torch.float16 else m.float()), False
-    return torch.from_numpy(np.array(m, dtype=np.float32)), True
-
-
-def upsample(m, size: int | tuple[int, int]):
-    """Bilinear resize of (..., h, w) maps to ``size`` (H, W) — half-pixel centres, no
-    antialiasing, edge clamped: the same sampling as pytorch-grad-cam's
-    ``cv2.resize(..., INTER_LINEAR)``. numpy in → float32 numpy out."""
-    t, was_numpy = _as_float_tensor(m)
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    lead, (h, w) = t.shape[:-2], t.shape[-2:]
-    out = F.interpolate(t.reshape(-1, 1, h, w), size=size, mode="bilinear",
-                        align_corners=False, antialias=False).reshape(*lead, *size)
-    return out.numpy() if was_numpy else out
-
-
-def normalise(m):
-    """Min-max per image over the last two axes, exactly as pytorch-grad-cam's
-    ``scale_cam_image``: ``m' = m − min(m);  m' / (1e-7 + max(m'))`` → [0, 1); an all-zero
-    map stays zero."""
-    if isinstance(m, torch.Tensor):
-        m = m.to(torch.promote_types(m.dtype, torch.float32))
-        m = m - m.amin(dim=(-2, -1), keepdim=True)
-        return m / (NORMALISE_EPS + m.amax(dim=(-2, -1), keepdim=True))
-    m = np.asarray(m)
-    m = m.astype(np.promote_types(m.dtype, np.float32), copy=False)  # float16 memmaps
-    m = m - m.min(axis=(-2, -1), keepdims=True)
-    return m / (NORMALISE_EPS + m.max(axis=(-2, -1), keepdims=True))
-
-
 def display_map(m, size: int | tuple[int, int]):
     """A (ReLU'd) map ready to overlay on the (H, W) image: ``normalise(upsample(normalise(m)))``,
     pytorch-grad-cam's exact post-processing for one target layer (normalise, resize,
     then normalise again when it aggregates layers)."""
     return normalise(upsample(normalise(m), size))
+
+
+# -------------------------------------------------- the registry's entry for it
+@register_method("gradcam")
+class GradCam(AttributionMethod):
+    """Grad-CAM from streetlens's all-class implementation (this module).
+
+    Why a registry entry around it: precompute computes all classes at once; this gives the
+    same maps through the common signature (and is cross-checked against captum's
+    ``LayerGradCam`` in ``gradcam_captum``). Uses ``all_class_cams(model, x).raw``
+    (N, Kc + Kg, h, w: city logits, then group), ``gradcam_map`` (ReLU) and ``upsample``
+    (bilinear, as pytorch-grad-cam). Channels: feature-map channels weighted by their
+    pooled gradients, summed; ReLU keeps evidence *for* the class (``relu=False``: the
+    raw, signed map).
+    """
+
+    label = "Grad-CAM"
+    resolution = "feature"
+    needs_layer = True
+    signed = False
+    reduction = "feature channels weighted by mean gradient, summed; ReLU"
+
+    def __init__(self, model: nn.Module, target_layer: str | nn.Module | None = None, relu: bool = True):
+        super().__init__(model, target_layer)
+        if self.layer is not trunk_output_layer(model):
+            raise ValueError("the all-class Grad-CAM works on the trunk output only; "
+                             "use 'gradcam_captum' for another layer")
+        self.relu = relu
+
+    def _attribute(self, x, forward, target):
+        result = all_class_cams(self.model, x, keep_features=False)
+        offset = 0 if forward.head == "city" else result.n_classes  # K = city logits, then group
+        ks = [target] * x.shape[0] if isinstance(target, int) else target
+        raw = result.raw.detach()
+        maps = torch.stack([gradcam_map(raw[i], offset + k) if self.relu else raw[i, offset + k]
+                            for i, k in enumerate(ks)])
+        return upsample(maps, tuple(x.shape[-2:])).to(x.dtype)

@@ -15,14 +15,10 @@ import torch
 from captum.attr import IntegratedGradients, Saliency
 from torch import nn
 
-from analysis.explain.methods import (
-    AttributionMethod,
-    MeanStd,
-    Target,
-    reduce_channels,
-    register_method,
-    resolve_baseline,
-)
+from analysis.explain.attribution import AttributionMethod, reduce_channels, resolve_baseline
+from analysis.explain.registry import register_method
+from analysis.explain.targets import Target
+from analysis.nets.registry import MeanStd
 
 
 @register_method("gradient")

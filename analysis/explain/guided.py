@@ -20,7 +20,9 @@ from typing import Any
 from captum.attr import GuidedBackprop, GuidedGradCam, LayerGradCam
 from torch import nn
 
-from analysis.explain.methods import AttributionMethod, reduce_channels, register_method, upsample
+from analysis.explain.attribution import AttributionMethod, reduce_channels
+from analysis.explain.registry import register_method
+from analysis.explain.scaling import upsample
 
 
 @register_method("guided_backprop")

@@ -12,13 +12,9 @@ from typing import Any
 from captum.attr import Occlusion
 from torch import nn
 
-from analysis.explain.methods import (
-    AttributionMethod,
-    MeanStd,
-    reduce_channels,
-    register_method,
-    resolve_baseline,
-)
+from analysis.explain.attribution import AttributionMethod, reduce_channels, resolve_baseline
+from analysis.explain.registry import register_method
+from analysis.nets.registry import MeanStd
 
 REFERENCE_SIZE = 224
 REFERENCE_WINDOW = 32

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from analysis.explain.methods import get_method, list_methods, method_class
+from analysis.explain.registry import get_method, list_methods, method_class
 from analysis.explain.targets import Target
 from analysis.store import RunCache, atomic_path
 from analysis.train.data import load_rgb

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import torch
 
 HEADS = ("city", "group")
+"""Output heads of a two-head classifier, in ``forward``'s order."""
 
 
 @dataclass(frozen=True)
@@ -49,3 +53,36 @@ class Target:
         if bad:
             raise ValueError(f"target index {bad[0]} out of range for the {self.head} head "
                              f"with {size} outputs (valid: 0..{size - 1})")
+
+
+def as_target(target: Any, n: int) -> Target:
+    """``target`` as a :class:`Target` whose index is an int or exactly ``n`` ints (one per
+    sample). Besides a Target, ``(head, index)`` and a bare int (the city head) are
+    accepted for interactive use; an index tensor is read as ints."""
+    if isinstance(target, Target):
+        head, index = target.head, target.index
+    elif isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], str):
+        head, index = target
+    elif isinstance(target, (tuple, list)) or isinstance(target, str):
+        raise ValueError(f"target must be a Target, an int or (head, index) with head in {HEADS}, "
+                         f"got {target!r}")
+    else:
+        head, index = "city", target
+    if head not in HEADS:
+        raise ValueError(f"target head must be one of {HEADS}, got {head!r}")
+    if isinstance(index, torch.Tensor):
+        if index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
+            raise ValueError(f"target index tensor must be integer, got {index.dtype}")
+        index = int(index) if index.dim() == 0 else index.flatten().tolist()
+    label = target.label if isinstance(target, Target) else ""
+    if isinstance(index, bool):
+        raise ValueError(f"target index must be an int, got {index!r}")
+    if isinstance(index, int):
+        return Target(head, index, label)
+    if isinstance(index, Sequence) and not isinstance(index, str):
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
+            raise ValueError(f"target indices must be ints, got {list(index)!r}")
+        if len(index) != n:
+            raise ValueError(f"target has {len(index)} indices for {n} inputs; give one per input or one int")
+        return Target(head, tuple(index), label)
+    raise ValueError(f"target index must be an int or one int per input, got {index!r}")

@@ -17,16 +17,14 @@ from analysis.nets.registry import (
     list_backbones,
     register_backbone,
 )
-from analysis.nets.weights import (
+from analysis.nets.weight_sources import (
     WEIGHT_SOURCES,
     ChecksumMismatchError,
     UntrustedCheckpointError,
     WeightsError,
     WeightsUnavailableError,
-    fetch,
-    list_weights,
-    load_state_dict_safely,
 )
+from analysis.nets.weights import fetch, list_weights, load_state_dict_safely
 
 __all__ = [
     "BACKBONES", "BackboneSpec", "ChecksumMismatchError", "TwoHeadClassifier",

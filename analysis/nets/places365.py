@@ -4,7 +4,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from analysis.nets.weights import WeightsError, fetch
+from analysis.nets.weight_sources import WeightsError
+from analysis.nets.weights import fetch
 
 
 def parse_categories(text: str) -> list[str]:

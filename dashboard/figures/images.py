@@ -71,7 +71,7 @@ def to_pil(image) -> Image.Image:
 def resize_map(m, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of a (h, w) map to (H, W), sampled like pytorch-grad-cam's
     ``cv2.resize``; float32 out (float16 memmaps welcome)."""
-    from analysis.explain.gradcam import upsample
+    from analysis.explain.scaling import upsample
 
     m = np.asarray(m, dtype=np.float32)
     if m.ndim != 2:
@@ -166,16 +166,11 @@ def contrastive_overlay(image, raw, a: int, b: int, opacity: float = 0.5, cmap: 
 
 
 def scale_signed(m, percentile: float = 99.0) -> np.ndarray:
-    """Divide by the ``percentile``-th percentile of |m| and clip to [-1, 1] (the same
-    scaling as ``analysis.explain.methods.to_display(signed=True)``); zero stays zero."""
-    m = np.asarray(m, dtype=np.float32)
-    a = np.abs(m)
-    scale = float(np.percentile(a, percentile)) if a.size else 0.0
-    if scale <= 0:
-        scale = float(a.max()) if a.size else 0.0
-    if scale <= 0:
-        return np.zeros_like(m)
-    return np.clip(m / scale, -1.0, 1.0)
+    """Divide by the ``percentile``-th percentile of |m| and clip to [-1, 1]: the analysis's
+    ``to_display(signed=True)`` for one map; zero stays zero."""
+    from analysis.explain.scaling import to_display
+
+    return to_display(np.asarray(m, dtype=np.float32), signed=True, percentile=percentile)
 
 
 def signed_overlay(image, m, opacity: float = 0.8, cmap: str = SIGNED_CMAP, percentile: float = 99.0

@@ -1,6 +1,6 @@
 """What the Sample page says about each on-demand method comes from the registry."""
 
-from analysis.explain.methods import method_class
+from analysis.explain.registry import method_class
 from dashboard import ondemand
 
 

@@ -31,14 +31,15 @@ stacked and run through the model in batches of ``batch_size`` without autograd.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from analysis.explain.methods import HeadSelect
+from analysis.explain.attribution import HeadSelect
+from analysis.explain.targets import Target, as_target
 
 KINDS = ("deletion", "insertion")
 BASELINES = ("blur", "mean")
@@ -122,7 +123,7 @@ def _probabilities(forward: nn.Module, images: Iterator[torch.Tensor], index: in
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def perturbation_curves(model: nn.Module, x: torch.Tensor, target: tuple[str, Sequence[int]],
+def perturbation_curves(model: nn.Module, x: torch.Tensor, target: Target,
                         maps: dict[str, np.ndarray], *, steps: int = 20, baseline: str = "blur",
                         random_orders: int = 3, seed: int = 0, batch_size: int = 32,
                         progress: Callable[[int], None] | None = None) -> pd.DataFrame:
@@ -133,8 +134,9 @@ def perturbation_curves(model: nn.Module, x: torch.Tensor, target: tuple[str, Se
         raise ValueError(f"steps must be >= 2, got {steps}")
     if random_orders < 0:
         raise ValueError(f"random_orders must be >= 0, got {random_orders}")
-    head, index = target
-    index = [int(i) for i in index]
+    target = as_target(target, x.shape[0])
+    head = target.head
+    index = [target.index] * x.shape[0] if isinstance(target.index, int) else list(target.index)
     n, _, h, w = x.shape
     for m, v in maps.items():
         if tuple(v.shape) != (n, h, w):

@@ -29,8 +29,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
+
+from analysis.explain.scaling import upsample
 
 REFERENCE_TOLERANCE = 15
 REFERENCE_SIZE = 224
@@ -57,10 +57,7 @@ def class_mask(cues: Sequence, cls: str, shape: tuple[int, int] | None = None) -
 
 def resize_map(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     m = np.asarray(m, np.float32)
-    if m.shape == tuple(shape):
-        return m
-    t = torch.from_numpy(m)[None, None]
-    return F.interpolate(t, size=tuple(shape), mode="bilinear", align_corners=False)[0, 0].numpy()
+    return m if m.shape == tuple(shape) else upsample(m, tuple(shape))
 
 
 def _distance_to_mask(mask: np.ndarray) -> np.ndarray:

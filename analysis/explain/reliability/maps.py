@@ -1,5 +1,5 @@
 """Attribution maps for the reliability checks: the methods the dashboard shows, computed
-through the method registry (``analysis.explain.methods``) with the run's settings.
+through the method registry (``analysis.explain.registry``) with the run's settings.
 
 One function, ``compute_maps(model, x, target, methods, settings)``, gives
 ``{method: (N, H, W) float32 numpy}`` for the original model and, unchanged, for every
@@ -20,7 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis.explain.methods import METHODS, MeanStd, get_method, list_methods
+from analysis.explain.registry import METHODS, get_method, list_methods
+from analysis.explain.targets import Target, as_target
+from analysis.nets.registry import MeanStd
 
 DEFAULT_METHODS: tuple[str, ...] = ("gradcam", "gradient", "guided_backprop", "guided_gradcam",
                                     "integrated_gradients")
@@ -80,13 +82,14 @@ def method_signed(method: str) -> bool:
     return bool(cls.signed) if cls is not None else True
 
 
-def compute_maps(model: nn.Module, x: torch.Tensor, target: tuple[str, list[int]],
+def compute_maps(model: nn.Module, x: torch.Tensor, target: Target,
                  methods: Sequence[str], settings: MapSettings | None = None) -> dict[str, np.ndarray]:
-    """``{method: (N, H, W) float32}`` for ``x`` (normalised batch) and ``target``
-    (``(head, one index per image)``), computed in chunks of ``settings.batch_size``."""
+    """``{method: (N, H, W) float32}`` for ``x`` (normalised batch) and ``target`` (one
+    index per image), computed in chunks of ``settings.batch_size``."""
     settings = settings or MapSettings()
-    head, index = target
-    index = [int(i) for i in index]
+    target = as_target(target, x.shape[0])
+    head = target.head
+    index = [target.index] * x.shape[0] if isinstance(target.index, int) else list(target.index)
     wanted = list(methods)
     derive_ggc = "guided_gradcam" in wanted and "gradcam" in wanted and "guided_backprop" in wanted
     order = [m for m in wanted if not (derive_ggc and m == "guided_gradcam")]
@@ -95,7 +98,7 @@ def compute_maps(model: nn.Module, x: torch.Tensor, target: tuple[str, list[int]
         xb, tb = x[a:a + settings.batch_size], index[a:a + settings.batch_size]
         for m in order:
             method = get_method(m, model, target_layer=settings.target_layer, **settings.options(m))
-            out[m].append(method.attribute(xb, (head, tb)).float().cpu().numpy())
+            out[m].append(method.attribute(xb, Target(head, tuple(tb))).float().cpu().numpy())
         if derive_ggc:
             out["guided_gradcam"].append(out["gradcam"][-1] * out["guided_backprop"][-1])
     return {m: np.concatenate(v).astype(np.float32) for m, v in out.items()}

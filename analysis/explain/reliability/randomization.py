@@ -39,8 +39,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from analysis.explain.methods import _OUTPUT_LAYERS, cascade_order, randomized_copy
+from analysis.explain.attribution import OUTPUT_LAYERS
+from analysis.explain.randomize import cascade_order, randomized_copy
 from analysis.explain.reliability.maps import MapSettings, compute_maps, method_signed
+from analysis.explain.targets import Target
 
 MODES = ("cascade", "independent")
 METRICS = ("rank_corr_abs", "rank_corr_signed", "ssim")
@@ -72,11 +74,11 @@ def layer_groups(model: nn.Module) -> list[tuple[str, tuple[str, ...]]]:
     with the convolution it normalises (``trunk.conv_head+bn2``): one layer in the
     paper's sense, one step fewer to compute."""
     order = cascade_order(model)
-    logits = tuple(n for n in order if n in _OUTPUT_LAYERS)
+    logits = tuple(n for n in order if n in OUTPUT_LAYERS)
     groups: list[tuple[str, tuple[str, ...]]] = [("logits", logits)] if logits else []
     pending: list[str] = []  # norm-only stages waiting for the conv below them (top-down)
     for n in order:
-        if n in _OUTPUT_LAYERS:
+        if n in OUTPUT_LAYERS:
             continue
         if n.startswith("trunk.") and _norm_only(model.get_submodule(n)):
             pending.append(n)
@@ -203,7 +205,7 @@ def similarities(original: np.ndarray, other: np.ndarray, signed: bool) -> dict[
     return Reference(original, signed).compare(other)
 
 
-def randomization_test(model: nn.Module, x: torch.Tensor, target: tuple[str, list[int]],
+def randomization_test(model: nn.Module, x: torch.Tensor, target: Target,
                        methods: Sequence[str], settings: MapSettings | None = None, *,
                        modes: Sequence[str] = MODES, seed: int = 0,
                        original: dict[str, np.ndarray] | None = None,

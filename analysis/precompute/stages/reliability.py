@@ -36,6 +36,7 @@ from analysis.explain.reliability import localization as lo
 from analysis.explain.reliability import randomization as ra
 from analysis.explain.reliability.maps import MapSettings, compute_maps, parse_methods
 from analysis.explain.reliability.sampling import choose_sample, long_form
+from analysis.explain.targets import Target
 from analysis.precompute.stage import Stage
 from analysis.progress import bar
 
@@ -68,8 +69,8 @@ def run(ctx) -> dict:
         raise ValueError("no images to check: the dataset has no usable rows")
     k = min(cfg.reliability_ig_images, len(rows)) if heavy else 0
     x = ctx.load_images(rows)
-    target = ("city", [int(v) for v in y_all[rows]])
-    target_k = ("city", target[1][:k])
+    target = Target("city", tuple(int(v) for v in y_all[rows]))
+    target_k = Target("city", target.index[:k])
     info.update(images=len(rows), heavy_images=k, sample_rows=[int(r) for r in rows],
                 sample_correct=int(samples.set_index("row").loc[rows, "correct"].sum()))
 
@@ -159,7 +160,7 @@ def localization(ctx, samples: pd.DataFrame, methods, settings: MapSettings,
                                       by_row.loc[rows, "correct"].tolist(), cfg.reliability_tolerance, rows))
 
     if "gradcam" in methods:  # every test image, from the forward stage's raw maps
-        from analysis.explain.gradcam import upsample
+        from analysis.explain.scaling import upsample
 
         cams = ctx.cache.array("cams")
         test_rows = test["row"].to_numpy()
@@ -186,7 +187,7 @@ def localization(ctx, samples: pd.DataFrame, methods, settings: MapSettings,
                 new = [int(r) for r in want if r not in have_rows]
                 for a in range(0, len(new), settings.batch_size):
                     chunk = np.asarray(new[a:a + settings.batch_size])
-                    target = ("city", [int(v) for v in by_row.loc[chunk, "y_class"]])
+                    target = Target("city", tuple(int(v) for v in by_row.loc[chunk, "y_class"]))
                     score(compute_maps(ctx.model, ctx.load_images(chunk), target, group, settings), chunk)
                     if group is light:
                         progress.update(len(chunk))

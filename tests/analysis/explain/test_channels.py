@@ -10,7 +10,6 @@ import torch
 
 from analysis.explain.channels import (
     attribution_from_jacobian,
-    channel_attribution,
     mean_channel_attribution,
     top_channels,
     top_group_channels,
@@ -57,7 +56,8 @@ def test_equals_gradient_times_activation_per_class_autograd():
         (g,) = torch.autograd.grad(logits[:, k].sum(), feats, retain_graph=True)
         torch.testing.assert_close(r.channel_attr[:, k], (feats * g).sum(dim=(2, 3)).detach(),
                                    rtol=1e-5, atol=1e-7)
-    torch.testing.assert_close(channel_attribution(model, x), r.channel_attr)
+    # not a constant: another image gives other attributions
+    assert not torch.allclose(r.channel_attr[0], r.channel_attr[1])
 
 
 def test_attribution_from_jacobian_hand_values_and_shape_check():
@@ -114,7 +114,7 @@ def test_streams_over_a_memmap_with_flat_memory(tmp_path):
     n, k, c = 4000, 12, 256  # 49 MB of float32 on disk
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, n)
-    path = tmp_path / "channel_attr.npy"
+    path = tmp_path / "attr.npy"
     mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, k, c))
     for start in range(0, n, 500):
         mm[start:start + 500] = rng.standard_normal((min(500, n - start), k, c), dtype=np.float32)

@@ -5,7 +5,7 @@ import pandas as pd
 from PIL import Image
 
 from analysis.explain.class_means import mean_class_cams, mean_photo, photo_sample
-from analysis.explain.gradcam import normalise
+from analysis.explain.scaling import normalise
 
 
 def test_mean_class_cams_averages_normalised_maps_of_correct_images():

@@ -10,16 +10,10 @@ from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
-from analysis.explain.gradcam import (
-    CamResult,
-    all_class_cams,
-    contrastive_map,
-    display_map,
-    gradcam_map,
-    normalise,
-    upsample,
-)
-from analysis.explain.methods import HEADS, HeadSelect
+from analysis.explain.attribution import HeadSelect
+from analysis.explain.gradcam import CamResult, all_class_cams, contrastive_map, display_map, gradcam_map
+from analysis.explain.scaling import normalise, upsample
+from analysis.explain.targets import HEADS
 from analysis.nets.classifier import TwoHeadClassifier
 from analysis.nets.registry import get_backbone
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from analysis.explain.methods import get_method
+from analysis.explain.registry import get_method
 
 MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 

@@ -11,7 +11,9 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from scipy.stats import spearmanr
 from torch import nn
 
-from analysis.explain.methods import HeadSelect, get_method, module_hooks, randomized_copy
+from analysis.explain.attribution import HeadSelect, module_hooks
+from analysis.explain.randomize import randomized_copy
+from analysis.explain.registry import get_method
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/analysis/explain/conftest.py
 

@@ -11,24 +11,17 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from analysis.explain.methods import (
-    METHODS,
+from analysis.explain.attribution import (
     AttributionMethod,
     HeadSelect,
-    UnknownMethodError,
     attribution_session,
-    cascade,
-    cascade_order,
-    get_method,
-    list_methods,
     module_hooks,
-    randomized_copy,
-    register_method,
     resolve_baseline,
-    to_display,
-    trunk_stages_top_down,
 )
 from analysis.explain.occlusion import default_window
+from analysis.explain.randomize import cascade, cascade_order, randomized_copy, trunk_stages_top_down
+from analysis.explain.registry import METHODS, UnknownMethodError, get_method, list_methods, register_method
+from analysis.explain.scaling import to_display
 from analysis.nets import TwoHeadClassifier, get_backbone
 
 ALL = ["gradcam", "gradcam_captum", "gradient", "guided_backprop", "guided_gradcam",

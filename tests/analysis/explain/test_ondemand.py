@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from analysis.explain import ondemand
-from analysis.explain.methods import METHODS, AttributionMethod, register_method
+from analysis.explain.attribution import AttributionMethod
+from analysis.explain.registry import METHODS, register_method
 from analysis.explain.targets import Target
 from analysis.store import RunCache
 from analysis.train.runs import load_model
@@ -115,7 +116,7 @@ def test_map_appears_atomically(setup, tmp_path, monkeypatch):
 
 
 def test_progress_reports_passes_and_the_model_keeps_no_hooks(setup, tmp_path):
-    from analysis.explain.methods import module_hooks
+    from analysis.explain.attribution import module_hooks
 
     run, _, model, image_id, path = setup
     reports = []

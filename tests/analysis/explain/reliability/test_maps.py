@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from analysis.explain.methods import get_method
+from analysis.explain.registry import get_method
 from analysis.explain.reliability.maps import DEFAULT_METHODS, MapSettings, compute_maps, parse_methods
 from analysis.train.runs import load_model
 

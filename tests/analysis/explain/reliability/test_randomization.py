@@ -8,9 +8,10 @@ import torch
 from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 
-from analysis.explain.methods import cascade_order, to_display
+from analysis.explain.randomize import cascade_order
 from analysis.explain.reliability import randomization as ra
 from analysis.explain.reliability.maps import MapSettings, compute_maps
+from analysis.explain.scaling import to_display
 from analysis.train.runs import load_model
 
 
@@ -101,7 +102,7 @@ def test_randomisation_changes_gradcam(tiny):
 
 def test_step_maps_are_the_randomised_copy(tiny):
     """The per-step maps are those of randomized_copy with the same layers and seed."""
-    from analysis.explain.methods import randomized_copy
+    from analysis.explain.randomize import randomized_copy
 
     model, x, target, run = tiny
     settings = MapSettings(target_layer=run.spec.target_layer)
