@@ -3,8 +3,8 @@
 A city is data, not code: building profiles (sizes, wall colours, window/ground/roof
 painters by name), road markings and driving side, sky and light, traffic, and a list of
 cue specs saying which signature objects appear with which probability. The painters the
-names refer to live in ``facades.py``, ``street.py`` and ``cues.py``; composition is in
-``render.py``.
+names refer to live in ``facades.py``, ``facade_details.py``, ``street.py`` and the
+``cue_*`` modules (registered in ``cues.py``); composition is in ``render.py``.
 
 Sizes are in metres; the renderer converts them with a per-image camera scale.
 """
@@ -30,7 +30,7 @@ class CueSpec:
 
 @dataclass(frozen=True)
 class Building:
-    """One profile of the city's ordinary buildings (cue buildings live in ``cues.py``)."""
+    """One profile of the city's ordinary buildings (cue buildings: ``cue_buildings.py``)."""
 
     weight: float
     floors: tuple[int, int]
