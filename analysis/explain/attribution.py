@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from analysis.explain.scaling import checked_mean_std
-from analysis.explain.targets import HEADS, Target, as_target
+from analysis.explain.targets import HEADS, Target, batch_target
 from analysis.nets.registry import MeanStd
 
 _HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
@@ -279,7 +279,7 @@ class AttributionMethod(abc.ABC):
     def _run(self, inputs: torch.Tensor, target: Target, impl: Callable) -> Any:
         """Checks, clone, session; then ``impl(x, forward, index)``."""
         x = check_inputs(inputs)
-        target = as_target(target, x.shape[0])
+        target = batch_target(target, x.shape[0])
         head, index = target.head, target.index if isinstance(target.index, int) else list(target.index)
         ref = first_tensor(self.model)
         if ref is not None and ref.device != x.device:

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from analysis.explain.attribution import HeadSelect
-from analysis.explain.targets import Target, as_target
+from analysis.explain.targets import Target, batch_target
 
 KINDS = ("deletion", "insertion")
 BASELINES = ("blur", "mean")
@@ -134,9 +134,9 @@ def perturbation_curves(model: nn.Module, x: torch.Tensor, target: Target,
         raise ValueError(f"steps must be >= 2, got {steps}")
     if random_orders < 0:
         raise ValueError(f"random_orders must be >= 0, got {random_orders}")
-    target = as_target(target, x.shape[0])
+    target = batch_target(target, x.shape[0])
     head = target.head
-    index = [target.index] * x.shape[0] if isinstance(target.index, int) else list(target.index)
+    index = target.per_sample(x.shape[0])
     n, _, h, w = x.shape
     for m, v in maps.items():
         if tuple(v.shape) != (n, h, w):

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from analysis.explain.registry import METHODS, get_method, list_methods
-from analysis.explain.targets import Target, as_target
+from analysis.explain.targets import Target, batch_target
 from analysis.nets.registry import MeanStd
 
 DEFAULT_METHODS: tuple[str, ...] = ("gradcam", "gradient", "guided_backprop", "guided_gradcam",
@@ -87,9 +87,9 @@ def compute_maps(model: nn.Module, x: torch.Tensor, target: Target,
     """``{method: (N, H, W) float32}`` for ``x`` (normalised batch) and ``target`` (one
     index per image), computed in chunks of ``settings.batch_size``."""
     settings = settings or MapSettings()
-    target = as_target(target, x.shape[0])
+    target = batch_target(target, x.shape[0])
     head = target.head
-    index = [target.index] * x.shape[0] if isinstance(target.index, int) else list(target.index)
+    index = target.per_sample(x.shape[0])
     wanted = list(methods)
     derive_ggc = "guided_gradcam" in wanted and "gradcam" in wanted and "guided_backprop" in wanted
     order = [m for m in wanted if not (derive_ggc and m == "guided_gradcam")]

@@ -1,8 +1,8 @@
 """``streetlens data collect`` offline: a loopback HTTP server plays the search engine.
 
 The test engine is built exactly like icrawler's built-in ones (feeder → result page →
-parser → downloader) and goes through the same collect code (RecordingDownloader,
-sources.jsonl, import checks) as Bing or Google. Nothing here leaves 127.0.0.1: an
+parser → downloader) and goes through the same collect code (RecordingDownloader, the
+sources log, import checks) as Bing or Google. Nothing here leaves 127.0.0.1: an
 autouse fixture refuses any other host name.
 """
 
@@ -21,18 +21,10 @@ from icrawler import Crawler, Feeder, Parser
 
 from analysis.cli import main
 from analysis.data import collect as collect_mod
-from analysis.data.collect import (
-    ENGINES,
-    LICENCE_TEXT,
-    SOURCES_LOG,
-    CollectError,
-    Engine,
-    build_query,
-    collect,
-    licence_record,
-    staging_folder,
-)
+from analysis.data.collect import (ENGINES, LICENCE_TEXT, CollectError, Engine, build_query, collect,
+                                   licence_record, staging_folder)
 from analysis.data.dataset import Dataset
+from analysis.store import SOURCES_LOG
 
 PAGE = 4  # results per "search page"
 N_GOOD = 7
@@ -70,6 +62,7 @@ class FakeEngine:
         self.order = ["bad.jpg"] + [f"{i}.jpg" for i in range(N_GOOD)]
         self.searches: list[dict] = []
         self.fetched: list[str] = []
+        self.fail_first: set[str] = set()  # images that answer 503 the first time
         engine = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -88,6 +81,10 @@ class FakeEngine:
                     names = engine.order[first:first + PAGE]
                     body = json.dumps({"images": [engine.url(f"img/{n}") for n in names]}).encode()
                     kind = "application/json"
+                elif url.path.startswith("/img/") and url.path[5:] in engine.fail_first:
+                    engine.fail_first.discard(url.path[5:])
+                    self.send_error(503)
+                    return
                 elif url.path.startswith("/img/") and url.path[5:] in engine.images:
                     engine.fetched.append(url.path[5:])
                     body, kind = engine.images[url.path[5:]], "image/jpeg"
@@ -232,7 +229,8 @@ def test_max_counts_images_in_the_dataset_and_numbering_continues(tmp_path, fake
     assert more.downloaded == 2 and more.added == 2 and len(ds.read()) == 5
     assert len(fake.fetched) == 6 and len(set(fake.fetched)) == 6  # nothing fetched twice
     log = (staging_folder(ds, "tokyo") / SOURCES_LOG).read_text().splitlines()
-    assert [json.loads(line)["file"] for line in log] == [f"{i:06d}.jpg" for i in range(1, 7)]
+    # numbering continues across runs, no gaps (two download threads may log out of order)
+    assert sorted(json.loads(line)["file"] for line in log) == [f"{i:06d}.jpg" for i in range(1, 7)]
     # at --max already: not even a request
     searches = len(fake.searches)
     full = run_collect(ds, engine, max_images=5)
@@ -341,11 +339,11 @@ def test_cli_collect_and_one_line_errors(tmp_path, fake, engine, monkeypatch):
 def test_real_engines_build_their_crawl_offline(tmp_path, name, licence, expect):
     """The real crawler classes take our downloader and get the query with its -word
     terms and licence filter (feeder only: no thread starts, no request is made)."""
-    from analysis.data.collect import RecordingDownloader, SourceLog, _CrawlState, _make_crawler
+    from analysis.data.collect.crawl import CrawlState, RecordingDownloader, SourceLog, make_crawler
 
     spec = ENGINES[name]
-    state = _CrawlState(SourceLog(tmp_path / SOURCES_LOG), set(), {"class": "tokyo"}, 5, False)
-    crawler = _make_crawler(spec, tmp_path / "staging", state, threads=1)
+    state = CrawlState(SourceLog(tmp_path / SOURCES_LOG), set(), {"class": "tokyo"}, 5, False)
+    crawler = make_crawler(spec, tmp_path / "staging", state, threads=1)
     assert isinstance(crawler.downloader, RecordingDownloader)
     keyword = build_query("tokyo street", ["art", "food"])
     if spec.quote_query:
@@ -356,3 +354,28 @@ def test_real_engines_build_their_crawl_offline(tmp_path, name, licence, expect)
     page = crawler.feeder.out_queue.get_nowait()
     assert urlsplit(page).netloc.endswith(spec.host.split(".", 1)[1]) and expect in page
     assert not (tmp_path / "staging").exists()
+
+
+def test_requests_are_retried_by_urllib3_and_counted(tmp_path, fake, engine):
+    """The session's adapter is urllib3's Retry (a 503 is retried, a 404 is final) and
+    counts answers, so a crawl of a dead engine stops after a few failed requests."""
+    from analysis.data.collect.crawl import RETRY, CountingAdapter, CrawlState, SourceLog, make_crawler
+
+    state = CrawlState(SourceLog(tmp_path / SOURCES_LOG), set(), {"class": "tokyo"}, 5, False)
+    crawler = make_crawler(engine, tmp_path / "staging", state, threads=1)
+    adapter = crawler.session.get_adapter(fake.url())
+    assert isinstance(adapter, CountingAdapter) and adapter.max_retries is RETRY
+    assert RETRY.total == 2 and 503 in RETRY.status_forcelist and 404 not in RETRY.status_forcelist
+    fake.fail_first = {"0.jpg"}
+    ok = crawler.session.get(fake.url("img/0.jpg"), timeout=5)
+    assert ok.status_code == 200 and fake.fetched == ["0.jpg"]  # the 503 was retried
+    assert crawler.session.get(fake.url("img/none.jpg"), timeout=5).status_code == 404
+    assert state.requests_ok == 2 and state.errors_by_url[fake.url("img/none.jpg")] == "HTTP 404"
+    # a dead engine: after a few failed requests and none answered, the crawl is told to stop
+    dead = f"http://127.0.0.1:{unused_port()}/"
+    state = CrawlState(SourceLog(tmp_path / SOURCES_LOG), set(), {"class": "tokyo"}, 5, False)
+    crawler = make_crawler(make_engine(dead, dead), tmp_path / "staging", state, threads=1)
+    for _ in range(3):
+        with pytest.raises(Exception):
+            crawler.session.get(dead, timeout=2)
+    assert state.requests_failed == 3 and crawler.signal.get("reach_max_num")

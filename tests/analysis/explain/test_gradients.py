@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from analysis.explain.registry import get_method
+from analysis.explain.targets import Target
 
 MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
@@ -23,8 +24,8 @@ def manual_grad(model, x, head, k):
     return g
 
 
-@pytest.mark.parametrize("target,head,k", [(("city", 2), 0, 2), (("group", 1), 1, 1),
-                                           (("city", [1, 0, 3]), 0, [1, 0, 3])])
+@pytest.mark.parametrize("target,head,k", [(Target("city", 2), 0, 2), (Target("group", 1), 1, 1),
+                                           (Target("city", [1, 0, 3]), 0, [1, 0, 3])])
 def test_gradient_equals_autograd_of_the_selected_logit(model, x, target, head, k):
     saliency = get_method("gradient", model).attribute(x, target)
     signed = get_method("gradient", model, absolute=False).attribute(x, target)
@@ -47,17 +48,17 @@ def test_integrated_gradients_completeness(model, x):
         black = (-torch.tensor(MEAN_STD[0]) / torch.tensor(MEAN_STD[1])).reshape(1, 3, 1, 1)
         f_black = model(black.expand_as(x))[0][:, 1]
     ig = get_method("integrated_gradients", model, baseline="zero", n_steps=64, internal_batch_size=64)
-    maps, delta = ig.attribute_with_delta(x, ("city", 1))
+    maps, delta = ig.attribute_with_delta(x, Target("city", 1))
     torch.testing.assert_close(maps.sum((1, 2)) - delta, f_x - f_zero, rtol=1e-4, atol=1e-8)
     assert (delta.abs() <= 0.03 * (f_x - f_zero).abs()).all(), (delta, f_x - f_zero)
-    torch.testing.assert_close(maps, ig.attribute(x, ("city", 1)))  # same maps without delta
+    torch.testing.assert_close(maps, ig.attribute(x, Target("city", 1)))  # same maps without delta
     # internal batching bounds memory, not the result
     small = get_method("integrated_gradients", model, baseline="zero", n_steps=64,
-                       internal_batch_size=3).attribute(x, ("city", 1))
+                       internal_batch_size=3).attribute(x, Target("city", 1))
     torch.testing.assert_close(small, maps, rtol=1e-4, atol=1e-9)
     # black baseline (pixel 0 before normalisation): the identity still holds exactly
     maps, delta = get_method("integrated_gradients", model, mean_std=MEAN_STD,
-                             n_steps=16).attribute_with_delta(x, ("city", 1))
+                             n_steps=16).attribute_with_delta(x, Target("city", 1))
     torch.testing.assert_close(maps.sum((1, 2)) - delta, f_x - f_black, rtol=1e-4, atol=1e-8)
 
 
@@ -93,14 +94,15 @@ def test_integrated_gradients_on_a_linear_model_is_exact():
     # ch2: [-1*0, 0*.5, 3*-.5, 1*1] = [0, 0, -1.5, 1]
     expected = torch.tensor([[[2.5, -3.5], [-2.5, 5.0]]])
     ig = get_method("integrated_gradients", model, baseline="zero", n_steps=5)
-    torch.testing.assert_close(ig.attribute(x, ("city", 0)), expected)
+    torch.testing.assert_close(ig.attribute(x, Target("city", 0)), expected)
     # black baseline under normalisation: (x − b_c)·w, b_c = −mean_c / std_c
     b = (-torch.tensor(MEAN_STD[0]) / torch.tensor(MEAN_STD[1])).reshape(1, 3, 1, 1)
     w1 = model.class_out.weight[1].detach().reshape(1, 3, 2, 2)
-    maps = get_method("integrated_gradients", model, mean_std=MEAN_STD, n_steps=3).attribute(x, ("city", 1))
+    ig = get_method("integrated_gradients", model, mean_std=MEAN_STD, n_steps=3)
+    maps = ig.attribute(x, Target("city", 1))
     torch.testing.assert_close(maps, ((x - b) * w1).sum(1))
     # group head, constant baseline
-    maps = get_method("integrated_gradients", model, baseline=1.0, n_steps=2).attribute(x, ("group", 1))
+    maps = get_method("integrated_gradients", model, baseline=1.0, n_steps=2).attribute(x, Target("group", 1))
     torch.testing.assert_close(maps, ((x - 1.0) * 0.25).sum(1))
 
 
@@ -110,4 +112,4 @@ def test_integrated_gradients_options_are_checked(model):
             get_method("integrated_gradients", model, **bad)
     with pytest.raises(ValueError, match="broadcast"):
         get_method("integrated_gradients", model, baseline=torch.zeros(5)).attribute(
-            torch.randn(1, 3, 32, 32), 0)
+            torch.randn(1, 3, 32, 32), Target("city", 0))

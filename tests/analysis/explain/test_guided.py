@@ -14,6 +14,7 @@ from torch import nn
 from analysis.explain.attribution import HeadSelect, module_hooks
 from analysis.explain.randomize import randomized_copy
 from analysis.explain.registry import get_method
+from analysis.explain.targets import Target
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/analysis/explain/conftest.py
 
@@ -48,15 +49,15 @@ def test_guided_backprop_on_a_one_relu_model_is_hand_computed():
     #   p0: 1·(1, -1, .5) + 0·(-.5, 1, 1) = (1, -1, .5)        → channel sum  .5
     #   p1: 0·(...)       + .5·(-.5, 1, 1) = (-.25, .5, .5)     → channel sum  .75
     model = OneReLU()
-    guided = get_method("guided_backprop", model).attribute(x, ("city", 0))
+    guided = get_method("guided_backprop", model).attribute(x, Target("city", 0))
     torch.testing.assert_close(guided, torch.tensor([[[0.5, 0.75]]]))
     # the plain gradient differs exactly where a negative gradient was dropped (p0):
     #   p0: 1·(1, -1, .5) − 1·(-.5, 1, 1) = (1.5, -2, -.5) → −1;  p1 as above → .75
-    plain = get_method("gradient", model, absolute=False).attribute(x, ("city", 0))
+    plain = get_method("gradient", model, absolute=False).attribute(x, Target("city", 0))
     torch.testing.assert_close(plain, torch.tensor([[[-1.0, 0.75]]]))
     # class 1 weights (-2, 1, 1, -1): gated (−2, 0, 1, −1) → guided (0, 0, 1, 0)
     #   p0: 1·(-.5, 1, 1) → 1.5;  p1: 0
-    torch.testing.assert_close(get_method("guided_backprop", model).attribute(x, ("city", 1)),
+    torch.testing.assert_close(get_method("guided_backprop", model).attribute(x, Target("city", 1)),
                                torch.tensor([[[1.5, 0.0]]]))
     assert module_hooks(model) == {}
 
@@ -64,7 +65,7 @@ def test_guided_backprop_on_a_one_relu_model_is_hand_computed():
 def test_guided_backprop_is_the_real_model_gradient_with_relus_clamped(model, x):
     """On the tiny CNN: guided backprop = autograd with every ReLU's gradient clamped at 0,
     computed here with our own temporary hooks."""
-    ours = get_method("guided_backprop", model).attribute(x, ("group", 1))
+    ours = get_method("guided_backprop", model).attribute(x, Target("group", 1))
     model.eval()
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
     handles = [r.register_full_backward_hook(lambda m, gi, go: (gi[0].clamp_min(0),)) for r in relus]
@@ -97,8 +98,8 @@ def manual_gradcam(model, x, layer, k, head=0):
 
 @pytest.mark.parametrize("layer", [None, "block2"])
 def test_gradcam_captum_matches_a_hand_computed_gradcam(model, x, layer):
-    raw = get_method("gradcam_captum", model, target_layer=layer, relu=False).attribute(x, ("city", 2))
-    relu = get_method("gradcam_captum", model, target_layer=layer).attribute(x, ("city", 2))
+    raw = get_method("gradcam_captum", model, target_layer=layer, relu=False).attribute(x, Target("city", 2))
+    relu = get_method("gradcam_captum", model, target_layer=layer).attribute(x, Target("city", 2))
     cam = manual_gradcam(model, x, layer or "block3", 2)
     up = F.interpolate(cam[:, None], size=(32, 32), mode="bilinear", align_corners=False)[:, 0]
     torch.testing.assert_close(raw, up, rtol=1e-4, atol=1e-8)
@@ -111,7 +112,7 @@ def test_gradcam_captum_agrees_with_pytorch_grad_cam_up_to_normalisation(model, 
     """pytorch-grad-cam min-max scales each (ReLU'd) map, then resizes bilinearly: an
     affine transform per image of ours, which we fit and check to be exact."""
     for head, k in (("city", 1), ("city", 3), ("group", 0)):
-        ours = get_method("gradcam_captum", model).attribute(x, (head, k))
+        ours = get_method("gradcam_captum", model).attribute(x, Target(head, k))
         with GradCAM(model=HeadSelect(model, head), target_layers=[model.trunk.block3]) as cam:
             ref = cam(input_tensor=x.clone(), targets=[ClassifierOutputTarget(k)] * len(x))
         for i in range(len(x)):
@@ -125,12 +126,12 @@ def test_gradcam_captum_agrees_with_pytorch_grad_cam_up_to_normalisation(model, 
 
 
 def test_guided_gradcam_is_guided_backprop_times_gradcam(model, x):
-    for target in (("city", 0), ("group", 1)):
+    for target in (Target("city", 0), Target("group", 1)):
         ggc = get_method("guided_gradcam", model).attribute(x, target)
         gb = get_method("guided_backprop", model).attribute(x, target)
         cam = get_method("gradcam_captum", model).attribute(x, target)
         torch.testing.assert_close(ggc, gb * cam, rtol=1e-4, atol=1e-12)
-    other = get_method("guided_gradcam", model, target_layer="block2").attribute(x, ("city", 0))
+    other = get_method("guided_gradcam", model, target_layer="block2").attribute(x, Target("city", 0))
     assert other.shape == (3, 32, 32) and not torch.allclose(other, ggc)
 
 
@@ -141,8 +142,8 @@ def test_guided_backprop_barely_notices_a_randomised_head(model, x):
     rnd = randomized_copy(model, ["class_out", "shared.0"], seed=0)
 
     def rhos(name):
-        a = get_method(name, model).attribute(x, ("city", 1))
-        b = get_method(name, rnd).attribute(x, ("city", 1))
+        a = get_method(name, model).attribute(x, Target("city", 1))
+        b = get_method(name, rnd).attribute(x, Target("city", 1))
         return [spearmanr(a[i].flatten().numpy(), b[i].flatten().numpy()).statistic for i in range(len(x))]
 
     guided, plain = rhos("guided_backprop"), rhos("gradient")

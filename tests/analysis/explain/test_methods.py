@@ -22,6 +22,7 @@ from analysis.explain.occlusion import default_window
 from analysis.explain.randomize import cascade, cascade_order, randomized_copy, trunk_stages_top_down
 from analysis.explain.registry import METHODS, UnknownMethodError, get_method, list_methods, register_method
 from analysis.explain.scaling import to_display
+from analysis.explain.targets import Target
 from analysis.nets import TwoHeadClassifier, get_backbone
 
 ALL = ["gradcam", "gradcam_captum", "gradient", "guided_backprop", "guided_gradcam",
@@ -87,32 +88,32 @@ def test_head_select_returns_one_head(model, x):
 # ------------------------------------------------------------------------- contract
 @pytest.mark.parametrize("name", ALL)
 def test_shape_finite_device_dtype(name, model, x):
-    maps = method(name, model).attribute(x, ("city", 1))
+    maps = method(name, model).attribute(x, Target("city", 1))
     assert maps.shape == (3, 32, 32) and maps.dtype == x.dtype and maps.device == x.device
     assert torch.isfinite(maps).all() and maps.abs().sum() > 0
     assert not maps.requires_grad
-    rect = method(name, model).attribute(torch.randn(2, 3, 32, 48), ("group", 0))
+    rect = method(name, model).attribute(torch.randn(2, 3, 32, 48), Target("group", 0))
     assert rect.shape == (2, 32, 48)
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_batched_equals_per_sample_loop(name, model, x):
     m = method(name, model)
-    for target in (("city", 2), ("group", 1), ("city", [0, 3, 1])):
+    for target in (Target("city", 2), Target("group", 1), Target("city", [0, 3, 1])):
         batched = m.attribute(x, target)
-        ids = target[1] if isinstance(target[1], list) else [target[1]] * len(x)
-        single = torch.cat([m.attribute(x[i:i + 1], (target[0], ids[i])) for i in range(len(x))])
+        ids = target.per_sample(len(x))
+        single = torch.cat([m.attribute(x[i:i + 1], Target(target.head, ids[i]))
+                            for i in range(len(x))])
         torch.testing.assert_close(batched, single, rtol=1e-4, atol=max(1e-5 * float(single.abs().max()), 1e-7))
-    assert torch.equal(m.attribute(x, 2), m.attribute(x, ("city", 2)))  # bare int = city head
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_inputs_are_not_mutated(name, model, x):
     before = x.clone()
-    method(name, model).attribute(x, ("city", 0))
+    method(name, model).attribute(x, Target("city", 0))
     assert torch.equal(x, before) and not x.requires_grad and x.grad is None
     leaf = x.clone().requires_grad_(True)
-    method(name, model).attribute(leaf, ("group", 1))
+    method(name, model).attribute(leaf, Target("group", 1))
     assert leaf.grad is None and torch.equal(leaf.detach(), before)
 
 
@@ -124,12 +125,12 @@ def test_hooks_removed_and_modes_restored(name, model, x):
     seen = []
     user_hook = model.class_out.register_forward_hook(lambda *a: seen.append(1))
     assert module_hooks(model) == {"class_out": 1}
-    a = method(name, model).attribute(x, ("city", 3))
+    a = method(name, model).attribute(x, Target("city", 3))
     assert module_hooks(model) == {"class_out": 1}  # ours gone, the caller's kept
     assert {n: m.training for n, m in model.named_modules()} == modes
     user_hook.remove()
     assert module_hooks(model) == {}
-    b = method(name, model).attribute(x, ("city", 3))  # eval inside: dropout off, deterministic
+    b = method(name, model).attribute(x, Target("city", 3))  # eval inside: dropout off, deterministic
     torch.testing.assert_close(a, b)
 
 
@@ -144,7 +145,7 @@ def test_no_hooks_left_when_the_model_raises(name):
     trunk = nn.Sequential(OrderedDict(block1=get_backbone("tiny_cnn").build("random").block1, boom=Boom()))
     broken = TwoHeadClassifier(trunk, 16, 4, 2).train()
     with pytest.raises(RuntimeError, match="boom"):
-        method(name, broken).attribute(torch.randn(1, 3, 32, 32), ("city", 0))
+        method(name, broken).attribute(torch.randn(1, 3, 32, 32), Target("city", 0))
     assert module_hooks(broken) == {}
     assert all(m.training for m in broken.modules())
 
@@ -166,36 +167,38 @@ def test_session_removes_hooks_added_inside_even_on_error(model):
 @pytest.mark.parametrize("name", ALL)
 def test_bad_targets_and_inputs_raise_value_error(name, model, x):
     m = method(name, model)
-    for target in (("city", 4), ("group", 2), ("city", -1), ("country", 0), ("city", [0, 1]),
-                   1.5, True, "city", ("city", [0, 1, 9]), ("city", torch.tensor([0.0, 1.0, 2.0]))):
+    for target in (Target("city", 4), Target("group", 2), Target("city", -1), Target("city", [0, 1]),
+                   Target("city", [0, 1, 9]), ("city", 0), 1, 1.5, True, "city"):
         with pytest.raises(ValueError):
             m.attribute(x, target)
     nan = x.clone()
     nan[0, 0, 0, 0] = float("nan")
     for bad in (x[0], x[:, :1], x.to(torch.int64), nan, x[:0], x.numpy()):
         with pytest.raises(ValueError):
-            m.attribute(bad, ("city", 0))
+            m.attribute(bad, Target("city", 0))
     with pytest.raises(ValueError, match="device"):
-        method(name, copy.deepcopy(model).to("meta")).attribute(x, 0)
+        method(name, copy.deepcopy(model).to("meta")).attribute(x, Target("city", 0))
     with pytest.raises(ValueError, match="float64"):
-        m.attribute(x.double(), 0)
+        m.attribute(x.double(), Target("city", 0))
 
 
 def test_tensor_targets_are_accepted(model, x):
     m = get_method("gradient", model)
-    torch.testing.assert_close(m.attribute(x, ("city", torch.tensor([1, 1, 1]))), m.attribute(x, 1))
-    torch.testing.assert_close(m.attribute(x, ("group", torch.tensor(1))), m.attribute(x, ("group", 1)))
+    torch.testing.assert_close(m.attribute(x, Target("city", torch.tensor([1, 1, 1]))),
+                               m.attribute(x, Target("city", 1)))
+    torch.testing.assert_close(m.attribute(x, Target("group", torch.tensor(1))),
+                               m.attribute(x, Target("group", 1)))
 
 
 @pytest.mark.parametrize("name", ["gradient", "gradcam", "guided_backprop"])
 def test_works_for_callers_without_autograd(name, model, x):
     """The dashboard computes under no_grad / inference_mode; attribution must still work."""
-    expected = get_method(name, model).attribute(x, 1)
+    expected = get_method(name, model).attribute(x, Target("city", 1))
     with torch.no_grad():
-        torch.testing.assert_close(get_method(name, model).attribute(x, 1), expected)
+        torch.testing.assert_close(get_method(name, model).attribute(x, Target("city", 1)), expected)
     with torch.inference_mode():
         frozen = x.clone()
-        got = get_method(name, model).attribute(frozen, 1)
+        got = get_method(name, model).attribute(frozen, Target("city", 1))
     torch.testing.assert_close(got, expected)
     assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
 
@@ -204,7 +207,7 @@ def test_default_settings_run_at_small_size(model):
     """Default options (IG 50 steps, scaled occlusion window) on one small image."""
     img = torch.randn(1, 3, 32, 32)
     for name in ("integrated_gradients", "occlusion"):
-        assert get_method(name, model).attribute(img, 0).shape == (1, 32, 32)
+        assert get_method(name, model).attribute(img, Target("city", 0)).shape == (1, 32, 32)
 
 
 # ------------------------------------------------------------- Grad-CAM (all-class)
@@ -212,7 +215,7 @@ def test_default_settings_run_at_small_size(model):
 def test_gradcam_adapter_matches_captum(relu, model, x):
     """The all-class module (head Jacobian, no hooks) and captum's hooked LayerGradCam are
     independent implementations: they must agree for both heads and per-sample targets."""
-    for target in (("city", 2), ("group", 1), ("city", [3, 0, 1])):
+    for target in (Target("city", 2), Target("group", 1), Target("city", [3, 0, 1])):
         ours = get_method("gradcam", model, relu=relu).attribute(x, target)
         ref = get_method("gradcam_captum", model, relu=relu).attribute(x, target)
         torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-7)
@@ -238,10 +241,10 @@ def test_occlusion_on_a_linear_model_is_the_occluded_contribution():
     model = LinearModel(w, w[:1])
     x = torch.randn(2, 3, 4, 4, generator=g)
     # 1-pixel window: the logit drop is that pixel's contribution, summed over channels
-    maps = get_method("occlusion", model, window=1, stride=1, baseline=0.5).attribute(x, ("city", 1))
+    maps = get_method("occlusion", model, window=1, stride=1, baseline=0.5).attribute(x, Target("city", 1))
     torch.testing.assert_close(maps, ((x - 0.5) * w[1]).sum(1))
     # 2-pixel windows, stride 2: each pixel gets its whole block's contribution
-    maps = get_method("occlusion", model, window=2, stride=2, baseline="zero").attribute(x, ("city", 0))
+    maps = get_method("occlusion", model, window=2, stride=2, baseline="zero").attribute(x, Target("city", 0))
     block = nn.functional.avg_pool2d((x * w[0]).sum(1, keepdim=True), 2) * 4
     torch.testing.assert_close(maps, nn.functional.interpolate(block, scale_factor=2)[:, 0])
 
@@ -326,10 +329,10 @@ def _rho(a, b):
 @pytest.mark.parametrize("name", ["gradient", "gradcam_captum"])
 def test_randomised_model_maps_correlate_less(name, model, x):
     """Adebayo et al.'s check: a faithful map changes when the weights are randomised."""
-    original = get_method(name, model).attribute(x, ("city", 1))
-    assert _rho(original, get_method(name, model).attribute(x, ("city", 1))) == pytest.approx(1.0)
+    original = get_method(name, model).attribute(x, Target("city", 1))
+    assert _rho(original, get_method(name, model).attribute(x, Target("city", 1))) == pytest.approx(1.0)
     for layers in (["class_out", "shared.0"], "cascade-from-top"):
         rnd = randomized_copy(model, layers, seed=0)
-        randomised = get_method(name, rnd).attribute(x, ("city", 1))
+        randomised = get_method(name, rnd).attribute(x, Target("city", 1))
         rhos = [_rho(original[i], randomised[i]) for i in range(len(x))]
         assert max(rhos) < 0.9, (layers, rhos)

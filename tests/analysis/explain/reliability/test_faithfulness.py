@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from analysis.explain.reliability import faithfulness as fa
+from analysis.explain.targets import Target
 
 H = W = 32
 BOX = (slice(8, 16), slice(12, 20))  # 64 of 1024 pixels
@@ -39,7 +40,7 @@ def result():
     x = images()
     maps = {"perfect": box_map(), "random_map": np.random.default_rng(5).random((4, H, W)),
             "inverse": box_map(inverse=True)}
-    curves = fa.perturbation_curves(BoxModel(), x, ("city", [0] * 4), maps, steps=20, baseline="mean",
+    curves = fa.perturbation_curves(BoxModel(), x, Target("city", [0] * 4), maps, steps=20, baseline="mean",
                                     random_orders=3, seed=0, batch_size=16)
     metrics, mean_curves = fa.summarize(curves)
     auc = metrics.set_index(["metric", "method"])["value"]
@@ -83,9 +84,9 @@ def test_curves_shape_and_endpoints(result):
 def test_batched_equals_one_at_a_time():
     x = images(2)
     maps = {"perfect": box_map(2)}
-    a = fa.perturbation_curves(BoxModel(), x, ("city", [0, 0]), maps, steps=5, baseline="mean", random_orders=1,
+    a = fa.perturbation_curves(BoxModel(), x, Target("city", [0, 0]), maps, steps=5, baseline="mean", random_orders=1,
                                batch_size=3)
-    b = fa.perturbation_curves(BoxModel(), x, ("city", [0, 0]), maps, steps=5, baseline="mean", random_orders=1,
+    b = fa.perturbation_curves(BoxModel(), x, Target("city", [0, 0]), maps, steps=5, baseline="mean", random_orders=1,
                                batch_size=1000)
     assert np.allclose(a["prob"], b["prob"], atol=1e-6)
 
@@ -128,4 +129,4 @@ def test_baselines():
     with pytest.raises(ValueError, match="baseline"):
         fa.baseline_image(x, "black")
     with pytest.raises(ValueError, match="maps have shape"):
-        fa.perturbation_curves(BoxModel(), images(1), ("city", [0]), {"m": np.zeros((1, 3, 3))})
+        fa.perturbation_curves(BoxModel(), images(1), Target("city", [0]), {"m": np.zeros((1, 3, 3))})

@@ -7,6 +7,7 @@ import torch
 
 from analysis.explain.registry import get_method
 from analysis.explain.reliability.maps import DEFAULT_METHODS, MapSettings, compute_maps, parse_methods
+from analysis.explain.targets import Target
 from analysis.train.runs import load_model
 
 
@@ -17,7 +18,7 @@ def test_guided_gradcam_product_equals_registry(tiny_run, tiny_dataset):
     rows = tiny_dataset.usable().head(5)
     tf = make_transform(tiny_run.spec, tiny_run.weights, "none", tiny_run.info["backbone"]["input_size"])
     x = torch.stack([tf(load_rgb(tiny_dataset.image_path(p))) for p in rows["path"]])
-    target = ("city", [0, 1, 2, 1, 0])
+    target = Target("city", [0, 1, 2, 1, 0])
     settings = MapSettings(target_layer=tiny_run.spec.target_layer, batch_size=2)
     maps = compute_maps(model, x, target, ["gradcam", "guided_backprop", "guided_gradcam"], settings)
     ref = get_method("guided_gradcam", model, target_layer=tiny_run.spec.target_layer).attribute(x, target)

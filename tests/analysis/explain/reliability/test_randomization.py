@@ -12,6 +12,7 @@ from analysis.explain.randomize import cascade_order
 from analysis.explain.reliability import randomization as ra
 from analysis.explain.reliability.maps import MapSettings, compute_maps
 from analysis.explain.scaling import to_display
+from analysis.explain.targets import Target
 from analysis.train.runs import load_model
 
 
@@ -62,7 +63,7 @@ def tiny(tiny_run, tiny_dataset):
     tf = make_transform(tiny_run.spec, tiny_run.weights, "none", tiny_run.info["backbone"]["input_size"])
     x = torch.stack([tf(load_rgb(tiny_dataset.image_path(p))) for p in rows["path"]])
     y, _ = tiny_run.labels.encode(rows)
-    return model, x, ("city", [int(v) for v in y]), tiny_run
+    return model, x, Target("city", [int(v) for v in y]), tiny_run
 
 
 def test_schedules(tiny):
@@ -107,10 +108,10 @@ def test_step_maps_are_the_randomised_copy(tiny):
     model, x, target, run = tiny
     settings = MapSettings(target_layer=run.spec.target_layer)
     step = ra.randomization_steps(model, "cascade")[2]
-    per = ra.randomization_test(model, x[:2], ("city", target[1][:2]), ["gradient"], settings, seed=3,
-                                modes=("cascade",))
-    orig = compute_maps(model, x[:2], ("city", target[1][:2]), ["gradient"], settings)["gradient"]
-    rand = compute_maps(randomized_copy(model, list(step.layers), seed=3), x[:2], ("city", target[1][:2]),
+    first_two = Target("city", target.index[:2])
+    per = ra.randomization_test(model, x[:2], first_two, ["gradient"], settings, seed=3, modes=("cascade",))
+    orig = compute_maps(model, x[:2], first_two, ["gradient"], settings)["gradient"]
+    rand = compute_maps(randomized_copy(model, list(step.layers), seed=3), x[:2], first_two,
                         ["gradient"], settings)["gradient"]
     row = per[(per["step"] == step.step) & (per["image"] == 1)]
     assert row["rank_corr_abs"].iat[0] == pytest.approx(ra.rank_correlation(np.abs(orig[1]), np.abs(rand[1])))
