@@ -44,7 +44,7 @@ class DemoConfig:
 
 
 def places_weights_present() -> bool:
-    from analysis.nets.weights import WEIGHT_SOURCES, default_root
+    from analysis.nets.weight_sources import WEIGHT_SOURCES, default_root
 
     src = WEIGHT_SOURCES.get("wideresnet18_places365")
     return src is not None and (default_root() / src.filename).is_file()

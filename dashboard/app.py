@@ -1,8 +1,7 @@
 """streetlens dashboard entry point: ``streamlit run dashboard/app.py`` (or ``make run``).
 
 Pages are registered here with ``st.navigation``; each lives in ``dashboard/app_pages``.
-The dashboard only reads what the CLI stages wrote (datasets, runs, caches). A page whose
-file is not there (yet) is left out of the menu instead of breaking the app.
+The dashboard only reads what the CLI stages wrote (datasets, runs, caches).
 """
 
 from __future__ import annotations
@@ -33,16 +32,19 @@ PAGE_SPECS: list[tuple[str, str, str, str, str]] = [
 
 
 def build_pages(pages_dir: Path = PAGES_DIR) -> dict[str, list]:
-    """``st.navigation``'s sections → pages, only for page files that exist."""
+    """``st.navigation``'s sections → pages; the app's root opens the first one.
+
+    Streamlit serves its *default* page at the root only (``/overview`` would say "Page
+    not found"), so every listed page keeps its own address and the default is a hidden
+    page that switches to the first one."""
     sections: dict[str, list] = {}
-    first = True
     for section, file, title, icon, url_path in PAGE_SPECS:
-        path = Path(pages_dir) / file
-        if not path.exists():
-            continue
-        page = st.Page(str(path), title=title, icon=icon, url_path=url_path, default=first)
-        first = False
-        sections.setdefault(section, []).append(page)
+        sections.setdefault(section, []).append(
+            st.Page(str(Path(pages_dir) / file), title=title, icon=icon, url_path=url_path))
+    first = next(iter(sections.values()))[0]
+    home = st.Page(lambda: st.switch_page(first, query_params=dict(st.query_params)), title=first.title,
+                   url_path="home", default=True, visibility="hidden")
+    sections[next(iter(sections))].insert(0, home)
     return sections
 
 

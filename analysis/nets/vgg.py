@@ -18,7 +18,8 @@ from torch import nn
 
 from analysis.nets.keras_convert import CAFFE_MEAN_BGR, VGG16_WIDTHS, convert_keras_vgg16
 from analysis.nets.registry import IMAGENET_MEAN_STD, register_backbone
-from analysis.nets.weights import default_root, fetch, load_state_dict_safely, sha256_of
+from analysis.nets.weight_sources import default_root
+from analysis.nets.weights import fetch, load_state_dict_safely, sha256_of
 
 CAFFE_MEAN_STD = (tuple(m / 255.0 for m in reversed(CAFFE_MEAN_BGR)), (1 / 255.0,) * 3)
 """RGB in [0,1] → Caffe scale: (x - mean)/std = 255·x − mean_rgb (BGR flip is in conv1)."""

@@ -17,12 +17,12 @@ def test_runs_follow_the_places_weights(tmp_path, monkeypatch):
     assert demo.demo_runs(demo.DemoConfig(with_places=False)) == lite0
     assert demo.demo_runs(demo.DemoConfig(with_places=True)) == lite0 + [("resnet18_places365", "transfer")]
 
-    from analysis.nets import weights
+    from analysis.nets import weight_sources
 
-    monkeypatch.setattr(weights, "default_root", lambda: tmp_path)
+    monkeypatch.setattr(weight_sources, "default_root", lambda: tmp_path)
     assert not demo.places_weights_present()
     assert demo.demo_runs(demo.DemoConfig()) == lite0  # None: only when the file is on disk
-    (tmp_path / weights.WEIGHT_SOURCES["wideresnet18_places365"].filename).write_bytes(b"x")
+    (tmp_path / weight_sources.WEIGHT_SOURCES["wideresnet18_places365"].filename).write_bytes(b"x")
     assert demo.places_weights_present()
     assert demo.demo_runs(demo.DemoConfig())[-1] == ("resnet18_places365", "transfer")
 

@@ -34,6 +34,13 @@ def test_every_page_loads_without_errors(analysed_run):
             assert page.locator("h1").count() >= 1, f"{link} shows no title"
         assert not problems, problems
 
+        # the default page by its own address too (Streamlit serves it at "/" only)
+        page.goto(f"{url}/overview?run={run.name}")
+        browser_mod.wait_rendered(page)
+        assert page.locator("h1").first.inner_text().startswith("Overview")
+        assert "Page not found" not in page.locator("body").inner_text()
+        assert _errors(page) is None, _errors(page)
+
         sample = next(link for link in links if link.rstrip("/").endswith("sample"))
         page.goto(f"{sample}?run={run.name}")
         browser_mod.wait_rendered(page)

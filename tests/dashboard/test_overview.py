@@ -180,12 +180,32 @@ def test_app_navigation_defaults_to_overview(dashboard_env):
     assert at.title[0].value == "Overview"
 
 
-def test_app_registers_only_page_files_that_exist(tmp_path):
-    dash = tmp_path / "dashboard"
-    (dash / "app_pages").mkdir(parents=True)
-    shutil.copy(APP, dash / "app.py")
-    (dash / "app_pages" / "overview.py").write_text('import streamlit as st\nst.title("Stub overview")\n')
-    (dash / "app_pages" / "datasets.py").write_text('import streamlit as st\nst.title("Stub datasets")\n')
-    at = AppTest.from_file(str(dash / "app.py"), default_timeout=60).run()
+def _page_table(app_path: str) -> None:
+    """(AppTest script) the app's pages as JSON: file, url path, default, visibility."""
+    import json
+    from pathlib import Path
+
+    import streamlit as st
+
+    app = {"__file__": app_path}
+    source = Path(app_path).read_text().replace("st.navigation(build_pages()).run()", "")
+    exec(compile(source, app_path, "exec"), app)  # the page table, without running the app
+    pages = [p for group in app["build_pages"]().values() for p in group]
+    st.code(json.dumps({"specs": [list(spec) for spec in app["PAGE_SPECS"]],
+                        "pages": [[p.url_path, p._default, p.visibility] for p in pages]}))
+
+
+def test_every_page_of_the_menu_exists_and_keeps_its_address():
+    """Each listed page file exists, and each page has its own address: the root's default
+    is a hidden page that opens the first one, so ``/overview`` is a page too (a default
+    page's own address says "Page not found" in Streamlit)."""
+    at = AppTest.from_function(_page_table, args=(str(APP),), default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.title[0].value == "Stub overview"
+    table = json.loads(at.code[0].value)
+    for _, file, *_ in table["specs"]:
+        assert (ROOT / "dashboard" / "app_pages" / file).is_file(), file
+    default = [p for p in table["pages"] if p[1]]
+    assert default == [["", True, "hidden"]]
+    listed = [p for p in table["pages"] if not p[1]]
+    assert [p[0] for p in listed] == [spec[-1] for spec in table["specs"]]
+    assert all(p[2] == "visible" for p in listed)

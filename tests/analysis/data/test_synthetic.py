@@ -15,8 +15,14 @@ def test_synth_dataset_is_registered_like_an_import(tmp_path):
     assert sorted(df["class"].unique()) == ["london", "tokyo"]
     assert dict(zip(df["class"], df["group"])) == {"london": "West", "tokyo": "East"}
     assert df["licence"].str.startswith("CC0").all() and df["source"].str.startswith("synth:").all()
-    for rel in df["path"]:  # annotations are addressed by the same relative path
-        assert isinstance(load_cues(ds.root, rel), list)
+    for rel, city in zip(df["path"], df["class"]):  # annotations share the table's relative paths
+        cues = load_cues(ds.root, rel)
+        assert cues, rel
+        # every image shows evidence of its own city (its road markings at least) ...
+        assert any(city in cue.classes for cue in cues), (rel, [c.kind for c in cues])
+        for cue in cues:  # ... and each cue's mask is inside its box, in a 64 px picture
+            x0, y0, x1, y1 = cue.box
+            assert cue.mask.shape == (64, 64) and cue.mask[y0:y1, x0:x1].sum() == cue.mask.sum() > 0
     assert summarize(ds).counts.loc["all", "total"] == 8
     again = synthesize_dataset(ds, per_class=4, size=64, classes=["london", "tokyo"], progress=False)
     assert again.added == 0 and again.already_present == 8

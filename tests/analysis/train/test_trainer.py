@@ -8,7 +8,7 @@ import torch
 from sklearn.svm import LinearSVC
 
 from analysis.data.dataset import DatasetError
-from analysis.nets.weights import UntrustedCheckpointError
+from analysis.nets.weight_sources import UntrustedCheckpointError
 from analysis.train.data import load_rgb, make_transform
 from analysis.train.predict import predict_images
 from analysis.train.runs import comparison_table, list_runs, load_model, open_run
