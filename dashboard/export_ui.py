@@ -28,7 +28,7 @@ from PIL import Image
 from analysis.explain import mistakes
 from analysis.explain.concept_names import concept_names
 from dashboard import state
-from dashboard.figures import atlas, export
+from dashboard.figures import atlas, export, talk_pack
 
 REMEMBERED = "_talk_figures"
 MAX_REMEMBERED = 40
@@ -180,12 +180,12 @@ def standard_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], obj
     return out
 
 
-def summary_for(sel: state.Selection) -> tuple[export.RunSummary, dict[int, Image.Image]]:
+def summary_for(sel: state.Selection) -> tuple[talk_pack.RunSummary, dict[int, Image.Image]]:
     imp = state.table(sel.cache, "concept_importance") if sel.cache.has("concept_importance") else None
     samples = sel.samples()
     notes = [f"analysis of {len(samples)} images; {int((~samples['correct']).sum())} city errors, "
              f"{int((~samples['correct_group']).sum())} group errors over all splits"]
-    summary = export.run_summary(sel.run.info, imp, notes=notes)
+    summary = talk_pack.run_summary(sel.run.info, imp, notes=notes)
     fv = featvis_files(sel)
     icons = {k: img for (kind, k), f in fv.items() if kind == "concept"
              and (img := cache_picture(sel, f)) is not None}
@@ -218,7 +218,7 @@ def talk_pack_builder(sel: state.Selection | None, container=None, expanded: boo
         def step(i, n, name):
             bar.progress(0.4 + 0.6 * (i - 1) / max(n, 1), text=f"exporting {name}")
 
-        data, problems = export.talk_pack(figures, summary, featvis=icons, progress=step)
+        data, problems = talk_pack.talk_pack(figures, summary, featvis=icons, progress=step)
         bar.empty()
         st.session_state[key] = (data, problems, len(figures))
     if key in st.session_state:

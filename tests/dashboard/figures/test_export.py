@@ -1,13 +1,11 @@
-"""Export: PNG at talk resolution, SVG that parses, PDF that renders, and the talk pack."""
+"""Export: PNG at talk resolution, SVG that parses, PDF with the figure in it."""
 
 from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
-import zipfile
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import pytest
 from PIL import Image
@@ -135,69 +133,3 @@ def test_no_browser_gives_one_clear_line(monkeypatch):
 def test_slug():
     assert export.slug("Mean Grad-CAM / city (test)") == "mean-grad-cam-city-test"
     assert export.slug("  ") == "figure"
-
-
-# ----------------------------------------------------------------- summary + pack
-INFO = {
-    "name": "demo-run",
-    "config": {"backbone": "tiny_cnn", "weights": "random", "mode": "finetune", "dataset": "tiny"},
-    "dataset": {"name": "tiny", "n_images": 72},
-    "metrics": {
-        "val": {"city": {"accuracy": 0.75, "macro_f1": 0.7, "n": 12}, "group": {"accuracy": 0.9, "macro_f1": 0.88, "n": 12}},
-        "test": {"city": {"accuracy": 0.5, "macro_f1": 0.45, "n": 12,
-                          "per_class": {"paris": {"precision": 1.0, "recall": 0.5, "support": 4},
-                                        "tokyo": {"precision": 0.25, "recall": 1.0, "support": 4}}},
-                 "group": {"accuracy": 0.8, "macro_f1": 0.79, "n": 12}},
-    },
-}
-IMPORTANCE = pd.DataFrame([
-    {"concept": 0, "head": "city", "target": "paris", "importance": 0.5, "images": 4},
-    {"concept": 1, "head": "city", "target": "paris", "importance": -0.2, "images": 4},
-    {"concept": 0, "head": "city", "target": "tokyo", "importance": 0.1, "images": 4},
-    {"concept": 1, "head": "city", "target": "tokyo", "importance": 0.9, "images": 4},
-    {"concept": 0, "head": "group", "target": "East", "importance": 3.0, "images": 8},
-])
-
-
-def test_run_summary_and_markdown():
-    s = export.run_summary(INFO, IMPORTANCE, n_top=2)
-    assert s.run == "demo-run" and s.dataset == "tiny" and s.n_images == 72
-    assert [(m["split"], m["head"]) for m in s.metrics] == [("val", "city"), ("val", "group"),
-                                                           ("test", "city"), ("test", "group")]
-    assert s.top_concepts == {"paris": [(0, 0.5)], "tokyo": [(1, 0.9), (0, 0.1)]}  # positive only
-    md = export.summary_markdown(s)
-    assert "| test | city | 50.0 % | 45.0 % | 12 |" in md
-    assert "**tokyo**: concept 1 (+0.900), concept 0 (+0.100)" in md
-    assert "| tokyo | 25.0 % | 100.0 % | 4 |" in md
-
-
-def test_summary_pdf_holds_the_numbers_and_the_icon():
-    s = export.run_summary(INFO, IMPORTANCE)
-    w, h, text, pictures = read_pdf(export.summary_pdf(s, {1: picture(64, 64)}))
-    assert (round(w), round(h)) == (842, 595)  # A4 landscape
-    assert "test city 50.0 % 45.0 % 12" in text and "tokyo 25.0 % 100.0 % 4" in text
-    assert "tokyo #1  +0.90 #0  +0.10" in text and text.rstrip().endswith("tiny_cnn · random · finetune")
-    assert len(pictures) == 1  # concept 1's feature visualisation beside its row
-
-
-def test_talk_pack_contains_every_figure_and_the_summary(tmp_path, monkeypatch):
-    figures = {"Mean Grad-CAM": picture(), "Bars (mpl)": mpl_figure()}
-    data, problems = export.talk_pack(figures, export.run_summary(INFO, IMPORTANCE))
-    assert problems == []
-    z = zipfile.ZipFile(io.BytesIO(data))
-    assert sorted(z.namelist()) == sorted([
-        "figures/01-mean-grad-cam.png", "figures/01-mean-grad-cam.pdf",
-        "figures/02-bars-mpl.png", "figures/02-bars-mpl.pdf", "summary.pdf", "summary.md"])
-    check_png(z.read("figures/01-mean-grad-cam.png"))
-    assert z.read("summary.pdf")[:5] == b"%PDF-"
-    assert z.read("summary.md").decode().startswith("# demo-run")
-
-
-def test_talk_pack_names_a_figure_it_could_not_export(monkeypatch):
-    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
-    data, problems = export.talk_pack({"chart": bar_chart(), "pic": picture()},
-                                      export.run_summary(INFO), formats=("png",))
-    assert len(problems) == 1 and problems[0].startswith("chart (png): ")
-    z = zipfile.ZipFile(io.BytesIO(data))
-    assert "figures/02-pic.png" in z.namelist() and "figures/01-chart.png" not in z.namelist()
-    assert "chart (png)" in z.read("summary.md").decode()
