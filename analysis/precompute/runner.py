@@ -145,6 +145,7 @@ def analyze(run_name: str | Path, *, config: AnalyzeConfig | None = None, datase
             t0 = time.perf_counter()
             info = stage.run(ctx) or {}
             seconds = time.perf_counter() - t0
+            cache.record_artefacts(stage.writes)
             cache.mark_stage(stage.name, seconds, params=params, version=stage.version,
                              fingerprint=fp, **info)
             log(f"{stage.name:<10} {seconds:7.1f} s")

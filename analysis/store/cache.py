@@ -175,18 +175,43 @@ class RunCache:
         return out
 
     # -- any artefact by name ---------------------------------------------------------------
+    def artefact(self, name: str) -> Artefact:
+        """Artefact ``name``: a built-in one, one a stage module declared in this process,
+        or one this cache's manifest describes (a reader need not import the stage that
+        declared it)."""
+        if name in ARTEFACTS:
+            return ARTEFACTS[name]
+        known = self.manifest.get("artefacts", {}).get(name)
+        if known:
+            return Artefact(name, known["file"], known["kind"], known.get("doc", ""))
+        return artefact(name)  # the one clear KeyError
+
+    def record_artefacts(self, names) -> None:
+        """Describe artefacts ``names`` in the manifest (file, kind), so every reader knows them."""
+        described = self.manifest.setdefault("artefacts", {})
+        for name in names:
+            a = self.artefact(name)
+            described[name] = {"file": a.file, "kind": a.kind, "doc": a.doc}
+        self.save_manifest()
+
     def path(self, name: str) -> Path:
         """Where artefact ``name`` lives (for its modification time, or a folder to fill)."""
-        return self.root / artefact(name).file
+        return self.root / self.artefact(name).file
 
     def has(self, name: str) -> bool:
-        p = self.path(name)
+        """Whether artefact ``name`` is in the cache (False for one nobody has declared)."""
+        try:
+            p = self.path(name)
+        except KeyError:
+            return False
         if name == "concept_basis":
             return (p / _BASIS_COMPONENTS).is_file() and (p / _BASIS_INFO).is_file()
-        return p.is_dir() if artefact(name).kind == "folder" else p.is_file()
+        return p.is_dir() if self.artefact(name).kind == "folder" else p.is_file()
 
     def mtime(self, name: str) -> float:
         """Modification time of artefact ``name`` (0 when absent): a key for readers' caches."""
+        if not self.has(name):
+            return 0.0
         p = self.path(name)
         if name == "concept_basis":
             p = p / _BASIS_COMPONENTS
@@ -236,8 +261,8 @@ class RunCache:
             df.to_parquet(tmp, index=False)
 
     def _check_kind(self, name: str, kind: str) -> None:
-        if artefact(name).kind != kind:
-            raise TypeError(f"artefact {name!r} is a {artefact(name).kind}, not a {kind}")
+        if self.artefact(name).kind != kind:
+            raise TypeError(f"artefact {name!r} is a {self.artefact(name).kind}, not a {kind}")
 
     # -- named accessors -------------------------------------------------------------
     def samples(self) -> pd.DataFrame:

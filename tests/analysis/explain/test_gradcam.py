@@ -263,7 +263,7 @@ def test_upsample_matches_cv2_linear(src, dst):
 
 def test_views_accept_numpy_memmaps(tmp_path):
     r = all_class_cams(tiny_model(), images(2, 32))
-    path = tmp_path / "cams.npy"
+    path = tmp_path / "raw.npy"
     np.save(path, r.raw.numpy())
     stored = np.load(path, mmap_mode="r")
     np.testing.assert_allclose(gradcam_map(stored, 3), gradcam_map(r.raw, 3).numpy())

@@ -81,3 +81,21 @@ def test_declared_artefacts_follow_the_naming_rule():
             declare("test_only_other", "blob", "?")
     finally:
         ARTEFACTS.pop("test_only_table", None)
+
+
+def test_a_cache_describes_the_artefacts_its_stages_declared(tmp_path):
+    """A reader that never imported the stage module (the dashboard) still finds a declared
+    artefact: the manifest records its file and kind; an undeclared name is simply absent."""
+    cache = RunCache(tmp_path / "r")
+    assert not cache.has("test_only_means")
+    try:
+        declare("test_only_means", "array", "a new stage's array")
+        cache.write_array("test_only_means", np.arange(3.0))
+        cache.record_artefacts(["test_only_means"])
+    finally:
+        ARTEFACTS.pop("test_only_means", None)  # as in a process that never imported it
+    reader = RunCache(tmp_path / "r")
+    assert reader.has("test_only_means") and reader.array("test_only_means").tolist() == [0.0, 1.0, 2.0]
+    assert reader.mtime("nothing_like_this") == 0.0 and not reader.has("nothing_like_this")
+    with pytest.raises(KeyError, match="no artefact 'nothing_like_this'"):
+        reader.array("nothing_like_this")
