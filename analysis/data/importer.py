@@ -50,6 +50,19 @@ class ImportOptions:
     workers: int = 0  # 0: one per core (at most 4)
 
 
+def reject_lines(rejected: list[tuple[str, str]], duplicates: list[tuple[str, str, int]],
+                 rejects_path: Path) -> list[str]:
+    """What a report says about the files it left out: the first rejects and near-duplicates
+    one per line, and where the rest are listed."""
+    out = [f"  rejected {src}: {why}" for src, why in rejected[:20]]
+    if len(rejected) > 20:
+        out.append(f"  … {len(rejected) - 20} more rejects in {rejects_path}")
+    out += [f"  duplicate {src} ~ {kept} (distance {d})" for src, kept, d in duplicates[:10]]
+    if len(duplicates) > 10:
+        out.append(f"  … {len(duplicates) - 10} more duplicates in {rejects_path}")
+    return out
+
+
 @dataclass
 class ImportReport:
     """What an import did; ``lines()`` is what the CLI prints."""
@@ -74,13 +87,7 @@ class ImportReport:
             f"({self.files_seen} files in {self.seconds:.1f} s, {self.images_per_second:.0f} files/s)"
         ]
         out += [f"  warning: {w}" for w in self.warnings]
-        out += [f"  rejected {src}: {why}" for src, why in self.rejected[:20]]
-        if len(self.rejected) > 20:
-            out.append(f"  … {len(self.rejected) - 20} more rejects in {Dataset(self.dataset).rejects_path}")
-        out += [f"  duplicate {src} ~ {kept} (distance {d})" for src, kept, d in self.duplicates[:10]]
-        if len(self.duplicates) > 10:
-            out.append(f"  … {len(self.duplicates) - 10} more duplicates in {Dataset(self.dataset).rejects_path}")
-        return out
+        return out + reject_lines(self.rejected, self.duplicates, Dataset(self.dataset).rejects_path)
 
 
 @dataclass

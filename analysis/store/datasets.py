@@ -9,8 +9,9 @@ outputs they come from.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from analysis.store.files import Folder
 
 CLASSES_FILE = "classes.toml"
 """Class → group overrides; also read at the root of an import's source folder."""
@@ -21,14 +22,9 @@ def default_data_root() -> Path:
     return Path(os.environ.get("STREETLENS_DATA", "data"))
 
 
-@dataclass(frozen=True)
-class DatasetFiles:
+class DatasetFiles(Folder):
     """Paths inside a dataset folder; creating one touches nothing on disk."""
 
-    root: Path
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
 
     @property
     def table(self) -> Path:

@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -66,3 +67,13 @@ def file_fingerprint(path: Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A folder whose layout a subclass names; creating one touches nothing on disk."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))  # accept str from Python callers

@@ -6,18 +6,14 @@ output goes to ``log.txt``; the dashboard only reads them, it never parses the o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from analysis.store.files import Folder
 
 JOBS_FOLDER = "jobs"
 
 
-@dataclass(frozen=True)
-class JobFiles:
-    root: Path
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
+class JobFiles(Folder):
 
     @classmethod
     def under(cls, cache_root: Path | str, job_id: str) -> "JobFiles":

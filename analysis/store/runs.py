@@ -8,8 +8,9 @@ unpickled), ``run.json`` the config, labels, dataset fingerprint and metrics, an
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from analysis.store.files import Folder
 
 _MODEL, _INFO, _HISTORY = "model.pt", "run.json", "history.csv"
 
@@ -18,14 +19,9 @@ def default_models_root() -> Path:
     return Path(os.environ.get("STREETLENS_MODELS", "models"))
 
 
-@dataclass(frozen=True)
-class RunFiles:
+class RunFiles(Folder):
     """Paths inside a run folder; creating one touches nothing on disk."""
 
-    root: Path
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
 
     @property
     def model(self) -> Path:

@@ -7,20 +7,16 @@ later stage (the analysis, a transfer run on the same backbone) can tell which r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from analysis.store.files import Folder
 
 TRUNK_FOLDER = "trunk"
 
 
-@dataclass(frozen=True)
-class TrunkFiles:
+class TrunkFiles(Folder):
     """Paths of the trunk cache under a cache root."""
 
-    root: Path
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
 
     @classmethod
     def under(cls, cache_root: Path | str) -> "TrunkFiles":

@@ -43,7 +43,7 @@ from analysis.data.collect.engines import (
     no_network,
 )
 from analysis.data.dataset import Dataset, DatasetError
-from analysis.data.importer import ImportOptions, ImportReport, import_folder
+from analysis.data.importer import ImportOptions, ImportReport, import_folder, reject_lines
 from analysis.store import SOURCES_LOG
 
 INCOMING = ".incoming"
@@ -95,11 +95,7 @@ class CollectReport:
             f"({self.seconds:.1f} s)"
         ]
         out += [f"  note: {n}" for n in self.notes]
-        out += [f"  rejected {src}: {why}" for src, why in self.rejected[:20]]
-        if len(self.rejected) > 20:
-            out.append(f"  … {len(self.rejected) - 20} more rejects in {Dataset(self.dataset).rejects_path}")
-        out += [f"  duplicate {src} ~ {kept} (distance {d})"
-                for src, kept, d in self.duplicates[:10]]
+        out += reject_lines(self.rejected, self.duplicates, Dataset(self.dataset).rejects_path)
         out += [f"  failed {f}" for f in self.failures[:5]]
         if len(self.failures) > 5:
             out.append(f"  … {len(self.failures) - 5} more failed downloads")
