@@ -17,8 +17,10 @@ Places365 run and the curation scores run; without it both are left out.
 ``compare`` walks every file of BEFORE (datasets, runs, caches) and checks the same file
 in AFTER: arrays (``.npy``/``.npz``) and state dicts bit for bit, else the largest absolute
 difference; parquet tables and CSVs column by column; JSON with times, durations, dates and
-the folder name left out; pictures pixel by pixel; anything else byte for byte. It prints
-one line per file and exits 1 when a file is missing or differs by more than the tolerance.
+the folder name left out; pictures pixel by pixel; anything else byte for byte. The caches'
+manifests are bookkeeping, not results: their differences are listed (``metadata``) but do
+not fail the check. It prints one line per file and exits 1 when a result file is missing
+or differs by more than the tolerance.
 """
 from __future__ import annotations
 
@@ -147,7 +149,8 @@ def compare_file(fa: Path, fb: Path, root_a: str, root_b: str) -> float | str:
             return json.loads(text) if suffix == ".json" else [json.loads(x) for x in text.splitlines() if x]
         changed, added = _json_paths(_strip(load(fa), root_a), _strip(load(fb), root_b))
         if changed:
-            return "JSON differs at " + ", ".join(changed[:6])
+            return "JSON differs at " + ", ".join(changed[:6]) + (
+                f"; new keys {', '.join(added[:6])}" + (" …" if len(added) > 6 else "") if added else "")
         return f"extended: {', '.join(added[:8])}" if added else 0.0
     if suffix == ".pt":
         import torch
@@ -170,10 +173,14 @@ def compare_file(fa: Path, fb: Path, root_a: str, root_b: str) -> float | str:
 
 
 def compare(before: Path, after: Path, tolerance: float) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from analysis.store import RunCache
+
+    manifest = RunCache(before).manifest_path.name  # the caches' bookkeeping
     before, after = before.resolve(), after.resolve()
     files = sorted(p for p in before.rglob("*") if p.is_file() and "weights" not in p.parts
                    and not p.name.endswith((".lock", ".log", ".txt")))
-    counts = {"identical": 0, "close": 0, "different": 0, "missing": 0, "extended": 0}
+    counts = {"identical": 0, "close": 0, "different": 0, "missing": 0, "extended": 0, "metadata": 0}
     for fa in files:
         rel = fa.relative_to(before)
         fb = after / rel
@@ -182,6 +189,10 @@ def compare(before: Path, after: Path, tolerance: float) -> int:
             print(f"MISSING    {rel}")
             continue
         d = compare_file(fa, fb, str(before), str(after))
+        if fa.name == manifest and d != 0.0:
+            counts["metadata"] += 1
+            print(f"metadata   {rel}: {d}")
+            continue
         if isinstance(d, str) and d.startswith("extended"):
             counts["extended"] += 1
             print(f"extended   {rel}: {d[len('extended: '):]}")
@@ -201,8 +212,9 @@ def compare(before: Path, after: Path, tolerance: float) -> int:
     for rel in extra:
         print(f"new        {rel}")
     print(f"{len(files)} files: {counts['identical']} bit-identical, {counts['close']} within "
-          f"{tolerance:g}, {counts['extended']} JSON with new keys only, {counts['different']} "
-          f"different, {counts['missing']} missing; {len(extra)} new in {after.name}")
+          f"{tolerance:g}, {counts['extended']} JSON with new keys only, {counts['metadata']} manifests "
+          f"with other bookkeeping, {counts['different']} different, {counts['missing']} missing; "
+          f"{len(extra)} new in {after.name}")
     return 1 if counts["different"] or counts["missing"] else 0
 
 
