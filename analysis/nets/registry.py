@@ -14,6 +14,7 @@ all go through ``get_backbone(name)``.
 """
 from __future__ import annotations
 
+import importlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -197,6 +198,13 @@ def list_backbones() -> list[str]:
     return sorted(BACKBONES)
 
 
+FAMILY_MODULES = ("analysis.nets.convnext", "analysis.nets.efficientnet", "analysis.nets.resnet",
+                  "analysis.nets.tiny", "analysis.nets.vgg", "analysis.nets.wideresnet")
+"""Modules whose builders register themselves; imported by name on first use, so the
+registry depends on none of them (they depend on it) — adding a family = one module here."""
+
+
 def _load_families() -> None:
     """Import the family modules so that their decorators have run."""
-    from analysis.nets import convnext, efficientnet, resnet, tiny, vgg, wideresnet  # noqa: F401
+    for module in FAMILY_MODULES:
+        importlib.import_module(module)

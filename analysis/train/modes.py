@@ -6,6 +6,7 @@ Adding a mode = one module with a ``@register_mode`` function returning a :class
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -75,8 +76,14 @@ def get_mode(name: str) -> Planner:
     return MODES[name]
 
 
+MODE_MODULES = ("analysis.train.finetune", "analysis.train.scratch", "analysis.train.transfer")
+"""Modules whose planners register themselves; imported by name on first use, so this
+registry depends on none of them."""
+
+
 def _load() -> None:
-    from analysis.train import finetune, scratch, transfer  # noqa: F401
+    for module in MODE_MODULES:
+        importlib.import_module(module)
 
 
 def freeze(module: nn.Module) -> None:
