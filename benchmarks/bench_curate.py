@@ -39,6 +39,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from analysis.curate.scoring import compute_scores  # noqa: E402
 from analysis.data import curation, scores  # noqa: E402
 from analysis.data.dataset import Dataset  # noqa: E402
 from analysis.data.importer import ImportOptions, import_folder  # noqa: E402
@@ -72,7 +73,7 @@ def ranking(src: Path, work: Path) -> Dataset:
                         progress=False)
     print(rep.lines()[0])
     t0 = time.perf_counter()
-    report = scores.compute_scores(ds, progress=True)
+    report = compute_scores(ds, progress=True)
     print("\n".join(report.lines()), f"[{time.perf_counter() - t0:.1f} s]")
     df = ds.read().merge(scores.load_scores(ds), on="id")
     df["file"] = df["source"].map(lambda s: Path(s).name)
@@ -138,7 +139,7 @@ def build_big(src: Path, work: Path, n: int, seed: int = 0) -> Dataset:
     s = scores.conform_scores(s)
     s.attrs = {"model": "random (benchmark)", "street_categories": list(scores.STREET_CATEGORIES[:5]),
                "computed": "2026-01-01T00:00:00"}
-    s.to_parquet(ds.root / scores.SCORES, index=False)
+    s.to_parquet(ds.files.scores, index=False)
     print(f"   {time.perf_counter() - t0:.1f} s")
     return ds
 
@@ -147,7 +148,7 @@ def reset(ds: Dataset) -> None:
     t = ds.read()
     t["curated"] = "unreviewed"
     ds.write(t)
-    (ds.root / curation.LOG_FILE).unlink(missing_ok=True)
+    curation.log_path(ds).unlink(missing_ok=True)
 
 
 def time_decide(ds: Dataset) -> None:

@@ -4,9 +4,9 @@ own extension points.
 * ``StagingStorage`` (a ``FileSystem`` storage) writes every file atomically.
 * ``RecordingDownloader`` (an ``ImageDownloader``) overrides ``download`` to skip URLs the
   dataset already has and to reserve one of the crawl's slots before fetching (so no file
-  is fetched only to be thrown away), ``worker_exec`` to stop at the crawl's limit and not
-  before the parser has finished, and ``process_meta`` to append each saved file to the
-  sources log at once.
+  is fetched only to be thrown away), ``keep_file`` to keep every file for the import
+  checks, ``worker_exec`` to stop at the crawl's limit and not before the parser has
+  finished, and ``process_meta`` to append each saved file to the sources log at once.
 * ``CountingAdapter`` (a requests ``HTTPAdapter`` with urllib3's ``Retry``) retries failed
   requests and counts answers and failures, so "every request failed" (no network) can be
   told from "the engine had nothing new".
@@ -41,6 +41,7 @@ RETRY = Retry(total=2, connect=2, read=2, backoff_factor=0.1, status_forcelist=(
 """Failed requests are retried twice (pages and files alike); 4xx other than 429 are final."""
 GIVE_UP_AFTER = 3  # failed requests in a row, none answered: the engine is unreachable, stop
 QUEUE_TIMEOUT = 0.5  # seconds a download thread waits for a task before it checks for the end
+DOWNLOAD_TIMEOUT = 10.0  # seconds per request for one file (icrawler's default is 5)
 
 
 def now() -> str:
@@ -151,10 +152,10 @@ class RecordingDownloader(ImageDownloader):
         super().__init__(thread_num, signal, session, storage)
         self.state = state
 
-    def worker_exec(self, max_num, default_ext="jpg", queue_timeout=5, req_timeout=5, max_idle_time=None,
-                    **kwargs):
+    def worker_exec(self, max_num, default_ext="jpg", queue_timeout=5, req_timeout=DOWNLOAD_TIMEOUT,
+                    max_idle_time=None, **kwargs):
         """icrawler's loop, except that an empty queue ends a thread only once the parser
-        has exited: icrawler's own loop stops as soon as the queue stays empty for
+        has exited: icrawler's own loop (0.6.10) stops as soon as the queue stays empty for
         ``queue_timeout`` after a first download, so a slow result page ended the crawl
         with fewer files than wanted."""
         self.max_num = min(max_num, self.state.limit)
@@ -200,6 +201,11 @@ class RecordingDownloader(ImageDownloader):
             self.state.errors_by_url.setdefault(task["file_url"], type(exc).__name__)
         return task["success"]
 
+    def keep_file(self, task, response, **kwargs):
+        """Keep every answer: icrawler's ``ImageDownloader.keep_file`` (0.6.10) drops a file
+        PIL cannot open without a word, where the import checks reject it by URL and say why."""
+        return True
+
     def process_meta(self, task):
         if not task.get("claimed"):
             return
@@ -222,7 +228,9 @@ class RecordingDownloader(ImageDownloader):
 
 
 def streetlens_crawler(spec: Engine) -> type:
-    """The engine's crawler class whose logging stays its own."""
+    """The engine's crawler class whose logging stays its own: ``Crawler.set_logger``
+    (icrawler 0.6.10, called from ``__init__``) runs ``logging.basicConfig``, which would
+    give the caller's root logger a handler and level and print icrawler's lines."""
 
     def set_logger(self, log_level=logging.INFO):
         self.logger = logging.getLogger(f"{__name__}.icrawler")
@@ -237,7 +245,10 @@ def make_crawler(spec: Engine, staging: Path, state: CrawlState, threads: int):
         downloader_cls=RecordingDownloader, feeder_threads=1, parser_threads=1, downloader_threads=threads,
         storage=StagingStorage(str(staging)), extra_downloader_args={"state": state})
     for part in (crawler.feeder, crawler.parser, crawler.downloader):
-        part.logger = crawler.logger  # the thread pools' own loggers would reach the root logger
+        # icrawler 0.6.10's ThreadPool.__init__ takes logging.getLogger("feeder" / "parser" /
+        # "downloader"), with no hook to pass one in: their errors (a failed page) would reach
+        # stderr through the root logger and break the one-line error without network
+        part.logger = crawler.logger
     adapter = CountingAdapter(state, crawler.signal)
     crawler.session.mount("http://", adapter)
     crawler.session.mount("https://", adapter)

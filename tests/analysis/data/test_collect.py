@@ -21,8 +21,16 @@ from icrawler import Crawler, Feeder, Parser
 
 from analysis.cli import main
 from analysis.data import collect as collect_mod
-from analysis.data.collect import (ENGINES, LICENCE_TEXT, CollectError, Engine, build_query, collect,
-                                   licence_record, staging_folder)
+from analysis.data.collect import (
+    ENGINES,
+    LICENCE_TEXT,
+    CollectError,
+    Engine,
+    build_query,
+    collect,
+    licence_record,
+    staging_folder,
+)
 from analysis.data.dataset import Dataset
 from analysis.store import SOURCES_LOG
 
@@ -330,7 +338,6 @@ def test_cli_collect_and_one_line_errors(tmp_path, fake, engine, monkeypatch):
     assert res.exit_code == 1 and "cannot reach" in res.output
 
 
-
 @pytest.mark.parametrize("name, licence, expect", [
     ("bing", "noncommercial,modify", "filterui:license-L2_L3_L5_L6"),
     ("google", "commercial", "sur%3Afc"),
@@ -379,3 +386,14 @@ def test_requests_are_retried_by_urllib3_and_counted(tmp_path, fake, engine):
         with pytest.raises(Exception):
             crawler.session.get(dead, timeout=2)
     assert state.requests_failed == 3 and crawler.signal.get("reach_max_num")
+
+
+def test_every_fetched_file_goes_to_the_import_checks(tmp_path, fake, engine):
+    """A file that is no image at all is staged and rejected by the import checks, by its
+    URL, not silently dropped by the downloader as a failed download."""
+    fake.images["page.jpg"] = b"<html>an error page, not a photo</html>"
+    fake.order = ["page.jpg", "0.jpg"]
+    ds, page_url = Dataset(tmp_path / "ds"), fake.url("img/page.jpg")
+    report = run_collect(ds, engine, max_images=1)
+    assert report.failed == 0 and report.downloaded == 2 and report.added == 1
+    assert [src for src, _ in report.rejected] == list(ds.read_rejects()["source"]) == [page_url]
