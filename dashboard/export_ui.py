@@ -26,7 +26,7 @@ import streamlit as st
 from PIL import Image
 
 from analysis.explain import mistakes
-from analysis.explain.concept_names import concept_names
+from analysis.explain.concepts.importance import concept_names
 from dashboard import state
 from dashboard.figures import atlas, export, talk_pack
 

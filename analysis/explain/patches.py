@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageOps
 
-from analysis.explain.factorize import check_4d
+from analysis.explain.concepts.factorize import check_4d
 
 
 class Patch(NamedTuple):

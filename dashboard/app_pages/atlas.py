@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.explain.concept_names import concept_names
+from analysis.explain.concepts.importance import concept_names
 from analysis.precompute import missing_hint
 from dashboard import export_ui, state
 from dashboard.figures import atlas, charts, images

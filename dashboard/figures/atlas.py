@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from PIL import Image
 
-from analysis.explain.concept_names import importance_matrix
+from analysis.explain.concepts.importance import importance_matrix
 from dashboard.figures import charts, images
 
 FONT = charts.FONT

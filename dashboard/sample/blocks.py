@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.explain import evidence
-from analysis.explain.factorize import neuron_groups
+from analysis.explain.concepts.factorize import neuron_groups
 from analysis.precompute import missing_hint
 from analysis.store import RunCache
 from dashboard import state, trust

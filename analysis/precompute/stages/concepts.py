@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from analysis.explain.factorize import ConceptBasis, concept_class_importance, concept_maps, fit_concepts
+from analysis.explain.concepts.factorize import ConceptBasis, concept_class_importance, concept_maps, fit_concepts
 from analysis.explain.patches import crop_patches, patch_box, top_patches
 from analysis.precompute.stage import Stage
 from analysis.progress import bar

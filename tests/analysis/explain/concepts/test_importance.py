@@ -1,6 +1,6 @@
 import pandas as pd
 
-from analysis.explain.concept_names import concept_names, importance_matrix
+from analysis.explain.concepts.importance import concept_names, importance_matrix
 
 IMP = pd.DataFrame({
     "concept": [0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0],

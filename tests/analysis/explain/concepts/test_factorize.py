@@ -10,7 +10,7 @@ import torch
 from scipy.optimize import nnls
 from torch import nn
 
-from analysis.explain.factorize import (
+from analysis.explain.concepts.factorize import (
     ConceptBasis,
     concept_class_importance,
     concept_importance,
