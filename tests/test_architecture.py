@@ -19,7 +19,7 @@ def store_file_names() -> set[str]:
     """Every fixed file name the store owns (names with an extension) — except the class →
     group overrides, a file users write themselves and the README must name."""
     names = {Path(a.file).name for a in ARTEFACTS.values() if "." in Path(a.file).name}
-    names |= {cache_module.MANIFEST_FILE, cache_module._BASIS_COMPONENTS, cache_module._BASIS_INFO,
+    names |= {cache_module.MANIFEST_FILE, cache_module.NAMES_FILE, cache_module._BASIS_COMPONENTS, cache_module._BASIS_INFO,
               dataset_module.SOURCES_LOG}
     for cls in (RunFiles, DatasetFiles, JobFiles):
         instance = cls(Path("x"))

@@ -5,6 +5,7 @@
 ``DatasetFiles`` a dataset folder (``data/<name>/``)
 ``TrunkFiles``   frozen layers' outputs shared by training and analysis (``cache/trunk/``)
 ``JobFiles``     a background job's progress and log (``cache/jobs/<job>/``)
+``NameBook``     the concept names users gave a run's concepts, with their history
 
 It sits at the bottom of the package: it imports nothing else of streetlens.
 """
@@ -22,6 +23,8 @@ from analysis.store.cache import (
 from analysis.store.datasets import CLASSES_FILE, SOURCES_LOG, DatasetFiles, default_data_root
 from analysis.store.files import atomic_path, file_fingerprint, write_bytes_atomic, write_json_atomic
 from analysis.store.jobs import JobFiles
+from analysis.store.names import MAX_LENGTH as MAX_NAME_LENGTH
+from analysis.store.names import NameBook, NamesError, check_name
 from analysis.store.runs import RunFiles, default_models_root
 from analysis.store.trunk import TrunkFiles
 
@@ -29,5 +32,6 @@ __all__ = [
     "ARTEFACTS", "SCHEMA_VERSION", "Artefact", "CacheError", "RunCache", "declare", "default_cache_root",
     "StreamingArray", "batched", "CLASSES_FILE", "SOURCES_LOG", "DatasetFiles", "default_data_root",
     "atomic_path", "file_fingerprint", "write_bytes_atomic", "write_json_atomic", "JobFiles",
-    "RunFiles", "default_models_root", "TrunkFiles",
+    "RunFiles", "default_models_root", "TrunkFiles", "NameBook", "NamesError", "check_name",
+    "MAX_NAME_LENGTH",
 ]

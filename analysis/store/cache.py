@@ -25,9 +25,11 @@ import pandas as pd
 
 from analysis.store.arrays import PARTIAL_SUFFIX, PROGRESS_SUFFIX, StreamingArray
 from analysis.store.files import atomic_path, write_json_atomic
+from analysis.store.names import NameBook
 
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
+NAMES_FILE = "concept_names.json"  # what users named; kept when the cache is reset
 
 
 class CacheError(ValueError):
@@ -363,7 +365,16 @@ class RunCache:
         """A file a table records (``relative``) as a path."""
         return self.root / relative
 
+    def names(self) -> NameBook:
+        """The concept names users gave (kept across re-analyses; see :mod:`.names`)."""
+        return NameBook(self.root / NAMES_FILE)
+
     def reset(self) -> None:
-        """Remove everything (a foreign or outdated cache is recomputed from scratch)."""
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Remove everything but the users' concept names (a foreign or outdated cache is
+        recomputed from scratch; the names find their concepts again by direction)."""
+        if self.root.is_dir():
+            for p in self.root.iterdir():
+                if p.name in (NAMES_FILE, NAMES_FILE + ".lock"):
+                    continue
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
         self.manifest = {}
