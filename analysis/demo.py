@@ -44,10 +44,9 @@ class DemoConfig:
 
 
 def places_weights_present() -> bool:
-    from analysis.nets.weight_sources import WEIGHT_SOURCES, default_root
+    from analysis.nets.weight_sources import weights_present
 
-    src = WEIGHT_SOURCES.get("wideresnet18_places365")
-    return src is not None and (default_root() / src.filename).is_file()
+    return weights_present("wideresnet18_places365")
 
 
 def demo_runs(config: DemoConfig) -> list[tuple[str, str]]:

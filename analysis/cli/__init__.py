@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from analysis import progress
-from analysis.cli import analyze, curate, data, models
+from analysis.cli import analyze, concepts, curate, data, models
 from analysis.cli.common import one_line
 
 
@@ -48,5 +48,6 @@ def main(progress_file: Path | None) -> None:
 for command in (curate.data_scores, curate.data_curate):
     data.data.add_command(command)
 for command in (data.data, models.train_cmd, models.runs_cmd, models.predict_cmd, models.weights,
-                analyze.analyze_cmd, analyze.reliability_cmd, analyze.demo_cmd):
+                analyze.analyze_cmd, analyze.reliability_cmd, analyze.demo_cmd, concepts.concepts,
+                concepts.portrait_cmd):
     main.add_command(command)

@@ -13,6 +13,28 @@ from analysis.cli.common import (
 )
 
 
+def split_names(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def parse_settings(settings) -> dict:
+    """``NAME=VALUE`` pairs as stage parameters; values read as numbers where they are."""
+    out = {}
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--set")
+        for cast in (int, float):
+            try:
+                out[name.strip()] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[name.strip()] = value
+    return out
+
+
 def list_stages(ctx: click.Context, _param, value: bool) -> None:
     """``--list-stages``: every stage's descriptor, in run order, then exit."""
     if not value or ctx.resilient_parsing:
@@ -23,6 +45,8 @@ def list_stages(ctx: click.Context, _param, value: bool) -> None:
         mark = "" if s.default else "  (opt-in)"
         click.echo(f"{s.name:<12} {s.doc}{mark}")
         click.echo(f"{'':<12} reads {', '.join(s.reads) or '-'}; writes {', '.join(s.writes)}")
+        if s.defaults:
+            click.echo(f"{'':<12} --set " + ", ".join(f"{k}={v}" for k, v in s.defaults.items()))
     ctx.exit()
 
 
@@ -33,6 +57,11 @@ def list_stages(ctx: click.Context, _param, value: bool) -> None:
                    "comes along) [default: every stage that is not opt-in; see --list-stages].")
 @click.option("--list-stages", is_flag=True, expose_value=False, is_eager=True, callback=list_stages,
               help="List the stages (what each reads and writes) and exit.")
+@click.option("--redo", default="", help="Comma-separated stages to compute again although cached "
+                                         "(what reads their results follows).")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="A stage parameter without an option of its own, e.g. --set stability_refits=8 "
+                   "(see --list-stages); repeatable.")
 @click.option("--concepts", "n_concepts", default=12, show_default=True, help="NMF concepts.")
 @click.option("--featvis-steps", default=256, show_default=True, help="lucent optimisation steps.")
 @click.option("--featvis-size", default=128, show_default=True, help="Feature-visualisation size (px).")
@@ -47,7 +76,7 @@ def list_stages(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--reliability", is_flag=True,
               help="Also run the reliability checks (opt-in; see `streetlens reliability`).")
 @user_errors
-def analyze_cmd(run, models_root, dataset_name, cache_root, stages, n_concepts, featvis_steps,
+def analyze_cmd(run, models_root, dataset_name, cache_root, stages, redo, settings, n_concepts, featvis_steps,
                 featvis_size, featvis_lr, featvis_precision, batch_size, seed, device, reliability):
     """Precompute everything the dashboard shows for RUN (whole dataset)."""
     from analysis.precompute import AnalyzeConfig, analyze, summary_lines
@@ -55,7 +84,8 @@ def analyze_cmd(run, models_root, dataset_name, cache_root, stages, n_concepts, 
     cfg = AnalyzeConfig(batch_size=batch_size, n_concepts=n_concepts, featvis_steps=featvis_steps,
                         featvis_size=featvis_size, featvis_lr=featvis_lr,
                         featvis_precision=featvis_precision, seed=seed, device=device,
-                        stages=tuple(s.strip() for s in stages.split(",") if s.strip()) if stages else None)
+                        stages=split_names(stages) if stages else None, redo=split_names(redo),
+                        extra=parse_settings(settings))
     if reliability:
         from analysis.precompute import default_stages
 

@@ -200,6 +200,12 @@ def default_root() -> Path:
     return Path(os.environ.get("STREETLENS_WEIGHTS_DIR", "models/weights"))
 
 
+def weights_present(name: str, root: Path | None = None) -> bool:
+    """Whether weight source ``name`` is already on disk (nothing is fetched)."""
+    src = WEIGHT_SOURCES.get(name)
+    return src is not None and ((root or default_root()) / src.filename).is_file()
+
+
 def get_source(name: str) -> WeightSource:
     try:
         return WEIGHT_SOURCES[name]

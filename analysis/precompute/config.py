@@ -21,6 +21,7 @@ class AnalyzeConfig:
     knn: int = 8
     seed: int = 0
     stages: tuple[str, ...] | None = None  # None: every stage that runs by default
+    redo: tuple[str, ...] = ()  # stages to compute again even when cached (and what reads them)
     # reliability (opt-in stage; see precompute/stages/reliability.py for the costs)
     reliability_images: int = 8  # correctly classified test images, one class in turn
     reliability_ig_images: int = 4  # of those, for integrated gradients (and occlusion)

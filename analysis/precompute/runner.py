@@ -120,12 +120,19 @@ def analyze(run_name: str | Path, *, config: AnalyzeConfig | None = None, datase
     if unknown_classes:
         raise DatasetError(f"dataset {ds.name} has classes the run {run.name} never saw: "
                            f"{', '.join(unknown_classes)}")
+    unknown = [s for s in config.redo if s not in stages]
+    if unknown:
+        raise ValueError(f"cannot redo unknown stage(s) {', '.join(unknown)}; choose from {', '.join(stages)}")
     cache, key = open_cache(run, rows, ds, cache_root, log)
+    for name in config.redo:
+        _discard(name, cache, stages)
+    if config.redo:
+        cache.save_manifest()
     if fingerprint(rows) != run.info["dataset"]["fingerprint"]:
         log(f"note: dataset {ds.name} changed since {run.name} was trained "
             "(images, labels or splits); the analysis uses the dataset as it is now")
     ctx = Context(run, ds, rows, cache, config, choose_device(config.device), progress, key)
-    todo = plan(selected, cache, stages)
+    todo = plan(tuple(dict.fromkeys((*selected, *config.redo))), cache, stages)
     with job_progress.phases(len(todo)) as parts:
         for stage in todo:
             parts.start(stage.name)

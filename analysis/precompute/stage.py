@@ -39,6 +39,10 @@ class Stage:
     def __post_init__(self) -> None:
         for name, kind, doc in self.new_artefacts:
             declare(name, kind, doc)
+
+    def check(self) -> None:
+        """Every artefact it reads or writes is known (once every stage has declared its own:
+        a stage may read what a stage in a later module declares)."""
         unknown = [a for a in (*self.reads, *self.writes) if a not in ARTEFACTS]
         if unknown:
             raise ValueError(f"stage {self.name}: unknown artefact(s) {', '.join(unknown)}")
@@ -54,6 +58,8 @@ def all_stages() -> dict[str, Stage]:
         stage = getattr(module, "STAGE", None)
         if isinstance(stage, Stage):
             found.append(stage)
+    for stage in found:
+        stage.check()
     return {s.name: s for s in topological(found)}
 
 

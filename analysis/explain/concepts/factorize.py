@@ -113,7 +113,7 @@ def _progress(iterable, total: int, desc: str, show: bool):
 # --------------------------------------------------------------------------- fitting
 def fit_concepts(activations, n_concepts: int = 12, seed: int = 0, max_rows: int = 100_000,
                  batch: int = 64, indices: Sequence[int] | None = None, max_iter: int = 400,
-                 meta: dict | None = None, progress: bool = False) -> ConceptBasis:
+                 meta: dict | None = None, progress: bool = False, tol: float = 1e-4) -> ConceptBasis:
     """NMF concepts of ``activations`` (N, C, h, w), array or float16 memmap.
 
     Rows are all spatial positions of the images (``indices`` restricts to some images,
@@ -155,7 +155,7 @@ def fit_concepts(activations, n_concepts: int = 12, seed: int = 0, max_rows: int
         raise ValueError("activations are all zero (after clipping negatives); nothing to factorise")
 
     nmf = NMF(n_components=n_concepts, init="nndsvda", solver="cd", random_state=seed,
-              max_iter=max_iter, tol=1e-4)
+              max_iter=max_iter, tol=tol)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Maximum number of iterations")
         U = nmf.fit_transform(X)

@@ -3,10 +3,17 @@
 A concept found once may be an accident of the sample the NMF saw. We refit the concepts
 on bootstrap resamples of the training images (each refit draws its own images and its
 own positions), match every refit's concepts to the reference ones by the Hungarian
-assignment on cosine similarity (as Overcomplete matches dictionary atoms), and call a
-concept's stability the mean cosine of its matches: 1 means it came back every time
-unchanged; a concept that only one sample produces gets matched to leftovers and scores
-low. The same matching carries user-given names over to a re-analysis.
+assignment on cosine similarity (as Overcomplete matches dictionary atoms), and say a
+concept *came back* in a refit when its match has cosine ≥ :data:`RETURNS`. Its
+stability is the share of refits it came back in ("4 of 5") — a count a user can read,
+and robust to the one odd refit that a mean of cosines is not. A concept that only one
+sample produces is matched to leftovers and comes back rarely. The same matching carries
+user-given names over to a re-analysis.
+
+Measured on the demo (12 concepts, 27,440 training positions): refits of 8,000 positions
+at ``tol=1e-3`` came back as often as at ``1e-4`` for 11 of 12 concepts in 60 % of the
+time (7 s vs 12 s for five); refits on all positions took 3× longer and were no less
+noisy. So the default is 5 refits of 8,000 positions.
 """
 
 from __future__ import annotations
@@ -20,9 +27,11 @@ from scipy.optimize import linear_sum_assignment
 from analysis.explain.concepts.factorize import fit_concepts
 from analysis.progress import bar
 
-STABLE = 0.8
-"""Mean matched cosine from which on a concept counts as stable. Refits of the demo's
+RETURNS = 0.8
+"""Matched cosine from which on a concept came back in a refit. Refits of the demo's
 concepts match at 0.9–1.0 when a concept recurs and at 0.2–0.6 when it does not."""
+STABLE = 0.6
+"""Share of refits a stable concept comes back in (3 of 5)."""
 
 
 def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -53,11 +62,17 @@ class Stability:
 
     similarity: np.ndarray  # (refits, K) cosine of each concept's match in each refit
     threshold: float = STABLE
+    returns: float = RETURNS
+
+    @property
+    def came_back(self) -> np.ndarray:
+        """(K,) in how many refits each concept came back."""
+        return (self.similarity >= self.returns).sum(0)
 
     @property
     def score(self) -> np.ndarray:
-        """(K,) mean matched cosine over the refits."""
-        return self.similarity.mean(0)
+        """(K,) the share of refits each concept came back in."""
+        return self.came_back / max(len(self.similarity), 1)
 
     @property
     def stable(self) -> np.ndarray:
@@ -65,8 +80,8 @@ class Stability:
 
 
 def concept_stability(activations, reference: np.ndarray, indices: Sequence[int] | None = None,
-                      refits: int = 3, max_rows: int = 10_000, seed: int = 0,
-                      threshold: float = STABLE, progress: bool = False) -> Stability:
+                      refits: int = 5, max_rows: int = 8_000, seed: int = 0,
+                      threshold: float = STABLE, progress: bool = False, tol: float = 1e-3) -> Stability:
     """Refit ``len(reference)`` concepts ``refits`` times on bootstrap resamples of the
     images ``indices`` of ``activations`` (N, C, h, w) and match them to ``reference``."""
     if refits < 1:
@@ -79,6 +94,6 @@ def concept_stability(activations, reference: np.ndarray, indices: Sequence[int]
     sims = []
     for r in bar(range(refits), total=refits, desc="concept refits", disable=not progress):
         sample = np.sort(rng.choice(images, size=images.size, replace=True))
-        basis = fit_concepts(activations, k, seed=seed + 1 + r, max_rows=max_rows, indices=sample)
+        basis = fit_concepts(activations, k, seed=seed + 1 + r, max_rows=max_rows, indices=sample, tol=tol)
         sims.append(match(reference, basis.components)[1])
     return Stability(np.array(sims), threshold)

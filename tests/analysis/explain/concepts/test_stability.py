@@ -40,7 +40,7 @@ def test_planted_concepts_are_stable(planted):
     A, W = planted
     s = concept_stability(A, W, refits=3, max_rows=10_000, seed=0)
     assert s.similarity.shape == (3, 3)
-    assert s.score.min() > 0.99 and s.stable.all()
+    assert s.similarity.min() > 0.99 and s.score.tolist() == [1, 1, 1] and s.stable.all()
 
 
 def test_a_direction_the_data_does_not_hold_is_unstable(planted):
@@ -49,7 +49,7 @@ def test_a_direction_the_data_does_not_hold_is_unstable(planted):
     ref[2] = np.ones(8) / np.sqrt(8)  # a blend of everything: no refit finds it
     s = concept_stability(A, ref, refits=3, seed=1)
     assert s.stable.tolist() == [True, True, False]
-    assert s.score[2] < 0.8
+    assert s.came_back.tolist() == [3, 3, 0]
 
 
 def test_stability_is_reproducible_and_checks_its_input(planted):
@@ -63,7 +63,8 @@ def test_stability_is_reproducible_and_checks_its_input(planted):
         concept_stability(A, W, indices=[])
 
 
-def test_threshold_decides_what_is_stable():
-    s = Stability(np.array([[0.9, 0.5], [0.7, 0.6]]), threshold=0.75)
-    np.testing.assert_allclose(s.score, [0.8, 0.55])
-    assert s.stable.tolist() == [True, False]
+def test_stability_counts_the_refits_a_concept_came_back_in():
+    s = Stability(np.array([[0.9, 0.5, 0.85], [0.7, 0.6, 0.95], [0.95, 0.81, 0.1]]), threshold=0.6, returns=0.8)
+    assert s.came_back.tolist() == [2, 1, 2]
+    np.testing.assert_allclose(s.score, [2 / 3, 1 / 3, 2 / 3])
+    assert s.stable.tolist() == [True, False, True]

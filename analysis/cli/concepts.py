@@ -1,0 +1,116 @@
+"""``streetlens concepts …``: list a run's concepts, name them, sweep layers × k; and
+``streetlens portrait RUN CITY``: a city's portrait in words."""
+
+from __future__ import annotations
+
+import click
+
+from analysis.cli.common import cache_root_option, models_root_option, user_errors
+
+
+def open_cache(run: str, models_root, cache_root):
+    from analysis.store import RunCache, default_cache_root
+    from analysis.train.runs import open_run
+
+    r = open_run(run, models_root)
+    return r, RunCache.for_run(r.name, cache_root or default_cache_root())
+
+
+@click.group()
+def concepts() -> None:
+    """A run's concepts: list them, name them, choose their layer and number."""
+
+
+@concepts.command("list")
+@click.argument("run")
+@models_root_option
+@cache_root_option
+@user_errors
+def concepts_list(run, models_root, cache_root):
+    """Every concept with the name it goes by, its stability and the cities it raises."""
+    from analysis.precompute.concept_views import concept_table
+
+    r, cache = open_cache(run, models_root, cache_root)
+    table = concept_table(cache, r.labels.classes)
+    for row in table.to_dict("records"):
+        mark = "auto" if row["automatic"] else "user"
+        stable = "" if "stable" not in row else (" stable" if row["stable"] else " UNSTABLE")
+        back = f"  came back {row['came_back']}{stable}" if "came_back" in row else ""
+        raises = f"  raises {row['raises']}" if row.get("raises") else ""
+        click.echo(f"{row['concept']:>3}  {row['name']:<32} ({mark}: {row['source']}){back}{raises}")
+
+
+@concepts.command("name")
+@click.argument("run")
+@click.argument("concept", type=int)
+@click.argument("name", required=False)
+@click.option("--clear", is_flag=True, help="Forget the name: the concept goes by its automatic one again.")
+@models_root_option
+@cache_root_option
+@user_errors
+def concepts_name(run, concept, name, clear, models_root, cache_root):
+    """Name CONCEPT of RUN (kept with the cache; follows the concept through re-analyses)."""
+    from analysis.precompute.concept_views import name_concept
+
+    if clear == (name is not None):
+        raise click.UsageError("give either a NAME or --clear")
+    _, cache = open_cache(run, models_root, cache_root)
+    kept = name_concept(cache, concept, None if clear else name, by="cli")
+    click.echo(f"concept {concept}: " + (f"named {kept!r}" if kept else "name cleared (automatic again)"))
+
+
+@concepts.command("sweep")
+@click.argument("run")
+@click.option("--layers", default="", help="Comma-separated trunk layers [default: the target layer and the "
+                                           "stage before the fine-tuned block].")
+@click.option("--k", "ks", default="6,12,24", show_default=True, help="Comma-separated numbers of concepts.")
+@click.option("--images", default=300, show_default=True, help="Training images the concepts are fitted on.")
+@click.option("--refits", default=3, show_default=True, help="Refits per setting for the stability.")
+@models_root_option
+@click.option("--dataset", "dataset_name", default=None, help="Dataset path if it moved since training.")
+@cache_root_option
+@click.option("--device", default="auto", show_default=True)
+@user_errors
+def concepts_sweep(run, layers, ks, images, refits, models_root, dataset_name, cache_root, device):
+    """Fit concepts at several layers × k; report reconstruction error, stability and
+    completeness per setting, and the setting to use with the reason."""
+    from analysis.precompute import AnalyzeConfig, analyze
+
+    try:
+        k_values = [int(v) for v in ks.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{ks!r} is not a comma-separated list of numbers", param_hint="--k") from None
+    cfg = AnalyzeConfig(stages=("concept_sweep",), redo=("concept_sweep",), device=device,
+                        extra={"sweep_layers": layers, "sweep_k": ",".join(map(str, k_values)),
+                               "sweep_images": images, "sweep_refits": refits})
+    cache = analyze(run, config=cfg, dataset=dataset_name, cache_root=cache_root, models_root=models_root,
+                    log=lambda *_: None)
+    table = cache.table("concept_sweep")
+    click.echo(f"{'layer':<14}{'k':>4}{'error':>8}{'stable':>8}{'complete':>10}{'negative':>10}")
+    for r in table.itertuples():
+        mark = "  ← recommended" if r.recommended else ""
+        click.echo(f"{r.layer:<14}{r.k:>4}{r.relative_error:>8.2f}{r.stable_share:>8.0%}{r.completeness:>10.0%}"
+                   f"{r.negative_fraction:>10.0%}{mark}")
+    click.echo("recommended: " + table[table["recommended"]]["reason"].iloc[0])
+
+
+@click.command("portrait")
+@click.argument("run")
+@click.argument("city")
+@models_root_option
+@cache_root_option
+@user_errors
+def portrait_cmd(run, city, models_root, cache_root):
+    """What makes a street look like CITY to RUN: its leading concepts, in words."""
+    from analysis.precompute.concept_views import portrait
+
+    r, cache = open_cache(run, models_root, cache_root)
+    if city not in r.labels.classes:
+        raise click.BadParameter(f"{city!r} is not a city of {r.name} ({', '.join(r.labels.classes)})",
+                                 param_hint="CITY")
+    p = portrait(cache, city)
+    click.echo(f"{city}: " + " ".join(p.sentences))
+    for c in p.cards:
+        click.echo(f"  {c.concept:>3} {c.name.label:<32} effect {c.effect:+.2f} [{c.low:+.2f}, {c.high:+.2f}]"
+                   f"  came back {c.came_back}/{c.refits}  in {c.share:.0%} of {city} vs {c.others:.0%}"
+                   + ("" if c.clear else "  (small)"))

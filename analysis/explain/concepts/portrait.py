@@ -1,0 +1,179 @@
+"""A city's portrait: the few named, verified concepts that make the model say this city,
+and two or three sentences built from their measured numbers.
+
+Which concepts lead: the *stable* ones whose removal lowers the city's probability,
+largest mean effect first, those whose 95 % interval excludes zero before the others;
+three to six of them. An unstable concept never leads — when its effect would have
+earned it a place, a sentence says so instead of hiding it. Nothing here is written per
+dataset: every word comes from the tables of the concept stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+MIN_CARDS, MAX_CARDS = 3, 6
+MIN_EFFECT = 0.02  # a concept that moves the probability less is not what makes a city
+RELATIVE_EFFECT = 0.1  # … nor one with less than this share of the strongest concept's effect
+
+
+@dataclass(frozen=True)
+class ConceptName:
+    concept: int
+    name: str
+    automatic: bool  # True until a user names it
+    source: str  # "user", or the candidate's source (cue, scene, colour+position …)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.name else f"concept {self.concept}"
+
+
+def resolve_names(candidates: pd.DataFrame | None, given: dict, n_concepts: int) -> dict[int, ConceptName]:
+    """The name each concept goes by: the user's (``given``: concept → object with
+    ``name``), else its automatic candidate, else "concept k"."""
+    auto = {}
+    if candidates is not None and len(candidates):
+        for r in candidates[candidates["automatic"]].itertuples():
+            auto[int(r.concept)] = (str(r.name), str(r.source))
+    out = {}
+    for k in range(n_concepts):
+        if k in given:
+            out[k] = ConceptName(k, given[k].name, False, "user")
+        elif k in auto:
+            out[k] = ConceptName(k, auto[k][0], True, auto[k][1])
+        else:
+            out[k] = ConceptName(k, f"concept {k}", True, "index")
+    return out
+
+
+@dataclass
+class ConceptCard:
+    concept: int
+    name: ConceptName
+    effect: float  # mean drop of the city's probability when the concept is removed
+    low: float
+    high: float
+    images: int  # test images of the city the effect averages over
+    stable: bool
+    came_back: int
+    refits: int
+    share: float  # of the city's images that show the concept
+    others: float  # of the other cities' images
+    where: str
+    pulls: list[tuple[str, float]] = field(default_factory=list)  # cities it pulls towards
+    clear: bool = False  # set by :func:`choose`: a stable, significant, non-trivial effect
+
+    @property
+    def significant(self) -> bool:
+        return self.low > 0
+
+
+@dataclass
+class Portrait:
+    target: str
+    cards: list[ConceptCard]
+    left_out: list[ConceptCard]  # unstable concepts whose effect would have earned a place
+    sentences: list[str]
+    images: int
+    completeness: float | None  # concept accuracy / original accuracy on this city
+
+
+def q(name: ConceptName) -> str:
+    """A concept's name as sentences quote it."""
+    return f"“{name.label}”"
+
+
+def join_and(items: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _cards(target, effects, stability, prevalence, names) -> list[ConceptCard]:
+    eff = effects[effects["target"] == target].set_index("concept")
+    stab = stability.set_index("concept")
+    prev = prevalence[prevalence["target"] == target].set_index("concept")
+    pulls = effects.pivot_table(index="concept", columns="target", values="pull", aggfunc="first")
+    cards = []
+    for k, e in eff.iterrows():
+        k = int(k)
+        row = pulls.loc[k].sort_values(ascending=False) if k in pulls.index else pd.Series(dtype=float)
+        cards.append(ConceptCard(
+            concept=k, name=names[k], effect=float(e["effect"]), low=float(e["low"]), high=float(e["high"]),
+            images=int(e["images"]), stable=bool(stab.loc[k, "stable"]) if k in stab.index else False,
+            came_back=int(stab.loc[k, "came_back"]) if k in stab.index else 0,
+            refits=int(stab.loc[k, "refits"]) if k in stab.index else 0,
+            share=float(prev.loc[k, "share"]) if k in prev.index else float("nan"),
+            others=float(prev.loc[k, "others"]) if k in prev.index else float("nan"),
+            where=str(prev.loc[k, "where"]) if k in prev.index else "",
+            pulls=[(str(c), float(v)) for c, v in row.items() if v > 0][:3]))
+    return cards
+
+
+def choose(cards: list[ConceptCard]) -> tuple[list[ConceptCard], list[ConceptCard]]:
+    """(leading cards, left-out unstable ones) — see the module docstring.
+
+    A *clear* concept is stable, its interval excludes zero, and its effect is at least
+    :data:`MIN_EFFECT` and :data:`RELATIVE_EFFECT` of the strongest stable one's; up to
+    :data:`MAX_CARDS` clear ones lead, filled up to :data:`MIN_CARDS` with the next stable
+    concepts (not clear: their cards and the sentences say so)."""
+    positive = sorted((c for c in cards if c.effect > 0 and np.isfinite(c.effect)), key=lambda c: -c.effect)
+    stable = [c for c in positive if c.stable]
+    floor = max(MIN_EFFECT, RELATIVE_EFFECT * stable[0].effect) if stable else MIN_EFFECT
+    for c in stable:
+        c.clear = c.significant and c.effect >= floor
+    lead = [c for c in stable if c.clear][:MAX_CARDS]
+    lead += [c for c in stable if not c.clear][:max(0, MIN_CARDS - len(lead))]
+    left_out = [c for c in positive if not c.stable and c.significant and c.effect >= floor]
+    return lead, left_out
+
+
+def sentences(target: str, lead: list[ConceptCard], left_out: list[ConceptCard],
+              completeness: float | None) -> list[str]:
+    """Two or three sentences from the numbers of the cards."""
+    if not lead:
+        return [f"No stable concept raises the model's probability of {target}: its decision rests on "
+                "what the concepts do not capture (see completeness), or on unstable concepts."]
+    top = lead[0]
+    out = []
+    first = (f"Removing {q(top.name)} lowers the model's probability of {target} by {top.effect:.2f} on "
+             f"average (95 % interval {top.low:.2f} to {top.high:.2f}, {top.images} test photos)")
+    more = [c for c in lead[1:3] if c.clear]
+    if more:
+        first += "; " + join_and([f"{q(c.name)} by {c.effect:.2f}" for c in more])
+    out.append(first + ".")
+    if np.isfinite(top.share) and np.isfinite(top.others):
+        where = f", mostly in the {top.where}" if top.where and top.where != "nowhere in particular" else ""
+        out.append(f"{q(top.name)} shows in {top.share:.0%} of {target} photos and {top.others:.0%} of the "
+                   f"others{where}.")
+    if left_out:
+        c = left_out[0]
+        out.append(f"{q(c.name)} would matter too ({c.effect:.2f}) but came back in only {c.came_back} of "
+                   f"{c.refits} refits of the concepts, so it is left out.")
+    elif not all(c.clear for c in lead):
+        clear = [c for c in lead if c.clear]
+        weak = [c for c in lead if not c.clear]
+        out.append(f"Beyond {join_and([q(c.name) for c in clear])}, no stable concept clearly moves the "
+                   f"probability of {target} ({join_and([q(c.name) for c in weak])}: {weak[0].effect:.2f} or less)."
+                   if clear else f"No concept clearly moves the probability of {target}: the concepts "
+                   "explain it poorly.")
+    elif completeness is not None and np.isfinite(completeness):
+        out.append(f"Rebuilt from the concepts alone, the activations keep {completeness:.0%} of the model's "
+                   f"accuracy on {target}.")
+    return out
+
+
+def build_portrait(target: str, effects: pd.DataFrame, stability: pd.DataFrame, prevalence: pd.DataFrame,
+                   names: dict[int, ConceptName], completeness: pd.DataFrame | None = None) -> Portrait:
+    """The portrait of ``target`` from the concept stages' tables (effects of one split)."""
+    cards = _cards(target, effects, stability, prevalence, names)
+    lead, left_out = choose(cards)
+    comp = None
+    if completeness is not None and len(completeness):
+        row = completeness[completeness["target"] == target]
+        comp = float(row["ratio"].iloc[0]) if len(row) else None
+    images = max((c.images for c in cards), default=0)
+    return Portrait(target, lead, left_out, sentences(target, lead, left_out, comp), images, comp)

@@ -1,0 +1,116 @@
+"""The concept stages end to end on a tiny annotated demo: their tables agree with the
+functions they summarise, names come from the cue masks, users' names follow their
+concepts, and ``--redo`` / ``--set`` reach them from the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from analysis.cli import main
+from analysis.explain.concepts.effect import class_effects
+from analysis.explain.concepts.portrait import build_portrait, resolve_names
+from analysis.precompute import AnalyzeConfig, analyze
+from analysis.precompute.stages.concept_names import RENAME_MATCH, carry_over_names
+from analysis.precompute.stages.ood import load_calibration
+from analysis.store import RunCache
+
+CONCEPT_STAGES = ("concept_effects", "concept_stability", "concept_profiles", "concept_names", "ood")
+SMALL = dict(batch_size=16, n_concepts=4, top_patches=4,
+             extra={"stability_refits": 2, "stability_rows": 2000, "effect_bootstrap": 200})
+
+
+@pytest.fixture(scope="module")
+def concept_cache(annotated_run):
+    run, root = annotated_run
+    cache = analyze(run.path, config=AnalyzeConfig(stages=CONCEPT_STAGES, **SMALL),
+                    cache_root=root / "concepts", progress=False, log=lambda *_: None)
+    return run, cache
+
+
+def test_effect_tables_summarise_the_stored_removal_effects(concept_cache):
+    run, cache = concept_cache
+    samples = cache.samples()
+    probs = cache.array("concept_removal_probs")
+    classes = list(run.labels.classes)
+    assert probs.shape == (len(samples), 4, len(classes))
+    test = samples["split"].to_numpy() == "test"
+    again = class_effects(np.asarray(probs[test], np.float64), samples["y_class"].to_numpy()[test], classes, 200, 0)
+    table = cache.table("concept_effects")
+    got = table[table["split"] == "test"].reset_index(drop=True)
+    np.testing.assert_allclose(got["effect"], again["effect"], atol=1e-6)
+    assert set(table["split"]) == {"val", "test"}
+    curves = cache.table("concept_curves")
+    assert set(curves["curve"]) == {"deletion", "insertion"} and set(curves["order"]) == {"ranked", "random"}
+    assert curves.groupby(["target", "curve", "order"]).size().eq(5).all()  # steps 0..K
+    comp = cache.table("concept_completeness")
+    assert "all" in set(comp["target"]) and comp["concept_accuracy"].between(0, 1).all()
+
+
+def test_stability_profiles_and_ood(concept_cache):
+    _, cache = concept_cache
+    st = cache.table("concept_stability")
+    assert st["refits"].eq(2).all() and st["came_back"].between(0, 2).all()
+    assert (st["stable"] == (st["stability"] >= 0.6)).all()
+    prev = cache.table("concept_prevalence")
+    assert prev["share"].between(0, 1).all() and prev["where"].str.len().gt(0).all()
+    assert cache.array("concept_class_maps").shape[:2] == (4, 3)
+    cal = load_calibration(cache)
+    ood = cache.table("ood")
+    assert cal.calibrated_on in ("val", "test", "all") and len(ood) == len(cache.samples())
+    assert (ood["flagged"] == (ood["score"] > cal.threshold)).all()
+
+
+def test_demo_concepts_are_named_after_cues(concept_cache):
+    _, cache = concept_cache
+    cand = cache.table("concept_name_candidates")
+    assert "cue" in set(cand["source"])
+    assert cand.groupby("concept")["automatic"].sum().eq(1).all()
+    per_city = cache.table("concept_city_cues")
+    assert set(per_city["target"]) == {"london", "paris", "tokyo"}
+    assert cache.manifest["stages"]["concept_names"]["scenes"].startswith("no scene names")
+
+
+def test_portraits_build_from_the_tables(concept_cache):
+    run, cache = concept_cache
+    eff = cache.table("concept_effects")
+    names = resolve_names(cache.table("concept_name_candidates"), cache.names().names(), 4)
+    for city in run.labels.classes:
+        p = build_portrait(city, eff[eff["split"] == "test"], cache.table("concept_stability"),
+                           cache.table("concept_prevalence"), names, cache.table("concept_completeness"))
+        assert p.target == city and 1 <= len(p.sentences) <= 3
+        assert all(c.stable for c in p.cards)
+
+
+def test_names_follow_their_concepts_after_a_refit(tmp_path):
+    book = RunCache(tmp_path / "r").names()
+    e = np.eye(3)
+    book.set(0, "domes", direction=e[0])
+    book.set(1, "cabs", direction=e[1])
+    book.set(2, "lanterns", direction=e[2])
+    refit = np.array([e[1], e[0], [0.5, 0.5, 0.7]])  # 0 and 1 swapped; 2 changed beyond recognition
+    assert np.cos(0) * 0.7 / np.linalg.norm([0.5, 0.5, 0.7]) < RENAME_MATCH
+    assert carry_over_names(book, refit) == 3
+    assert {k: v.name for k, v in book.names().items()} == {1: "domes", 0: "cabs"}
+    assert carry_over_names(book, refit) == 0  # nothing changes a second time
+
+
+def test_cli_redo_and_set(annotated_run, tmp_path):
+    run, _ = annotated_run
+    args = ["analyze", str(run.path), "--cache-root", str(tmp_path), "--stages", "concept_stability",
+            "--concepts", "3", "--set", "stability_refits=1", "--set", "stability_rows=500"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    cache = RunCache.for_run(run.path.name, tmp_path)
+    assert cache.table("concept_stability")["refits"].eq(1).all()
+    same = CliRunner().invoke(main, args)
+    assert "concept_stability cached" in " ".join(same.output.split())
+    again = CliRunner().invoke(main, [*args, "--redo", "concept_stability"])
+    assert again.exit_code == 0, again.output
+    assert "concept_stability cached" not in " ".join(again.output.split())
+    assert "concept refits" in again.output  # it ran
+    bad = CliRunner().invoke(main, [*args, "--set", "oops"])
+    assert bad.exit_code != 0 and "is not NAME=VALUE" in bad.output
+    unknown = CliRunner().invoke(main, [*args, "--redo", "nonsense"])
+    assert unknown.exit_code == 1 and "cannot redo unknown stage(s) nonsense" in unknown.output
