@@ -135,7 +135,7 @@ class _Annotations:
             flat = np.unpackbits(self.bits[self.offsets[r.mask_index]:self.offsets[r.mask_index + 1]],
                                  count=h * w)
             mask = np.zeros((r.height, r.width), bool)
-            mask[:h, :w] = flat.reshape(h, w).astype(bool)
+            mask[r.y0:r.y1, r.x0:r.x1] = flat.reshape(h, w).astype(bool)
             out.append(Cue(r.cue, tuple(r.classes), (int(r.x0), int(r.y0), int(r.x1), int(r.y1)), mask))
         return out
 
