@@ -114,3 +114,27 @@ def portrait_cmd(run, city, models_root, cache_root):
         click.echo(f"  {c.concept:>3} {c.name.label:<32} effect {c.effect:+.2f} [{c.low:+.2f}, {c.high:+.2f}]"
                    f"  came back {c.came_back}/{c.refits}  in {c.share:.0%} of {city} vs {c.others:.0%}"
                    + ("" if c.clear else "  (small)"))
+
+
+@click.command("shortcuts")
+@click.argument("run")
+@models_root_option
+@click.option("--dataset", "dataset_name", default=None, help="Dataset path if it moved since training.")
+@cache_root_option
+@user_errors
+def shortcuts_cmd(run, models_root, dataset_name, cache_root):
+    """Evidence that RUN names the city without looking at the street: fixed in the frame,
+    in the files' properties, in near-duplicates across the split (computed if missing)."""
+    from analysis.precompute import AnalyzeConfig, analyze
+
+    cache = analyze(run, config=AnalyzeConfig(stages=("shortcuts",)), dataset=dataset_name,
+                    cache_root=cache_root, models_root=models_root, log=lambda *_: None)
+    flags = cache.table("shortcut_flags")
+    if flags.empty:
+        click.echo("no shortcut found: no class's evidence sits in one border region, file properties "
+                   "predict the city no better than chance, and no held-out photo has a training twin")
+    for f in flags.itertuples():
+        click.echo(f"! {f.text}\n    look at: {f.look}\n    dashboard: {f.link}")
+    scores = cache.table("property_scores").iloc[0]
+    click.echo(f"file properties → city: balanced accuracy {scores['balanced_accuracy']:.2f} "
+               f"(chance {scores['chance']:.2f}, p = {scores['p_value']:.3f})")

@@ -68,14 +68,19 @@ def data_import(src, dataset_name, data_root, group_opts, group_pattern, min_sid
 @click.option("--classes", default=None, help="Comma-separated subset of the ten cities.")
 @click.option("--workers", default=0, help="Drawing processes [default: one per core]; "
               "the output is identical for any number.")
+@click.option("--stamp", default=None, metavar="CITY[:CORNER]",
+              help="Plant a shortcut: a fixed logo in one corner of every picture of CITY "
+                   "(corners: top-left, top-right, bottom-left, bottom-right; default bottom-right).")
 @user_errors
-def data_synth(dataset_name, data_root, per_class, size, seed, classes, workers):
+def data_synth(dataset_name, data_root, per_class, size, seed, classes, workers, stamp):
     """Draw procedural demo streets of the ten cities (no internet needed)."""
+    from analysis.data.synth.stamp import Stamp
     from analysis.data.synthetic import synthesize_dataset
 
     report = synthesize_dataset(
         open_dataset(dataset_name, data_root), per_class=per_class, size=size, seed=seed,
         classes=classes.split(",") if classes else None, workers=workers or (os.cpu_count() or 1),
+        stamp=Stamp.parse(stamp) if stamp else None,
     )
     click.echo("\n".join(report.lines()))
 

@@ -28,7 +28,7 @@ def test_a_job_reports_progress_and_success(tmp_path):
     assert pid > 0
     done = wait("synth", root, lambda s: not s.running)
     assert done.state == "done" and done.fraction == 1.0, done
-    assert any("4 image" in line or "added" in line for line in done.log_tail), done.log_tail
+    assert any(": 4 added," in line for line in done.log_tail), done.log_tail
     written = json.loads(JobFiles.under(root, "synth").progress.read_text())
     assert written["pid"] == pid  # the job itself wrote it
 
