@@ -33,11 +33,11 @@ def concepts_list(run, models_root, cache_root):
     r, cache = open_cache(run, models_root, cache_root)
     table = concept_table(cache, r.labels.classes)
     for row in table.to_dict("records"):
-        mark = "auto" if row["automatic"] else "user"
+        tag = f"automatic: {row['source']}" if row["automatic"] else "named"
         stable = "" if "stable" not in row else (" stable" if row["stable"] else " UNSTABLE")
         back = f"  came back {row['came_back']}{stable}" if "came_back" in row else ""
         raises = f"  raises {row['raises']}" if row.get("raises") else ""
-        click.echo(f"{row['concept']:>3}  {row['name']:<32} ({mark}: {row['source']}){back}{raises}")
+        click.echo(f"{row['concept']:>3}  {row['name']:<32} ({tag}){back}{raises}")
 
 
 @concepts.command("name")

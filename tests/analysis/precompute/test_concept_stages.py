@@ -114,3 +114,38 @@ def test_cli_redo_and_set(annotated_run, tmp_path):
     assert bad.exit_code != 0 and "is not NAME=VALUE" in bad.output
     unknown = CliRunner().invoke(main, [*args, "--redo", "nonsense"])
     assert unknown.exit_code == 1 and "cannot redo unknown stage(s) nonsense" in unknown.output
+
+
+def test_cli_sweep_reports_every_setting_and_refuses_an_impossible_k(annotated_run, tmp_path):
+    run, _ = annotated_run
+    args = ["concepts", "sweep", str(run.path), "--cache-root", str(tmp_path), "--images", "20", "--refits", "1"]
+    ok = CliRunner().invoke(main, [*args, "--k", "2,3"])
+    assert ok.exit_code == 0, ok.output
+    lines = [line for line in ok.output.splitlines() if line.startswith(("block3", "block2"))]
+    assert len(lines) == 4 and sum("← recommended" in line for line in lines) == 1
+    assert "recommended: " in ok.output
+    table = RunCache.for_run(run.path.name, tmp_path).table("concept_sweep")
+    assert table["recommended"].sum() == 1
+    bad = CliRunner().invoke(main, [*args, "--k", "3,500"])
+    assert bad.exit_code == 1 and "k=500 is more than the" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
+    wrong = CliRunner().invoke(main, [*args, "--layers", "nope"])
+    assert wrong.exit_code == 1 and "no layer 'nope'" in wrong.output
+
+
+def test_cli_concepts_list_and_name(concept_cache, annotated_run):
+    run, cache = concept_cache
+    args = ["--cache-root", str(cache.root.parent)]
+    named = CliRunner().invoke(main, ["concepts", "name", str(run.path), "1", "<i>red</i> lanterns", *args])
+    assert named.exit_code == 0 and "named '<i>red</i> lanterns'" in named.output
+    listed = CliRunner().invoke(main, ["concepts", "list", str(run.path), *args])
+    assert "<i>red</i> lanterns" in listed.output and "(named)" in listed.output and "(automatic: " in listed.output
+    hostile = CliRunner().invoke(main, ["concepts", "name", str(run.path), "1", "x" * 10_000, *args])
+    assert hostile.exit_code == 1 and "at most 60 characters" in hostile.output
+    cache.names().path.write_text("{not json")
+    broken = CliRunner().invoke(main, ["concepts", "name", str(run.path), "2", "domes", *args])
+    assert broken.exit_code == 1 and "is not valid JSON" in broken.output
+    assert cache.names().path.read_text() == "{not json"
+    cache.names().path.unlink()
+    portrait = CliRunner().invoke(main, ["portrait", str(run.path), "tokyo", *args])
+    assert portrait.exit_code == 0 and portrait.output.startswith("tokyo: ")
