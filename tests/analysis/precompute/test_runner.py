@@ -155,7 +155,7 @@ def test_stages_come_in_dependency_order_and_bring_their_inputs(tiny_run, tmp_pa
     assert [s.name for s in plan(("map",), empty, stages)] == ["forward", "map"]
     assert downstream("channels", stages) == ["channel_images", "featvis"]
     assert downstream("concepts", stages) == ["concept_effects", "concept_stability", "concept_profiles",
-                                              "concept_names", "featvis"]
+                                              "concept_names", "featvis", "shortcuts"]
     assert set(downstream("forward", stages)) == set(names) - {"forward"}
     # asked for channels only on an empty cache: the forward pass comes along
     messages = []
