@@ -20,6 +20,7 @@ PAGES_DIR = ROOT / "dashboard" / "app_pages"
 # (section, file, title, icon, url path); the first page is the default
 PAGE_SPECS: list[tuple[str, str, str, str, str]] = [
     ("Model", "overview.py", "Overview", ":material/monitoring:", "overview"),
+    ("Model", "portrait.py", "Portraits", ":material/location_city:", "portrait"),
     ("Model", "sample.py", "Sample", ":material/image_search:", "sample"),
     ("Model", "errors.py", "Errors", ":material/report:", "errors"),
     ("Whole dataset", "atlas.py", "Atlas", ":material/scatter_plot:", "atlas"),

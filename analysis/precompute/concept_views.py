@@ -24,10 +24,12 @@ def n_concepts(cache: RunCache) -> int:
     return int(components.shape[0])
 
 
-def concept_names(cache: RunCache) -> dict[int, ConceptName]:
-    """The name every concept goes by (the user's, else the automatic candidate)."""
+def concept_names(cache: RunCache, given: dict | None = None) -> dict[int, ConceptName]:
+    """The name every concept goes by (the user's, else the automatic candidate).
+    ``given``: the users' names when the caller already read them (a page that could not
+    read a broken names file passes ``{}`` after saying so); else read from the cache."""
     candidates = cache.table("concept_name_candidates") if cache.has("concept_name_candidates") else None
-    return resolve_names(candidates, cache.names().names(), n_concepts(cache))
+    return resolve_names(candidates, cache.names().names() if given is None else given, n_concepts(cache))
 
 
 def missing(cache: RunCache) -> list[str]:
@@ -40,14 +42,14 @@ def effects(cache: RunCache, split: str = PORTRAIT_SPLIT) -> pd.DataFrame:
     return table[table["split"] == split]
 
 
-def portrait(cache: RunCache, city: str) -> Portrait:
+def portrait(cache: RunCache, city: str, given: dict | None = None) -> Portrait:
     """``city``'s portrait (CacheError naming the stage to run when something is missing)."""
     gone = missing(cache)
     if gone:
         raise CacheError(f"{cache.root} has no {', '.join(gone)}: run `streetlens analyze {cache.name}`")
     comp = cache.table("concept_completeness") if cache.has("concept_completeness") else None
     return build_portrait(city, effects(cache), cache.table("concept_stability"),
-                          cache.table("concept_prevalence"), concept_names(cache), comp)
+                          cache.table("concept_prevalence"), concept_names(cache, given), comp)
 
 
 def concept_table(cache: RunCache, classes: Sequence[str]) -> pd.DataFrame:
@@ -80,3 +82,136 @@ def name_concept(cache: RunCache, concept: int, name: str | None, by: str = "use
         book.clear(int(concept), by=by)
         return None
     return book.set(int(concept), name, direction=np.asarray(components[int(concept)]), by=by)
+
+
+# ------------------------------------------------------------ why this city and not that one
+# (imports inside the functions below: this part was appended to a module others edit)
+CONTRAST_NEEDED = ("concept_removal_logits",)
+CONCEPT_COLUMNS = ["concept", "name", "automatic", "stable"]
+
+
+def concept_labels(cache: RunCache, given: dict | None = None) -> pd.DataFrame:
+    """One row per concept: the name it goes by, whether automatic, and whether stable
+    (``None`` when the stability was not measured). ``given``: as in :func:`concept_names`."""
+    stab = cache.table("concept_stability").set_index("concept")["stable"] \
+        if cache.has("concept_stability") else pd.Series(dtype=bool)
+    rows = [{"concept": k, "name": n.label, "automatic": bool(n.automatic),
+             "stable": bool(stab.loc[k]) if k in stab.index else None}
+            for k, n in concept_names(cache, given).items()]
+    return pd.DataFrame(rows, columns=CONCEPT_COLUMNS)
+
+
+def _contrast_rows(cache: RunCache, classes: Sequence[str], samples: pd.DataFrame | None
+                   ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """(samples, their removal Δlogits (n, K, C), true and predicted class indices)."""
+    gone = [a for a in CONTRAST_NEEDED if not cache.has(a)]
+    if gone:
+        raise CacheError(f"{cache.root} has no {', '.join(gone)}: run `streetlens analyze {cache.name}`")
+    if samples is None:
+        samples = cache.samples()
+        own = samples["split"].to_numpy() == PORTRAIT_SPLIT
+        samples = samples[own] if own.any() else samples
+    index = {c: i for i, c in enumerate(classes)}
+    y_true = samples["class"].map(index).to_numpy(dtype=np.int64)
+    y_pred = samples["pred_class"].map(index).to_numpy(dtype=np.int64)
+    dlogits = np.asarray(cache.array("concept_removal_logits"))[samples["row"].to_numpy(dtype=np.int64)]
+    return samples, dlogits, y_true, y_pred
+
+
+def _ranked(values: np.ndarray, top: int | None) -> list[int]:
+    """Concept indices by decreasing |value| (ties: lower index first), the first ``top``."""
+    order = np.argsort(-np.abs(np.asarray(values, dtype=np.float64)), kind="stable")
+    return [int(k) for k in (order if top is None else order[:top])]
+
+
+def error_explanations(cache: RunCache, classes: Sequence[str], samples: pd.DataFrame | None = None,
+                       top: int | None = 3, given: dict | None = None) -> pd.DataFrame:
+    """Why the model chose the wrong city, per misclassified image of ``samples`` (rows of
+    the samples table; default: the test split): its ``top`` concepts (all with ``None``)
+    by the size of their contribution to logit(predicted) − logit(true), i.e. what
+    removing the concept takes away from that difference (``contrast.error_contributions``).
+    Positive: the concept pushed the image towards the predicted city.
+
+    Long form, images in ``samples`` order, concepts strongest first: row, id, true,
+    predicted, p_pred, p_true, rank, concept, name, automatic, stable, contribution.
+    """
+    from analysis.explain.concepts.contrast import pair_contributions
+
+    samples, d, y_true, y_pred = _contrast_rows(cache, classes, samples)
+    contrib = pair_contributions(d, y_pred, y_true)
+    labels = concept_labels(cache, given).set_index("concept")
+    rows = []
+    recs = samples.to_dict("records")
+    for i in np.flatnonzero(y_true != y_pred):
+        r = recs[i]
+        for rank, k in enumerate(_ranked(contrib[i], top)):
+            lab = labels.loc[k]
+            rows.append({"row": int(r["row"]), "id": r["id"], "true": r["class"],
+                         "predicted": r["pred_class"], "p_pred": float(r.get("p_pred", np.nan)), "p_true": float(r.get("p_true", np.nan)),
+                         "rank": rank, "concept": k, "name": lab["name"], "automatic": bool(lab["automatic"]),
+                         "stable": lab["stable"], "contribution": float(contrib[i, k])})
+    return pd.DataFrame(rows, columns=["row", "id", "true", "predicted", "p_pred", "p_true", "rank",
+                                       "concept", *CONCEPT_COLUMNS[1:], "contribution"])
+
+
+def pair_view(cache: RunCache, classes: Sequence[str], samples: pd.DataFrame | None = None,
+              top: int | None = 3, given: dict | None = None) -> pd.DataFrame:
+    """The confused pairs of ``samples`` (default: the test split), most images first, each
+    with its ``top`` separating concepts (all with ``None``). ``contribution``: a concept's
+    mean contribution to logit(predicted) − logit(true) over the pair's images; ``usual``:
+    the same over the true city's correctly classified images; ``separation``: the
+    difference — what is unusual about the mistakes (``contrast.pair_table``). Concepts are
+    ranked by the size of their separation (of their contribution when the true city has
+    no correctly classified image to compare with).
+
+    Long form: true, predicted, images, rank, concept, name, automatic, stable,
+    contribution, usual, separation.
+    """
+    from analysis.explain.concepts.contrast import pair_table
+
+    samples, d, y_true, y_pred = _contrast_rows(cache, classes, samples)
+    table = pair_table(d, y_true, y_pred, classes)
+    labels = concept_labels(cache, given).set_index("concept")
+    rows = []
+    for (true, pred), g in table.groupby(["true", "predicted"], sort=False):
+        g = g.set_index("concept")
+        g = g.sort_index()
+        key = g["separation"].to_numpy(dtype=np.float64)
+        if not np.isfinite(key).all():
+            key = g["towards_predicted"].to_numpy(dtype=np.float64)
+        for rank, k in enumerate(_ranked(key, top)):
+            lab = labels.loc[k]
+            rows.append({"true": true, "predicted": pred, "images": int(g["images"].iat[0]), "rank": rank,
+                         "concept": k, "name": lab["name"], "automatic": bool(lab["automatic"]),
+                         "stable": lab["stable"], "contribution": float(g.loc[k, "towards_predicted"]),
+                         "usual": float(g.loc[k, "usual"]), "separation": float(g.loc[k, "separation"])})
+    return pd.DataFrame(rows, columns=["true", "predicted", "images", "rank", "concept", *CONCEPT_COLUMNS[1:],
+                                       "contribution", "usual", "separation"])
+
+
+def deletion_summary(curves: pd.DataFrame, top: int = 3) -> pd.DataFrame:
+    """Per city, from the ``concept_curves`` table: the concept deletion AUC in the order
+    of effect and in random order, their ratio (ranked ÷ random: below 1, the ranked
+    concepts matter more), the city's probability with every concept in place, and the
+    drop after removing the first ``top`` concepts of each order and the ratio of those
+    drops (ranked ÷ random: above 1, the ranked concepts matter more)."""
+    from analysis.explain.concepts.effect import area
+
+    cols = ["target", "images", "p_start", "auc_ranked", "auc_random", "auc_ratio", "drop_ranked",
+            "drop_random", "drop_ratio"]
+    d = curves[curves["curve"] == "deletion"] if len(curves) else curves
+    if d is None or d.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for target, g in d.groupby("target", sort=False):
+        out = {"target": target, "images": int(g["images"].max())}
+        for order in ("ranked", "random"):
+            s = g[g["order"] == order].sort_values("step")
+            p = s["p"].to_numpy(dtype=np.float64)
+            out["p_start"] = float(p[0]) if len(p) else np.nan
+            out[f"auc_{order}"] = area(p) if len(p) else np.nan
+            out[f"drop_{order}"] = float(p[0] - p[min(top, len(p) - 1)]) if len(p) else np.nan
+        out["auc_ratio"] = out["auc_ranked"] / out["auc_random"] if out["auc_random"] > 0 else np.nan
+        out["drop_ratio"] = out["drop_ranked"] / out["drop_random"] if out["drop_random"] > 0 else np.nan
+        rows.append(out)
+    return pd.DataFrame(rows, columns=cols)

@@ -19,8 +19,10 @@ import pandas as pd
 import streamlit as st
 
 from analysis import jobs
+from analysis.precompute import missing_hint, portrait_views
 from analysis.store import RunFiles
-from dashboard import state
+from dashboard import links, state
+from dashboard.safe_text import plain
 from dashboard.figures import charts
 
 DEMO_LOG = "demo-build.log"
@@ -156,6 +158,29 @@ def headline(run) -> None:
               help="What early stopping chose the epoch by.")
 
 
+def portraits_section(sel) -> None:
+    """Where the question gets answered: a link to every city's portrait, and the
+    shortcut finder's flags (or what it checked when it found none)."""
+    if not sel.ready:
+        return
+    run = sel.run.name
+    st.markdown("**What makes each city?** Portraits: "
+                + " · ".join(links.city_link(run, c) for c in sel.labels.classes))
+    if not sel.cache.has("shortcut_flags"):
+        st.caption(f"Shortcut finder not run yet: {missing_hint(run, 'shortcut_flags')}.")
+        return
+    flags = state.table(sel.cache, "shortcut_flags")
+    for f in flags.itertuples():
+        st.warning(f"**Possible shortcut** — {plain(f.text)} Look at: {plain(f.look)} ([open]({f.link}))",
+                   icon=":material/warning:")
+    line = portrait_views.property_line(sel.cache)
+    if flags.empty:
+        st.caption("Shortcut finder: nothing found (evidence fixed in the frame, file properties, near-duplicates "
+                   "across the split)" + (f"; {line}." if line else "."))
+    elif line:
+        st.caption(f"Shortcut finder: {line}.")
+
+
 def runs_section(selected: str) -> None:
     st.subheader("Runs compared")
     df = comparison()
@@ -261,6 +286,7 @@ def main() -> None:
     for p in sel.problems if sel.ready else []:
         st.warning(f"Stale analysis: {p}")
     headline(run)
+    portraits_section(sel)
     runs_section(run.name)
     confusion_section(run)
     curves_section(run)

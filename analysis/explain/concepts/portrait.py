@@ -17,6 +17,7 @@ import pandas as pd
 
 MIN_CARDS, MAX_CARDS = 3, 6
 MIN_EFFECT = 0.02  # a concept that moves the probability less is not what makes a city
+MIN_PULL = 0.005  # a pull that rounds to +0.00 says nothing
 RELATIVE_EFFECT = 0.1  # … nor one with less than this share of the strongest concept's effect
 
 
@@ -92,7 +93,8 @@ def join_and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _cards(target, effects, stability, prevalence, names) -> list[ConceptCard]:
+def concept_cards(target, effects, stability, prevalence, names) -> list[ConceptCard]:
+    """A card for every concept on ``target`` (before :func:`choose` picks the leaders)."""
     eff = effects[effects["target"] == target].set_index("concept")
     stab = stability.set_index("concept")
     prev = prevalence[prevalence["target"] == target].set_index("concept")
@@ -109,7 +111,7 @@ def _cards(target, effects, stability, prevalence, names) -> list[ConceptCard]:
             share=float(prev.loc[k, "share"]) if k in prev.index else float("nan"),
             others=float(prev.loc[k, "others"]) if k in prev.index else float("nan"),
             where=str(prev.loc[k, "where"]) if k in prev.index else "",
-            pulls=[(str(c), float(v)) for c, v in row.items() if v > 0][:3]))
+            pulls=[(str(c), float(v)) for c, v in row.items() if v >= MIN_PULL and str(c) != target][:3]))
     return cards
 
 
@@ -146,7 +148,8 @@ def sentences(target: str, lead: list[ConceptCard], left_out: list[ConceptCard],
         first += "; " + join_and([f"{q(c.name)} by {c.effect:.2f}" for c in more])
     out.append(first + ".")
     if np.isfinite(top.share) and np.isfinite(top.others):
-        where = f", mostly in the {top.where}" if top.where and top.where != "nowhere in particular" else ""
+        where = "" if not top.where or top.where == "nowhere in particular" else \
+            f", {top.where}" if top.where.startswith("all over") else f", mostly in the {top.where}"
         out.append(f"{q(top.name)} shows in {top.share:.0%} of {target} photos and {top.others:.0%} of the "
                    f"others{where}.")
     if left_out:
@@ -169,7 +172,7 @@ def sentences(target: str, lead: list[ConceptCard], left_out: list[ConceptCard],
 def build_portrait(target: str, effects: pd.DataFrame, stability: pd.DataFrame, prevalence: pd.DataFrame,
                    names: dict[int, ConceptName], completeness: pd.DataFrame | None = None) -> Portrait:
     """The portrait of ``target`` from the concept stages' tables (effects of one split)."""
-    cards = _cards(target, effects, stability, prevalence, names)
+    cards = concept_cards(target, effects, stability, prevalence, names)
     lead, left_out = choose(cards)
     comp = None
     if completeness is not None and len(completeness):

@@ -26,8 +26,3 @@ def cross_split_duplicates(rows: pd.DataFrame, threshold: int = THRESHOLD) -> pd
         out.append({"id": r["id"], "split": r["split"], "class": r["class"], "train_id": t["id"],
                     "train_class": t["class"], "distance": int(hit[1])})
     return pd.DataFrame(out, columns=["id", "split", "class", "train_id", "train_class", "distance"])
-
-
-def share_of_held_out(dups: pd.DataFrame, rows: pd.DataFrame) -> float:
-    held = int(rows["split"].isin(["val", "test"]).sum())
-    return float(len(dups) / held) if held else float("nan")

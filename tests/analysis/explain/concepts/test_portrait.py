@@ -38,7 +38,7 @@ def test_stable_significant_concepts_lead_by_effect():
     assert p.sentences[1] == "“c0” shows in 90% of tokyo photos and 10% of the others, mostly in the middle band."
     assert p.sentences[2] == ("“c1” would matter too (0.50) but came back in only 1 of 5 refits of the "
                               "concepts, so it is left out.")
-    assert p.cards[0].pulls == [("tokyo", 0.30), ("kyoto", 0.1)]
+    assert p.cards[0].pulls == [("kyoto", 0.1)]  # the city itself is not "another city" it pulls towards
 
 
 def test_tiny_effects_never_lead_as_clear_and_the_portrait_says_so():
@@ -76,3 +76,11 @@ def test_resolve_names_user_then_automatic_then_index():
 
 def test_join_and():
     assert [join_and(x) for x in (["a"], ["a", "b"], ["a", "b", "c"])] == ["a", "a and b", "a, b and c"]
+
+
+def test_where_reads_as_english_for_every_place():
+    for where, tail in [("all over the frame", ", all over the frame."), ("nowhere in particular", "others."),
+                        ("sky", ", mostly in the sky.")]:
+        eff, stab, prev, names = tables([(0, 0.40, 0.3, 0.5, True, 5)])
+        p = build_portrait("tokyo", eff, stab, prev.assign(where=where), names)
+        assert p.sentences[1].endswith(tail), p.sentences[1]

@@ -7,7 +7,7 @@ import pandas as pd
 
 from analysis.explain.concepts.portrait import ConceptName
 from analysis.explain.shortcuts import flags
-from analysis.explain.shortcuts.duplicates import cross_split_duplicates, share_of_held_out
+from analysis.explain.shortcuts.duplicates import cross_split_duplicates
 from analysis.explain.shortcuts.frame import concept_region_share
 
 
@@ -17,7 +17,6 @@ def test_cross_split_duplicates_by_hamming_distance():
                          "phash": ["0000000000000000", "0000000000000007", "ffffffffffffffff", "00000000000003ff"]})
     d = cross_split_duplicates(rows, threshold=5)
     assert d[["id", "train_id", "distance"]].values.tolist() == [["b", "a", 3]]  # d is 10 bits away
-    assert share_of_held_out(d, rows) == 1 / 3
     assert len(cross_split_duplicates(rows, threshold=10)) == 2
 
 
@@ -38,6 +37,11 @@ def test_flags_carry_their_numbers_and_links():
     good = {"balanced_accuracy": 0.95, "chance": 0.33, "p_value": 0.001, "by_property": [("file_kb", 0.9)]}
     assert "file kb alone reaches 0.90" in flags.property_flag_rows(good, "r")[0].text
     assert flags.property_flag_rows({**good, "p_value": 0.2}, "r") == []
-    assert flags.duplicate_flag_rows(pd.DataFrame(columns=["id", "distance"]), 0.0, "r") == []
+    assert flags.duplicate_flag_rows(pd.DataFrame(columns=["id", "distance"]), 10, "r") == []
+    twins = pd.DataFrame({"id": ["b", "e"], "class": ["x", "y"], "train_id": ["a", "f"], "train_class": ["x", "z"],
+                          "distance": [3, 1]})
+    d = flags.duplicate_flag_rows(twins, 40, "r")  # only b↔a is the same city
+    assert len(d) == 1 and d[0].link == "sample?run=r&id=b" and d[0].text.startswith("1 validation/test photos (2.5%)")
+    assert flags.duplicate_flag_rows(twins.iloc[1:], 40, "r") == []  # twins across cities are no leak
     table = flags.flags_frame(c)
     assert list(table.columns) == ["kind", "target", "text", "look", "score", "link"]
