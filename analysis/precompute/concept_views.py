@@ -147,7 +147,8 @@ def error_explanations(cache: RunCache, classes: Sequence[str], samples: pd.Data
         for rank, k in enumerate(_ranked(contrib[i], top)):
             lab = labels.loc[k]
             rows.append({"row": int(r["row"]), "id": r["id"], "true": r["class"],
-                         "predicted": r["pred_class"], "p_pred": float(r.get("p_pred", np.nan)), "p_true": float(r.get("p_true", np.nan)),
+                         "predicted": r["pred_class"], "p_pred": float(r.get("p_pred", np.nan)),
+                         "p_true": float(r.get("p_true", np.nan)),
                          "rank": rank, "concept": k, "name": lab["name"], "automatic": bool(lab["automatic"]),
                          "stable": lab["stable"], "contribution": float(contrib[i, k])})
     return pd.DataFrame(rows, columns=["row", "id", "true", "predicted", "p_pred", "p_true", "rank",

@@ -5,15 +5,24 @@ Reads what ``streetlens reliability RUN`` (or ``streetlens analyze RUN --reliabi
 wrote: the randomisation sanity check (Adebayo et al., 2018), deletion/insertion curves
 against a random order, and, on the procedural demo streets, whether the maps point at
 the annotated city cues. A verdict per method in plain words comes first.
+
+Next to the pixel-level deletion curves, the same test for concepts (the
+``concept_effects`` stage: a city's concepts removed at the target layer in order of
+measured effect vs in random order), and, when ``streetlens concepts sweep RUN`` has run,
+which layer and how many concepts the concepts should have (the ``concept_sweep`` stage).
 """
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from analysis.explain.concepts import sweep as concept_sweep
 from analysis.explain.reliability import verdict as vd
 from analysis.explain.reliability.maps import method_label
-from dashboard import state
+from analysis.precompute import concept_views, missing_hint
+from analysis.store.names import NamesError
+from dashboard import export_ui, state
+from dashboard.figures import concept_charts
 from dashboard.figures import reliability as figs
 from dashboard.trust import ICONS
 
@@ -25,10 +34,150 @@ st.caption("Can these explanations be trusted? Three checks of every map method,
 
 sel = state.require_analysis(state.select_run())
 cache = sel.cache
+
+
+# ------------------------------------------------------------------ concepts
+def concept_order(effects: pd.DataFrame, city: str, k: int) -> list[int]:
+    """The order the ``concept_effects`` stage removes ``city``'s concepts in: by mean
+    effect on the validation images, then the rest by index."""
+    val = effects[(effects["split"] == "val") & (effects["target"] == city)]
+    order = [int(c) for c in val.sort_values("effect", ascending=False)["concept"]]
+    return order + [c for c in range(k) if c not in order]
+
+
+def concept_names_plain() -> dict[int, str]:
+    """Each concept's name as plain text, marked when automatic or unstable; automatic
+    names stand in for a names file that cannot be read (said once, in one line)."""
+    try:
+        given = cache.names().names()
+    except NamesError as exc:
+        st.warning(f"{exc} (automatic names shown meanwhile)")
+        given = {}
+    labels = concept_views.concept_labels(cache, given)
+    return {int(r.concept): r.name + (" (auto)" if r.automatic else "")
+            + (" ⚠ unstable" if r.stable is not None and not pd.isna(r.stable) and not r.stable else "")
+            for r in labels.itertuples()}
+
+
+def concept_deletion_section() -> None:
+    """Concept deletion (and insertion) curves, per city or averaged, ranked vs random."""
+    st.subheader("Concepts instead of pixels")
+    if not cache.has("concept_curves"):
+        st.info(f"Not computed yet: {missing_hint(sel.run.name, 'concept_curves')}.")
+        return
+    curves = state.table(cache, "concept_curves")
+    summary = concept_views.deletion_summary(curves)
+    if summary.empty:
+        st.info("The concept curves are empty: no test image to measure them on.")
+        return
+    st.markdown(
+        "The same test one level up: each city's **concepts** (NMF directions at the target layer) "
+        "are taken out of its test images' activations one at a time — in the order of their "
+        "measured effect on that city (ranked on the validation images, so the test images do "
+        "not choose their own order), or in random order (grey, the mean of several orders). "
+        "If the concepts that the portraits lead with really carry the decision, the red "
+        "curve falls much faster than the grey one.")
+    cities = list(summary["target"])
+    c1, c2 = st.columns([1, 2])
+    choice = c1.selectbox("City", ["all cities (mean)", *cities], key="rel_concept_city")
+    city = None if choice not in cities else choice
+    k = int(curves["step"].max())
+    names = concept_names_plain()
+    effects = state.table(cache, "concept_effects") if cache.has("concept_effects") else None
+    removed = [names.get(c, f"concept {c}") for c in concept_order(effects, city, k)] \
+        if city is not None and effects is not None else None
+    # insertion's areas: the same summary on the insertion rows (the mean over the cities of
+    # their areas is the area of their mean curve)
+    ins_summary = concept_views.deletion_summary(
+        curves[curves["curve"] == "insertion"].assign(curve="deletion"))
+
+    def areas(table: pd.DataFrame) -> dict[str, float] | None:
+        if city is not None:
+            table = table[table["target"] == city]
+        return {o: float(table[f"auc_{o}"].mean()) for o in ("ranked", "random")} if len(table) else None
+
+    auc, ins = areas(summary), areas(ins_summary)
+    ratio = auc["ranked"] / auc["random"] if auc["random"] > 0 else float("nan")
+    c2.markdown(f"**{choice}**: deletion AUC **{auc['ranked']:.2f}** in order of effect vs "
+                f"**{auc['random']:.2f}** in random order — ratio **{ratio:.2f}** (below 1: the ranked "
+                "concepts matter more; 1: no better than random).")
+    d1, d2 = st.columns(2)
+    fig_d = concept_charts.concept_deletion_figure(curves, city, "deletion", aucs=auc, removed=removed)
+    d1.plotly_chart(fig_d, width="stretch", theme=None, config=CHART_CONFIG, key="rel_concept_del")
+    with d1:
+        export_ui.download_buttons(fig_d, f"concept-deletion-{city or 'all-cities'}")
+    if ins is not None:
+        fig_i = concept_charts.concept_deletion_figure(curves, city, "insertion", aucs=ins, removed=removed)
+        d2.plotly_chart(fig_i, width="stretch", theme=None, config=CHART_CONFIG, key="rel_concept_ins")
+        with d2:
+            export_ui.download_buttons(fig_i, f"concept-insertion-{city or 'all-cities'}")
+    shown = summary.copy()
+    nums = [c for c in shown.columns if c not in ("target", "images", "drop_ratio")]
+    shown[nums] = shown[nums].astype(float).round(2) + 0.0  # no "-0.00"
+    shown["drop_ratio"] = [f"{r:.2f}" if pd.notna(r) else "–" for r in shown["drop_ratio"]]
+    table = shown.rename(columns={
+        "target": "city", "images": "test images", "p_start": "p (all concepts)", "auc_ranked": "AUC ranked",
+        "auc_random": "AUC random", "auc_ratio": "AUC ratio", "drop_ranked": "drop, top 3",
+        "drop_random": "drop, 3 random", "drop_ratio": "drop ratio"})
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.2f") for c in
+                                ("p (all concepts)", "AUC ranked", "AUC random", "AUC ratio", "drop, top 3",
+                                 "drop, 3 random")})
+    st.caption("AUC: the mean probability of the city over the deletion curve (lower is better); AUC "
+               "ratio = ranked ÷ random. Drop: how much the city's mean probability falls once the "
+               "first 3 concepts are removed; drop ratio = top 3 ÷ 3 random (above 1: the ranked "
+               "concepts matter more; – when 3 random concepts do not lower it at all). "
+               "Insertion keeps only the first concepts (an activation rebuilt from them alone).")
+
+
+def sweep_section() -> None:
+    """Layers × k: reconstruction error, stability, completeness, and the recommendation."""
+    st.header("Which layer, how many concepts?")
+    if not cache.has("concept_sweep"):
+        st.info(f"No sweep yet: run `streetlens concepts sweep {sel.run.name}` (optionally "
+                "`--layers … --k 6,12,24`) to compare layers × numbers of concepts.")
+        return
+    table = state.table(cache, "concept_sweep")
+    if table.empty:
+        st.info("The sweep table is empty.")
+        return
+    rec = table[table["recommended"].astype(bool)] if "recommended" in table else table.iloc[:0]
+    if len(rec):
+        st.success(f"**Recommended:** {rec['reason'].iat[0]}.", icon=":material/recommend:")
+    params = cache.manifest.get("stages", {}).get("concepts", {}).get("params", {})
+    st.markdown(
+        "Concepts fitted at each layer with each k, on training images, then measured on "
+        "validation images: **reconstruction error** (how much of the activation the k concepts "
+        "miss), **stable concepts** (the share that come back when the concepts are refitted on "
+        "other images), and **completeness** (the accuracy when that layer's output is replaced "
+        "by its concept reconstruction, over the accuracy on the original; the dotted lines are "
+        f"the thresholds of the recommendation: {concept_sweep.MIN_STABLE:.0%} stable, "
+        f"{concept_sweep.MIN_COMPLETENESS:.0%} completeness). The recommended setting is circled.")
+    fig = concept_charts.sweep_figure(table, thresholds={"stable_share": concept_sweep.MIN_STABLE,
+                                                         "completeness": concept_sweep.MIN_COMPLETENESS})
+    st.plotly_chart(fig, width="stretch", theme=None, config=CHART_CONFIG, key="rel_sweep")
+    export_ui.download_buttons(fig, "concept-sweep")
+    shown = table.drop(columns=[c for c in ("reason",) if c in table]).rename(columns={
+        "relative_error": "reconstruction error", "stable_share": "stable concepts",
+        "concept_accuracy": "accuracy on concepts", "negative_fraction": "clipped (negative) share"})
+    st.dataframe(shown, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="percent") for c in
+                                ("reconstruction error", "stable concepts", "accuracy", "accuracy on concepts",
+                                 "completeness", "clipped (negative) share")})
+    k_now = params.get("n_concepts")
+    if k_now:
+        layer = getattr(getattr(sel.run, "spec", None), "target_layer", None)
+        st.caption(f"This run's concepts: k={k_now}" + (f" at {layer}" if layer else "") + ". Another k: "
+                   f"`streetlens analyze {sel.run.name} --concepts K --redo concepts`.")
+
+
 if not cache.has("reliability"):
-    st.info(f"**Not checked yet.** Run `streetlens reliability {sel.run.name}` (or "
+    st.info(f"**Not checked yet** (the pixel-level maps). Run `streetlens reliability {sel.run.name}` (or "
             f"`streetlens analyze {sel.run.name} --reliability`): a few minutes on a CPU. It checks "
             "Grad-CAM, gradients, guided backprop, guided Grad-CAM and integrated gradients.")
+    st.header("Does removing a city's concepts change the prediction?")
+    concept_deletion_section()
+    sweep_section()
     st.stop()
 
 table = state.table(cache, "reliability")
@@ -126,6 +275,7 @@ else:
                                 ("deletion AUC", "random order", "insertion AUC", "random order ")})
     st.caption("AUC = mean probability of the true city over the curve (0–1). The random order is "
                "computed on the same images as each method (integrated gradients: a subset).")
+concept_deletion_section()
 
 # ------------------------------------------------------------------ localisation
 st.header("3 · Does the map point at the city's cues?")
@@ -175,6 +325,8 @@ else:
     st.caption(f"Grad-CAM on every test image (from the analysis cache); the other methods on "
                f"{li.get('others', '?')} test images, a few per city. Images without any cue of "
                "their own city cannot be scored and are excluded.")
+
+sweep_section()
 
 # ------------------------------------------------------------------ method
 with st.expander("How the verdicts are decided"):

@@ -58,7 +58,7 @@ def sample_view(sel, samples: pd.DataFrame, filtered: pd.DataFrame, labels_by_id
     probs_g = np.asarray(state.array(sel.cache, "group_probs")[r], dtype=np.float32)
     photo = display_photo(str(sel.image_path(row["path"])))
 
-    maps.header(row)
+    maps.header(row, sel.run.name)
     maps.predictions(photo, row, sel.labels, probs_c, probs_g)
     st.subheader("Where does the model look?")
     t = maps.target_controls(sel.labels, row, probs_c, probs_g)

@@ -12,7 +12,7 @@ import streamlit as st
 
 from analysis.explain.gradcam import contrastive_map, gradcam_map
 from analysis.explain.targets import Target
-from dashboard import ondemand, state, trust
+from dashboard import links, ondemand, state, trust
 from dashboard.figures import charts, images
 from dashboard.sample.pictures import small
 
@@ -87,13 +87,16 @@ def target_controls(labels, row: pd.Series, probs_c: np.ndarray, probs_g: np.nda
                      tuple(names), probs, len(labels.classes))
 
 
-def header(row: pd.Series) -> None:
+def header(row: pd.Series, run: str | None = None) -> None:
     ok = RIGHT if row["correct"] else WRONG
     gok = RIGHT if row["correct_group"] else WRONG
     st.markdown(
         f"### `{row['id']}` — true **{row['class']}** ({row['group']}), {row['split']} split")
+    cities = list(dict.fromkeys([str(row["class"]), str(row["pred_class"])]))
+    portraits = (" · what makes a street look like " + " or ".join(links.city_link(run, c) for c in cities) + "?"
+                 if run else "")
     st.markdown(f"Predicted **{row['pred_class']}** {row['p_pred']:.1%} {ok} · group "
-                f"**{row['pred_group']}** {row['p_group']:.1%} {gok}")
+                f"**{row['pred_group']}** {row['p_group']:.1%} {gok}{portraits}")
 
 
 def predictions(photo, row, labels, probs_c, probs_g) -> None:

@@ -4,11 +4,17 @@ follow the split and the URL."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from analysis.explain.concepts.contrast import signed
+from analysis.precompute import concept_views, missing_hint
+from analysis.store import RunCache
 
 PAGE = "errors"  # dashboard/app_pages/errors.py, for the run_page fixture
 ID = re.compile(r"^`([0-9a-f]+)` · \*\*(\w+)\*\* → \*\*(\w+)\*\*")
@@ -98,13 +104,19 @@ def test_most_confident_mistakes(dashboard_env, samples, run_page, sections, no_
     assert [i for i, _, _ in group] == list(gwrong["id"])
 
 
-def test_every_figure_has_export_buttons(dashboard_env, run_page):
+def test_every_figure_has_export_buttons(dashboard_env, samples, run_page):
     """Confusion matrix and error rates of the city head, confusion matrix and per-city
-    errors of the group head: each one PNG, SVG and PDF button (Chromium is there: `make
-    test` installs it), and nothing else."""
+    errors of the group head, and (when there is a mistake) the concept bars of the picked
+    one: each one PNG, SVG and PDF button (Chromium is there: `make test` installs it), and
+    nothing else."""
     at = run_page(split="all")
     keys = sorted(b.proto.id.split("-", 2)[-1] for b in at.get("download_button"))
     figures = ["confusion-city-all", "error-rate-city-all", "confusion-group-all", "group-error-rate-city-all"]
+    true, pred = pick_cell(samples)
+    if true != pred:  # the default cell is the most confused one; its most confident image is picked
+        first = samples[(samples["class"] == true) & (samples["pred_class"] == pred)] \
+            .sort_values("p_pred", ascending=False, kind="stable").iloc[0]
+        figures.append(f"why-{pred}-over-{true}-{first['id']}")
     assert keys == sorted(f"dl-{f}-{fmt}" for f in figures for fmt in ("png", "svg", "pdf"))
 
 
@@ -117,3 +129,124 @@ def test_without_a_browser_charts_offer_html_and_say_why(dashboard_env, monkeypa
     assert any("needs Chrome or Chromium" in c.value for c in at.caption)
     # pictures (the Grad-CAM strips are not charts) still export as files
     assert not any(lab.startswith("PNG") and "chart" in lab for lab in labels)
+
+
+# ------------------------------------------------------------------ why this city
+@pytest.fixture
+def own_cache(analysed_run, tmp_path, monkeypatch):
+    """A copy of the analysed cache to write into, with at least one mistake: the tiny run
+    may classify every image right, so the most confident right test image of the first
+    class is then said to be predicted as the second (its removal effects are real)."""
+    run, cache, roots = analysed_run
+    root = tmp_path / "cache"
+    shutil.copytree(cache.root, root / run.name)
+    for k, v in {**roots, "STREETLENS_CACHE": str(root)}.items():
+        monkeypatch.setenv(k, v)
+    c = RunCache(root / run.name)
+    s = c.samples()
+    if s["correct"].all():
+        classes = list(run.labels.classes)
+        i = s[s["class"] == classes[0]].index[0]
+        s.loc[i, ["pred_class", "correct"]] = [classes[1], False]
+        c.write_table("samples", s)
+    return run, c
+
+
+def why_chart(at: AppTest) -> dict | None:
+    specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+    return next((f for f in specs if "towards" in f["layout"]["xaxis"]["title"]["text"]), None)
+
+
+def section_markdown(at: AppTest, walk, title: str) -> list[str]:
+    out, inside = [], False
+    for el in walk(at.main):
+        if el.type == "subheader":
+            inside = el.value == title
+        elif inside and el.type == "markdown":
+            out.append(el.value)
+    return out
+
+
+def first_mistake(run, c) -> pd.Series:
+    s = c.samples()
+    wrong = s[~s["correct"].astype(bool)].sort_values("p_pred", ascending=False, kind="stable")
+    r = wrong.iloc[0]
+    return r
+
+
+def test_why_line_and_bars_for_the_picked_mistake(own_cache, run_page, walk, no_problems):
+    run, c = own_cache
+    r = first_mistake(run, c)
+    at = run_page(split="all", true=r["class"], pred=r["pred_class"])
+    no_problems(at)
+    want = concept_views.error_explanations(c, list(run.labels.classes), c.samples(), top=None)
+    first = want[want["true"].eq(r["class"]) & want["predicted"].eq(r["pred_class"])] \
+        .sort_values("p_pred", ascending=False, kind="stable")["id"].iat[0]
+    mine = want[want["id"] == first]
+    assert at.selectbox(key="w_why").value == first
+    lines = [m for m in section_markdown(at, walk, "Why this city and not that one") if " over " in m]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.startswith(f'<b><a href="portrait?run={run.name}&amp;city={r["pred_class"]}" target="_self">')
+    for k in mine.head(3).to_dict("records"):  # strongest three, in order, each linked to its portrait card
+        city = r["pred_class"] if k["contribution"] >= 0 else r["class"]
+        assert f'city={city}&amp;concept={k["concept"]}" target="_self">\'' in line
+        assert f"<b>{signed(k['contribution'])}</b>" in line
+    positions = [line.index(f"concept={k}\"") for k in mine["concept"].head(3)]
+    assert positions == sorted(positions)
+    # the bar chart: the strongest eight, with the same numbers, red towards the predicted city
+    chart = why_chart(at)
+    assert chart is not None
+    assert chart["data"][0]["x"] == pytest.approx(mine["contribution"].head(8).tolist(), abs=1e-6)
+    assert r["pred_class"] in chart["layout"]["xaxis"]["title"]["text"]
+    # the same line under the image in the cell's list
+    cell = [m for m in section_markdown(at, walk, "Images in a cell") if " over " in m]
+    assert line in cell
+
+
+def test_confused_pairs_with_their_separating_concepts(own_cache, run_page, walk, no_problems):
+    run, c = own_cache
+    r = first_mistake(run, c)
+    at = run_page(split="all", true=r["class"], pred=r["pred_class"])
+    no_problems(at)
+    pairs = concept_views.pair_view(c, list(run.labels.classes), c.samples())
+    lines = section_markdown(at, walk, "Confused pairs")
+    assert len(lines) == min(len(pairs.groupby(["true", "predicted"])), 8)
+    top = pairs.iloc[0]
+    n = int(top["images"])
+    assert lines[0].startswith(f'<b><a href="portrait?run={run.name}&amp;city={top["true"]}" target="_self">'
+                               f'{top["true"]}</a></b> taken for <b>')
+    assert f'>{n} image{"s" if n != 1 else ""}</a>; separating concepts: ' in lines[0]
+    first = pairs[(pairs["true"] == top["true"]) & (pairs["predicted"] == top["predicted"])]
+    assert f"<b>{signed(first['contribution'].iat[0])}</b>" in lines[0]
+    assert f"errors?run={run.name}&amp;split=all&amp;true={top['true']}&amp;pred={top['predicted']}" in lines[0]
+
+
+def test_a_concept_name_with_html_is_shown_as_typed(own_cache, run_page, walk, no_problems):
+    run, c = own_cache
+    r = first_mistake(run, c)
+    want = concept_views.error_explanations(c, list(run.labels.classes), c.samples(), top=1)
+    k = int(want[want["id"] == r["id"]]["concept"].iat[0])
+    concept_views.name_concept(c, k, "<b>x</b>")
+    at = run_page(split="all", true=r["class"], pred=r["pred_class"])
+    no_problems(at)
+    line = [m for m in section_markdown(at, walk, "Why this city and not that one") if " over " in m][0]
+    assert "'&lt;b&gt;x&lt;/b&gt;'" in line and "<b>x</b>" not in line
+    assert "(auto)</span>" not in line.split("&lt;/b&gt;'</a>")[1][:12]  # a user's name is not automatic
+    assert why_chart(at)["layout"]["yaxis"]["ticktext"][0] == "&lt;b&gt;x&lt;/b&gt;"
+
+
+def test_without_removal_effects_or_with_a_broken_names_file(own_cache, run_page, no_problems):
+    run, c = own_cache
+    c.names().path.write_text("{not json", encoding="utf-8")
+    at = run_page(split="all")
+    no_problems(at)
+    assert any("is not valid JSON" in w.value and "automatic names shown meanwhile" in w.value for w in at.warning)
+    assert why_chart(at) is not None
+    c.remove("concept_removal_logits")
+    at = run_page(split="all")
+    no_problems(at)
+    infos = [i.value for i in at.info if i.value.startswith("Not computed yet")]
+    assert infos == [f"Not computed yet: {missing_hint(run.name, 'concept_removal_logits')}."]
+    assert "--stages concept_effects" in infos[0]
+    assert why_chart(at) is None

@@ -3,6 +3,7 @@ hand-made reliability table are shown as written; without the checks the page sa
 to run them; the real stage's output renders."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analysis.explain.concepts.sweep import MIN_COMPLETENESS, MIN_STABLE
 from analysis.explain.reliability.sampling import long_form
+from analysis.precompute import concept_views
 from analysis.store import RunCache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,7 +123,9 @@ def test_verdicts_and_numbers_shown(rel_env):
     loc = next(f for f in frames if "pointing game" in f.columns).set_index("method")
     assert loc.loc["Grad-CAM", "pointing game"] == pytest.approx(0.87)
     assert loc.loc["Grad-CAM", "excluded (no cue of its city)"] == 2
-    assert len(at.get("plotly_chart")) == 5  # randomisation, deletion, insertion, pointing, per class
+    # randomisation, deletion, insertion, the same two for concepts, pointing, per class
+    assert [c.key for c in at.get("plotly_chart")] == ["rel_rand", "rel_del", "rel_ins", "rel_concept_del",
+                                                       "rel_concept_ins", "rel_pg", "rel_pg_class"]
 
 
 def test_switching_schedule_and_metric(rel_env):
@@ -139,6 +144,8 @@ def test_not_checked_yet(rel_env):
     assert not at.exception
     info = " ".join(i.value for i in at.info)
     assert f"streetlens reliability {run.name}" in info and "Not checked yet" in info
+    # the concept checks do not need the pixel ones
+    assert [c.key for c in at.get("plotly_chart")] == ["rel_concept_del", "rel_concept_ins"]
 
 
 def test_real_stage_output_renders(rel_env):
@@ -156,3 +163,89 @@ def test_real_stage_output_renders(rel_env):
     assert any("no cue annotations" in i.value for i in at.info)  # the tiny run has no ground truth
     table = cache.reliability()
     assert np.isfinite(table[table["check"] == "faithfulness"]["value"]).all()
+
+
+# ------------------------------------------------------------------ concepts
+CONCEPT_CURVES = {"tokyo": ([0.8, 0.4, 0.2], [0.8, 0.7, 0.6]), "paris": ([0.6, 0.5, 0.45], [0.6, 0.66, 0.7])}
+
+
+def write_concept_curves(cache: RunCache) -> None:
+    """Two cities, two concepts; tokyo's ranked order (validation effects): concept 1, then 0."""
+    rows = []
+    for city, (ranked, random) in CONCEPT_CURVES.items():
+        for order, ps in (("ranked", ranked), ("random", random)):
+            for step, p in enumerate(ps):
+                for curve, v in (("deletion", p), ("insertion", 1 - p)):
+                    rows.append({"target": city, "curve": curve, "order": order, "step": step,
+                                 "fraction": step / 2, "p": v, "images": 5})
+    cache.write_table("concept_curves", pd.DataFrame(rows))
+    eff = cache.table("concept_effects")
+    eff.loc[(eff["split"] == "val") & (eff["target"] == "tokyo"), "effect"] = \
+        eff.loc[(eff["split"] == "val") & (eff["target"] == "tokyo"), "concept"].map({1: 0.5}).fillna(0.0)
+    cache.write_table("concept_effects", eff)
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    return {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def test_concept_deletion_numbers_per_city(rel_env):
+    run, cache = rel_env
+    write_concept_curves(cache)
+    concept_views.name_concept(cache, 1, "<b>x</b>")
+    at = run_page(run)
+    assert not at.exception, [e.message for e in at.exception]
+    # trapezoids, dx = 1/2: ranked tokyo 0.45, paris 0.5125; random tokyo 0.7, paris 0.655;
+    # the mean over the cities: ranked 0.48125, random 0.6775, ratio 0.7103
+    body = texts(at)
+    assert ("**all cities (mean)**: deletion AUC **0.48** in order of effect vs **0.68** in random order — "
+            "ratio **0.71**") in body
+    table = next(d.value for d in at.dataframe if "AUC ranked" in d.value.columns).set_index("city")
+    assert table.loc["tokyo", ["AUC ranked", "AUC random", "drop, top 3"]].tolist() == pytest.approx([0.45, 0.7, 0.6])
+    assert table.loc["paris", "drop ratio"] == "–"  # 3 random concepts raise paris: no ratio
+    assert table.loc["tokyo", "drop ratio"] == "3.00"  # 0.6 / 0.2
+    fig = charts(at)["rel_concept_del"]
+    ranked = next(t for t in fig["data"] if t["name"].startswith("most effective first"))
+    assert ranked["y"] == pytest.approx([0.7, 0.45, 0.325])
+    at.selectbox(key="rel_concept_city").set_value("tokyo").run()
+    assert not at.exception
+    assert "**tokyo**: deletion AUC **0.45** in order of effect vs **0.70** in random order" in texts(at)
+    fig = charts(at)["rel_concept_del"]
+    ranked = next(t for t in fig["data"] if t["name"].startswith("most effective first"))
+    assert ranked["y"] == pytest.approx([0.8, 0.4, 0.2]) and ranked["name"] == "most effective first (AUC 0.45)"
+    # removed first: concept 1 (the largest validation effect on tokyo), its name as typed
+    assert ranked["customdata"][1] == "1 removed, last: &lt;b&gt;x&lt;/b&gt;"
+    ins = charts(at)["rel_concept_ins"]
+    assert next(t for t in ins["data"] if t["name"].startswith("most effective"))["y"] == pytest.approx([0.2, 0.6, 0.8])
+
+
+def test_real_concept_curves_render(rel_env):
+    run, cache = rel_env
+    at = run_page(run)
+    summary = concept_views.deletion_summary(cache.table("concept_curves"))
+    table = next(d.value for d in at.dataframe if "AUC ranked" in d.value.columns)
+    assert table["city"].tolist() == summary["target"].tolist()
+    assert table["AUC ranked"].tolist() == pytest.approx(summary["auc_ranked"].round(2).tolist())
+
+
+def test_sweep_hint_then_chart_with_the_recommendation(rel_env):
+    run, cache = rel_env
+    at = run_page(run)
+    assert any(f"No sweep yet: run `streetlens concepts sweep {run.name}`" in i.value for i in at.info)
+    assert "rel_sweep" not in charts(at)
+    reason = "block3 with k=4: its concepts keep 95% of the accuracy"
+    cache.write_table("concept_sweep", pd.DataFrame({
+        "layer": ["block2", "block2", "block3", "block3"], "k": [2, 4, 2, 4], "channels": [16] * 4,
+        "relative_error": [0.5, 0.4, 0.6, 0.45], "stable_share": [1.0, 0.5, 1.0, 0.75], "accuracy": [0.9] * 4,
+        "concept_accuracy": [0.5, 0.6, 0.7, 0.855], "completeness": [0.55, 0.66, 0.77, 0.95],
+        "negative_fraction": [0.0] * 4, "recommended": [False, False, False, True],
+        "reason": ["", "", "", reason]}))
+    at = run_page(run)
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(s.value == f"**Recommended:** {reason}." for s in at.success)
+    fig = charts(at)["rel_sweep"]
+    rec = [t for t in fig["data"] if t["name"] == "recommended"]
+    assert [(t["x"], t["y"]) for t in rec] == [([4], [0.45]), ([4], [0.75]), ([4], [0.95])]
+    assert sorted(s["y0"] for s in fig["layout"]["shapes"]) == [MIN_STABLE, MIN_COMPLETENESS]
+    table = next(d.value for d in at.dataframe if "stable concepts" in d.value.columns)
+    assert table["recommended"].tolist() == [False, False, False, True]

@@ -74,3 +74,10 @@ def strongest(contributions: np.ndarray, top: int = 3) -> list[tuple[int, float]
     c = np.asarray(contributions, dtype=np.float64)
     order = np.argsort(-np.abs(c), kind="stable")[:top]
     return [(int(k), float(c[k])) for k in order]
+
+
+def signed(value: float, digits: int = 2) -> str:
+    """A contribution as people write it: "+0.80", "−0.30" (a real minus sign)."""
+    v = round(float(value), digits)
+    return f"{v + 0.0:+.{digits}f}".replace("-", "−")  # + 0.0: no "−0.00"
+
