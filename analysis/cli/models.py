@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from analysis.cli.common import data_root_option, dataset_option, models_root_option, user_errors
+from analysis.cli.common import (
+    cache_root_option,
+    data_root_option,
+    dataset_option,
+    models_root_option,
+    user_errors,
+)
 
 
 @click.command("train")
@@ -93,20 +99,26 @@ def runs_cmd(models_root, as_csv):
 @click.argument("run")
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @models_root_option
+@cache_root_option
 @click.option("--top", default=3, show_default=True)
 @user_errors
-def predict_cmd(run, images, models_root, top):
-    """Classify image files with a trained RUN."""
-    from analysis.train.predict import predict_files
+def predict_cmd(run, images, models_root, cache_root, top):
+    """Classify image files with a trained RUN; warn above the prediction of a photo that
+    looks unlike any training photo (needs the run's `ood` analysis stage)."""
+    from analysis.precompute.ood_check import predict_with_ood
     from analysis.train.runs import open_run
 
-    table = predict_files(open_run(run, models_root), images, top=top)
-    for row in table.to_dict("records"):
+    result = predict_with_ood(open_run(run, models_root), images, top=top, cache_root=cache_root)
+    if result.note:
+        click.echo(f"note: {result.note}")
+    for row in result.table.to_dict("records"):
         if isinstance(row.get("error"), str):
             click.echo(f"{row['file']}: skipped, {row['error']}")
-        else:
-            click.echo(f"{row['file']}: {row['city']} ({row['p']:.2f}), {row['group']} "
-                       f"({row['p_group']:.2f})  top: {row['top']}")
+            continue
+        if row.get("ood_flagged") is True:
+            click.echo(f"WARNING {row['file']}: {row['ood_message']}")
+        click.echo(f"{row['file']}: {row['city']} ({row['p']:.2f}), {row['group']} "
+                   f"({row['p_group']:.2f})  top: {row['top']}")
 
 
 @click.group()

@@ -68,7 +68,7 @@ class TrainingIndex:
         self.index = NearestNeighbors(metric="cosine", algorithm="brute").fit(np.asarray(feats, np.float32))
 
     @classmethod
-    def from_samples(cls, samples, features: np.ndarray) -> "TrainingIndex":
+    def from_samples(cls, samples, features: np.ndarray) -> TrainingIndex:
         """The training rows of a samples table (every row when there are none)."""
         rows = samples["row"].to_numpy()[samples["split"].to_numpy() == "train"]
         if not len(rows):
@@ -81,10 +81,3 @@ class TrainingIndex:
         dist, idx = self.index.kneighbors(np.asarray(query, np.float32).reshape(1, -1), n_neighbors=k)
         return self.rows[idx[0]], (1.0 - dist[0]).astype(np.float32)
 
-
-def typical_similarity(neighbor_dist: np.ndarray, percentile: float = 5.0) -> float | None:
-    """The ``percentile``-th percentile of the dataset images' similarity to their nearest
-    training image: a photo below it is farther from the training data than almost any
-    dataset image (None without neighbours)."""
-    d = np.asarray(neighbor_dist)
-    return float(np.percentile(1.0 - d[:, 0], percentile)) if d.size else None

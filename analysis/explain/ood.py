@@ -19,6 +19,7 @@ from analysis.explain.embedding import TrainingIndex
 
 K = 8
 PERCENTILE = 99.0
+SPLIT_WORDS = {"val": "validation", "test": "test", "all": "dataset"}
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,62 @@ class Calibration:
         return asdict(self)
 
     @classmethod
-    def from_record(cls, record: dict) -> "Calibration":
+    def from_record(cls, record: dict) -> Calibration:
         return cls(**{f: record[f] for f in cls.__dataclass_fields__})
 
+    @property
+    def split_words(self) -> str:
+        return SPLIT_WORDS.get(self.calibrated_on, self.calibrated_on)
+
     def message(self, score: float) -> str:
-        """The warning a user reads above the prediction of an unusual photo."""
-        return (f"This photo looks unlike any training photo: its {self.k} nearest training images are "
+        """The warning a user reads above the prediction of an unusual photo (one line)."""
+        return (f"This photo looks unlike any training photo: its {self.k} nearest training photos are "
                 f"{score:.2f} away on average (cosine distance of the features the model classifies), "
-                f"more than {self.percentile:g} % of the {self.calibrated_on} images "
-                f"(threshold {self.threshold:.2f}, typical {self.median:.2f}). "
-                "Read the prediction as a guess outside what the model learned.")
+                f"above the {self.threshold:.2f} threshold that {self.percentile:g} % of the "
+                f"{self.split_words} photos stay under (typical {self.median:.2f}). "
+                "Treat the prediction as a guess outside what the model learned.")
+
+    def within(self, score: float) -> str:
+        """Where an ordinary photo stands (one line)."""
+        return (f"Like the training photos: its {self.k} nearest training photos are {score:.2f} away "
+                f"on average, under the {self.threshold:.2f} out-of-distribution threshold "
+                f"(typical {self.median:.2f} on the {self.split_words} photos).")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One photo checked against a calibration."""
+    score: float
+    threshold: float
+    flagged: bool
+    text: str  # the warning when flagged, else where the photo stands; one line
+
+
+class OodCheck:
+    """A run's calibrated check of photos outside its dataset: the calibration and the
+    index of the training images' pooled features it was calibrated against."""
+
+    def __init__(self, calibration: Calibration, index: TrainingIndex):
+        self.calibration = calibration
+        self.index = index
+
+    def assess(self, pooled: np.ndarray) -> Verdict:
+        """The verdict on one photo's pooled features (what the heads see)."""
+        pooled = np.asarray(pooled, dtype=np.float32).reshape(-1)
+        if pooled.shape[0] != self.index.dim:
+            raise ValueError(f"the photo has {pooled.shape[0]} features but the analysis has "
+                             f"{self.index.dim} (stale analysis?): re-run `streetlens analyze`")
+        cal = self.calibration
+        s = score(self.index, pooled, cal.k)
+        flagged = bool(cal.flags([s])[0])
+        return Verdict(score=s, threshold=cal.threshold, flagged=flagged,
+                       text=cal.message(s) if flagged else cal.within(s))
+
+
+def missing_hint(run: str) -> str:
+    """What to do when a run has no calibration yet (one line)."""
+    return (f"No out-of-distribution check for run {run} yet: compute it with "
+            f"`streetlens analyze {run} --stages ood` to be warned about photos unlike the training ones.")
 
 
 def scores_from_neighbours(neighbor_dist: np.ndarray, k: int = K) -> np.ndarray:

@@ -16,17 +16,24 @@ from analysis.train.runs import Run, load_model
 
 
 @torch.no_grad()
-def predict_images(run: Run, images, model=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class and group probabilities for PIL images."""
+def predict_images(run: Run, images, model=None, pooled: bool = False):
+    """Class and group probabilities for PIL images; with ``pooled``, also the pooled
+    features the heads see, from the same trunk pass (``model.embed`` of the feature map,
+    what the ``forward`` stage stores)."""
     model = model or load_model(run)
     tf = run.eval_transform()
     x = torch.stack([tf(im) for im in images])
-    c, g = model(x)
-    return c.softmax(1), g.softmax(1)
+    if not pooled:
+        c, g = model(x)
+        return c.softmax(1), g.softmax(1)
+    feats = model.features(x)
+    c, g = model.head(feats)
+    return c.softmax(1), g.softmax(1), model.embed(feats)
 
 
-def predict_files(run: Run, paths: Sequence[Path], top: int = 3) -> pd.DataFrame:
-    """One row per file: top classes with probabilities, group, or the reason it failed."""
+def predict_files(run: Run, paths: Sequence[Path], top: int = 3, pooled: bool = False) -> pd.DataFrame:
+    """One row per file: top classes with probabilities, group, or the reason it failed;
+    with ``pooled``, a ``pooled`` column holds each image's pooled features."""
     labels = run.labels
     model = load_model(run)
     rows = []
@@ -36,10 +43,12 @@ def predict_files(run: Run, paths: Sequence[Path], top: int = 3) -> pd.DataFrame
         except ImageRejected as exc:
             rows.append({"file": str(path), "error": str(exc)})
             continue
-        pc, pg = predict_images(run, [img], model)
+        pc, pg, *feats = predict_images(run, [img], model, pooled=pooled)
         probs, idx = pc[0].topk(min(top, len(labels.classes)))
         row = {"file": str(path), "city": labels.classes[idx[0]], "p": float(probs[0]),
                "group": labels.groups[int(pg[0].argmax())], "p_group": float(pg[0].max())}
         row["top"] = ", ".join(f"{labels.classes[i]} {float(p):.2f}" for p, i in zip(probs, idx))
+        if pooled:
+            row["pooled"] = feats[0][0].float().numpy()
         rows.append(row)
     return pd.DataFrame(rows)

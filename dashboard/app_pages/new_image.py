@@ -5,6 +5,9 @@ full decode, EXIF orientation, any colour mode; corrupt files, files over the up
 limit, pictures over 64 MP and decompression bombs are refused with one line). Then, on
 the fly with the run's model (one trunk pass, ``all_class_cams``):
 
+* above the prediction, a warning when the photo looks unlike any training photo: the
+  mean cosine distance of its pooled features to its nearest training images is above
+  the run's threshold calibrated on the validation split (stage ``ood``);
 * prediction bars of both heads;
 * Grad-CAM for the top cities and for the predicted group;
 * the nearest training images by cosine similarity of the pooled features (the same
@@ -23,8 +26,10 @@ import streamlit as st
 
 from analysis.data.images import ImageRejected
 from analysis.data.upload import load_upload
-from analysis.explain.embedding import TrainingIndex, typical_similarity
+from analysis.explain.embedding import TrainingIndex
+from analysis.explain.ood import OodCheck, Verdict
 from analysis.explain.upload import PhotoExplanation, explain_photo
+from analysis.precompute.ood_check import load_ood_check
 from dashboard import export_ui, state
 from dashboard.figures import charts, images
 
@@ -69,25 +74,26 @@ def training_index(cache_root: str, mtime: float, _sel: state.Selection) -> Trai
     return TrainingIndex.from_samples(_sel.samples(), _sel.cache.features())
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _typical(cache_root: str, mtime: float, _sel: state.Selection) -> float | None:
-    return typical_similarity(_sel.cache.neighbor_dist())
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _ood_check(cache_root: str, mtimes: tuple, _sel: state.Selection) -> tuple[OodCheck | None, str | None]:
+    """The run's calibrated out-of-distribution check (or the line saying how to get it),
+    once per cache and model version."""
+    index = training_index(str(_sel.cache.root), mtimes[0], _sel) if _sel.cache.has("features") else None
+    return load_ood_check(_sel.cache, _sel.run, index=index)
 
 
-def unlike_training_warning(sel: state.Selection, a: Analysis) -> None:
-    """Say so when the photo is farther from every training image than almost any
-    dataset image is (a prediction outside what the model learned)."""
-    if not (sel.cache.has("features") and sel.cache.has("neighbor_dist")):
-        return
-    index = training_index(str(sel.cache.root), sel.cache.mtime("features"), sel)
-    if index.dim != a.pooled.shape[0]:
-        return
-    _, sims = index.nearest(a.pooled, 1)
-    typical = _typical(str(sel.cache.root), sel.cache.mtime("neighbor_dist"), sel)
-    if typical is not None and len(sims) and sims[0] < typical:
-        st.warning(f"This photo is unlike the training images: its nearest one is {sims[0]:.2f} "
-                   f"similar, while 95 % of the dataset's images have a training neighbour above "
-                   f"{typical:.2f}. Read the prediction as a guess outside what the model learned.")
+def ood_verdict(sel: state.Selection, a: Analysis) -> tuple[Verdict | None, str | None]:
+    """The photo checked against the run's calibrated threshold, or a line saying how to
+    compute the calibration."""
+    cache = sel.cache
+    mtimes = (cache.mtime("features"), cache.mtime("ood_calibration"), sel.run.files.model.stat().st_mtime)
+    check, note = _ood_check(str(cache.root), mtimes, sel)
+    if check is None:
+        return None, note
+    try:
+        return check.assess(a.pooled), None
+    except ValueError as exc:  # features of another model: the page warns about the stale analysis
+        return None, str(exc)
 
 
 def sample_url(run: str, image_id: str) -> str:
@@ -100,9 +106,15 @@ def show(sel: state.Selection, a: Analysis, name: str) -> None:
     kc = len(classes)
     top = np.argsort(-a.class_probs, kind="stable")
     pred, gpred = classes[int(top[0])], groups[int(np.argmax(a.group_probs))]
+    verdict, note = ood_verdict(sel, a)
+    if verdict is not None and verdict.flagged:
+        st.warning(verdict.text, icon="⚠️")
     st.subheader(f"Prediction: {pred} ({a.class_probs[top[0]]:.0%}) · {gpred} "
                  f"({a.group_probs.max():.0%})")
-    unlike_training_warning(sel, a)
+    if verdict is not None and not verdict.flagged:
+        st.caption(verdict.text)
+    elif note:
+        st.info(note)
     c1, c2, c3 = st.columns([1.2, 1.2, 1])
     with c1:
         st.image(a.photo, width="stretch", caption=f"{name} ({a.note})")

@@ -116,3 +116,88 @@ def test_bad_upload_gives_one_error_line(dashboard_env, name, data, words):
     msg = at.error[0].value
     assert msg.startswith(f"Cannot use {name}: ") and words in msg and "\n" not in msg
     assert not any(s.value.startswith("Prediction") for s in at.subheader)
+
+
+def noise_png(seed: int = 0) -> bytes:
+    """Uniform noise: far from every tinted training photo of the fixture."""
+    rng = np.random.default_rng(seed)
+    return png_bytes(Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)))
+
+
+def training_png(cache, dataset) -> bytes:
+    """The bytes of a training image (the one with the median distance to the others)."""
+    samples = cache.samples().merge(cache.table("ood"), on="row")
+    train = samples[samples["split"] == "train"].sort_values("score", kind="stable")
+    return dataset.image_path(train.iloc[len(train) // 2]["path"]).read_bytes()
+
+
+def ood_score(run, cache, data: bytes, tmp_path) -> float:
+    """Oracle: mean cosine distance (numpy) of the picture's pooled features (the forward
+    stage's ``all_class_cams``) to its k nearest training images."""
+    import torch
+
+    from analysis.explain.gradcam import all_class_cams
+    from analysis.precompute.stages.ood import load_calibration
+    from analysis.train.runs import load_model
+
+    path = tmp_path / "photo.png"
+    path.write_bytes(data)
+    x = run.eval_transform()(load_clean(path, min_side=16).image).unsqueeze(0)
+    with torch.no_grad():
+        q = all_class_cams(load_model(run), x).pooled[0].double().numpy()
+    samples = cache.samples()
+    feats = np.asarray(cache.features(), np.float64)[samples["split"].to_numpy() == "train"]
+    dist = 1.0 - feats @ q / (np.linalg.norm(feats, axis=1) * np.linalg.norm(q))
+    return float(np.sort(dist)[:load_calibration(cache).k].mean())
+
+
+def test_unusual_photo_gets_the_calibrated_warning_above_the_prediction(dashboard_env, walk, tmp_path):
+    from analysis.precompute.stages.ood import load_calibration
+
+    run, cache = dashboard_env
+    cal = load_calibration(cache)
+    data = noise_png()
+    s = ood_score(run, cache, data, tmp_path)
+    assert s > cal.threshold  # the fixture really puts noise outside
+    at = upload("noise.png", data)
+    assert not at.exception and not at.error
+    order = list(walk(at.main))
+    warn = [i for i, el in enumerate(order) if el.type == "warning" and "unlike any training photo" in el.value]
+    pred = next(i for i, el in enumerate(order) if el.type == "subheader" and el.value.startswith("Prediction"))
+    charts = [i for i, el in enumerate(order) if el.type == "plotly_chart"]
+    assert len(warn) == 1 and warn[0] < pred < charts[0]
+    text = order[warn[0]].value
+    assert text == cal.message(s) and "\n" not in text
+    assert f"are {s:.2f} away" in text and f"above the {cal.threshold:.2f} threshold" in text
+
+
+def test_training_photo_gets_no_warning_but_its_distance(dashboard_env, tiny_dataset, tmp_path):
+    from analysis.precompute.stages.ood import load_calibration
+
+    run, cache = dashboard_env
+    cal = load_calibration(cache)
+    data = training_png(cache, tiny_dataset)
+    s = ood_score(run, cache, data, tmp_path)
+    at = upload("train.png", data)
+    assert not at.exception and not at.error
+    assert not any("unlike any training photo" in w.value for w in at.warning)
+    shown = [c.value for c in at.caption if c.value.startswith("Like the training photos")]
+    assert shown == [cal.within(s)] and f"under the {cal.threshold:.2f} out-of-distribution threshold" in shown[0]
+
+
+def test_without_calibration_one_info_line_and_still_a_prediction(dashboard_env, analysed_run, tmp_path,
+                                                                   monkeypatch):
+    import shutil
+
+    run, cache = dashboard_env
+    root = tmp_path / "cache"
+    shutil.copytree(cache.root, root / run.name, ignore=shutil.ignore_patterns("ood_calibration.parquet"))
+    monkeypatch.setenv("STREETLENS_CACHE", str(root))
+    at = upload("noise.png", noise_png())
+    assert not at.exception and not at.error
+    assert any(s.value.startswith("Prediction: ") for s in at.subheader)
+    hints = [i.value for i in at.info if "out-of-distribution" in i.value]
+    want = (f"No out-of-distribution check for run {run.name} yet: compute it with "
+            f"`streetlens analyze {run.name} --stages ood` to be warned about photos unlike the training ones.")
+    assert hints == [want]
+    assert not any("unlike any training photo" in w.value for w in at.warning)

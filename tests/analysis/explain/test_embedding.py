@@ -3,16 +3,9 @@ index for a new photo (scikit-learn as the oracle)."""
 
 import numpy as np
 import pandas as pd
-import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from analysis.explain.embedding import (
-    TrainingIndex,
-    nearest_training_images,
-    typical_similarity,
-    umap_2d,
-    unit_rows,
-)
+from analysis.explain.embedding import TrainingIndex, nearest_training_images, umap_2d, unit_rows
 
 
 def clusters(seed=0, per=40, dim=16):
@@ -65,8 +58,3 @@ def test_training_index_finds_the_most_similar_training_rows():
     no_train = samples.assign(split="test")  # no training rows: every row is a candidate
     assert len(TrainingIndex.from_samples(no_train, feats).rows) == len(feats)
 
-
-def test_typical_similarity_is_a_percentile_of_the_nearest_neighbour_similarity():
-    d = np.array([[0.1, 0.3], [0.2, 0.4], [0.5, 0.6], [0.0, 0.1]], np.float32)
-    assert typical_similarity(d, 50.0) == pytest.approx(np.percentile([0.9, 0.8, 0.5, 1.0], 50.0))
-    assert typical_similarity(np.zeros((0, 2)), 5.0) is None

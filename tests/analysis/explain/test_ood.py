@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.explain.embedding import TrainingIndex
-from analysis.explain.ood import Calibration, calibrate, score, scores_from_neighbours
+from analysis.explain.ood import Calibration, OodCheck, calibrate, missing_hint, score, scores_from_neighbours
 
 
 def test_scores_from_neighbours_average_the_k_nearest():
@@ -44,3 +44,27 @@ def test_calibration_round_trip_and_message():
     assert Calibration.from_record(cal.record()) == cal
     text = cal.message(1.5)
     assert "unlike any training photo" in text and "1.50" in text and "99 %" in text and "\n" not in text
+
+
+def test_check_of_a_new_photo_against_the_calibrated_threshold():
+    feats = np.array([[1.0, 0, 0], [0, 1.0, 0], [1.0, 1.0, 0], [0, 0, 1.0]])
+    samples = pd.DataFrame({"row": [0, 1, 2, 3], "split": ["train", "train", "train", "val"]})
+    cal = Calibration(k=2, percentile=99.0, threshold=0.2, calibrated_on="val", images=5, median=0.1)
+    check = OodCheck(cal, TrainingIndex.from_samples(samples, feats))  # training rows 0, 1, 2
+    # [2, 0, 0]: cosine distances 0, 1 and 1 − 1/√2 to the training rows; the two nearest: 0 and 0.293
+    near = check.assess(np.array([2.0, 0, 0]))
+    assert near.score == pytest.approx((1 - 1 / np.sqrt(2)) / 2, abs=1e-6) and near.threshold == 0.2
+    assert not near.flagged
+    assert near.text == cal.within(near.score) and near.text.startswith("Like the training photos")
+    assert "0.15 away" in near.text and "0.20" in near.text
+    # the validation row's direction: orthogonal to every training row, distance 1
+    far = check.assess(feats[3])
+    assert far.score == pytest.approx(1.0, abs=1e-6) and far.flagged and far.text == cal.message(far.score)
+    assert "1.00 away" in far.text and "above the 0.20 threshold" in far.text and "validation photos" in far.text
+    with pytest.raises(ValueError, match="stale analysis"):
+        check.assess(np.ones(4))
+
+
+def test_missing_calibration_hint_is_one_line_with_the_command():
+    text = missing_hint("demo-run")
+    assert "`streetlens analyze demo-run --stages ood`" in text and "\n" not in text
