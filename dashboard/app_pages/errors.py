@@ -31,7 +31,7 @@ from analysis.store import CacheError
 from analysis.store.names import NamesError
 from dashboard import export_ui, state
 from dashboard.figures import atlas, charts, concept_charts, images
-from dashboard.links import city_link, portrait_url
+from dashboard.links import city_link, portrait_url, sample_url
 from dashboard.safe_text import plain
 
 SPLITS = {"held-out": "held-out (val + test)", "test": "test", "val": "val", "train": "train",
@@ -39,11 +39,6 @@ SPLITS = {"held-out": "held-out (val + test)", "test": "test", "val": "val", "tr
 SHOW = (12, 24, 48, 96)
 CELL = 168  # px of each picture in an image's photo | true | predicted strip
 CHART_CONFIG = {"displayModeBar": False}
-
-
-def sample_url(run: str, image_id: str) -> str:
-    """Relative link to the Sample page showing one image."""
-    return "sample?" + urlencode({"run": run, "id": image_id})
 
 
 # ------------------------------------------------------------------------ why this city

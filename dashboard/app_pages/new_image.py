@@ -30,7 +30,7 @@ from analysis.explain.embedding import TrainingIndex
 from analysis.explain.ood import OodCheck, Verdict
 from analysis.explain.upload import PhotoExplanation, explain_photo
 from analysis.precompute.ood_check import load_ood_check
-from dashboard import export_ui, state
+from dashboard import export_ui, links, state
 from dashboard.figures import charts, images
 
 TYPES = ["jpg", "jpeg", "png", "webp"]
@@ -96,10 +96,6 @@ def ood_verdict(sel: state.Selection, a: Analysis) -> tuple[Verdict | None, str 
         return None, str(exc)
 
 
-def sample_url(run: str, image_id: str) -> str:
-    return "sample?" + urlencode({"run": run, "id": image_id})
-
-
 def show(sel: state.Selection, a: Analysis, name: str) -> None:
     labels = sel.labels
     classes, groups = list(labels.classes), list(labels.groups)
@@ -111,6 +107,7 @@ def show(sel: state.Selection, a: Analysis, name: str) -> None:
         st.warning(verdict.text, icon="⚠️")
     st.subheader(f"Prediction: {pred} ({a.class_probs[top[0]]:.0%}) · {gpred} "
                  f"({a.group_probs.max():.0%})")
+    st.markdown(f"What makes a street look like {links.city_link(sel.run.name, pred)}? See its portrait.")
     if verdict is not None and not verdict.flagged:
         st.caption(verdict.text)
     elif note:
@@ -161,7 +158,7 @@ def show(sel: state.Selection, a: Analysis, name: str) -> None:
         with col:
             st.image(state.thumbnail_bytes(str(sel.image_path(r["path"])), 160), width="stretch")
             st.markdown(f"{r['class']} · {s:.2f}" + ("" if r["correct"] else " ✗")
-                        + f" [↗]({sample_url(sel.run.name, r['id'])})")
+                        + f" [↗]({links.sample_url(sel.run.name, r['id'])})")
 
 
 def main() -> None:
