@@ -121,14 +121,15 @@ def choose(cards: list[ConceptCard]) -> tuple[list[ConceptCard], list[ConceptCar
     A *clear* concept is stable, its interval excludes zero, and its effect is at least
     :data:`MIN_EFFECT` and :data:`RELATIVE_EFFECT` of the strongest stable one's; up to
     :data:`MAX_CARDS` clear ones lead, filled up to :data:`MIN_CARDS` with the next stable
-    concepts (not clear: their cards and the sentences say so)."""
+    concepts that still move it by :data:`MIN_EFFECT` (not clear: their cards and the sentences say so)."""
     positive = sorted((c for c in cards if c.effect > 0 and np.isfinite(c.effect)), key=lambda c: -c.effect)
     stable = [c for c in positive if c.stable]
     floor = max(MIN_EFFECT, RELATIVE_EFFECT * stable[0].effect) if stable else MIN_EFFECT
     for c in stable:
         c.clear = c.significant and c.effect >= floor
     lead = [c for c in stable if c.clear][:MAX_CARDS]
-    lead += [c for c in stable if not c.clear][:max(0, MIN_CARDS - len(lead))]
+    weak = [c for c in stable if not c.clear and c.effect >= MIN_EFFECT]  # never a concept that barely matters
+    lead += weak[:max(0, MIN_CARDS - len(lead))]
     left_out = [c for c in positive if not c.stable and c.significant and c.effect >= floor]
     return lead, left_out
 
@@ -163,6 +164,9 @@ def sentences(target: str, lead: list[ConceptCard], left_out: list[ConceptCard],
                    f"probability of {target} ({join_and([q(c.name) for c in weak])}: {weak[0].effect:.2f} or less)."
                    if clear else f"No concept clearly moves the probability of {target}: the concepts "
                    "explain it poorly.")
+    elif len(lead) < MIN_CARDS:
+        out.append(f"No other stable concept lowers the probability of {target} by {MIN_EFFECT} or more "
+                   "when removed.")
     elif completeness is not None and np.isfinite(completeness):
         out.append(f"Rebuilt from the concepts alone, the activations keep {completeness:.0%} of the model's "
                    f"accuracy on {target}.")

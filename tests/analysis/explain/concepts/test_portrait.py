@@ -42,11 +42,16 @@ def test_stable_significant_concepts_lead_by_effect():
 
 
 def test_tiny_effects_never_lead_as_clear_and_the_portrait_says_so():
-    eff, stab, prev, names = tables([(0, 0.40, 0.3, 0.5, True, 5), (1, 0.01, 0.005, 0.02, True, 5)])
+    eff, stab, prev, names = tables([(0, 0.40, 0.3, 0.5, True, 5), (1, 0.03, 0.005, 0.06, True, 5),
+                                     (2, 0.01, 0.005, 0.02, True, 5)])
     p = build_portrait("tokyo", eff, stab, prev, names)
+    # 1 is below a tenth of the top effect (not clear) but still moves P by 0.02: a weak filler; 2 barely matters
     assert [(c.concept, c.clear) for c in p.cards] == [(0, True), (1, False)]
     assert p.sentences[-1] == ("Beyond “c0”, no stable concept clearly moves the probability of tokyo "
-                               "(“c1”: 0.01 or less).")
+                               "(“c1”: 0.03 or less).")
+    p = build_portrait("tokyo", eff[eff["concept"] != 1], stab, prev, names)
+    assert [c.concept for c in p.cards] == [0]  # never filled up with a concept that barely matters
+    assert p.sentences[-1] == "No other stable concept lowers the probability of tokyo by 0.02 or more when removed."
 
 
 def test_completeness_closes_a_portrait_without_caveats():
