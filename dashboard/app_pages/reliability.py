@@ -20,8 +20,8 @@ from analysis.explain.concepts import sweep as concept_sweep
 from analysis.explain.reliability import verdict as vd
 from analysis.explain.reliability.maps import method_label
 from analysis.precompute import concept_views, missing_hint
-from analysis.store.names import NamesError
 from dashboard import export_ui, state
+from dashboard.concept_names import concept_labels
 from dashboard.figures import concept_charts
 from dashboard.figures import reliability as figs
 from dashboard.trust import ICONS
@@ -43,20 +43,6 @@ def concept_order(effects: pd.DataFrame, city: str, k: int) -> list[int]:
     val = effects[(effects["split"] == "val") & (effects["target"] == city)]
     order = [int(c) for c in val.sort_values("effect", ascending=False)["concept"]]
     return order + [c for c in range(k) if c not in order]
-
-
-def concept_names_plain() -> dict[int, str]:
-    """Each concept's name as plain text, marked when automatic or unstable; automatic
-    names stand in for a names file that cannot be read (said once, in one line)."""
-    try:
-        given = cache.names().names()
-    except NamesError as exc:
-        st.warning(f"{exc} (automatic names shown meanwhile)")
-        given = {}
-    labels = concept_views.concept_labels(cache, given)
-    return {int(r.concept): r.name + (" (auto)" if r.automatic else "")
-            + (" ⚠ unstable" if r.stable is not None and not pd.isna(r.stable) and not r.stable else "")
-            for r in labels.itertuples()}
 
 
 def concept_deletion_section() -> None:
@@ -82,7 +68,7 @@ def concept_deletion_section() -> None:
     choice = c1.selectbox("City", ["all cities (mean)", *cities], key="rel_concept_city")
     city = None if choice not in cities else choice
     k = int(curves["step"].max())
-    names = concept_names_plain()
+    names = concept_labels(cache)
     effects = state.table(cache, "concept_effects") if cache.has("concept_effects") else None
     removed = [names.get(c, f"concept {c}") for c in concept_order(effects, city, k)] \
         if city is not None and effects is not None else None
