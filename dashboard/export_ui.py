@@ -27,7 +27,7 @@ from PIL import Image
 
 from analysis.explain import mistakes
 from analysis.explain.concepts.importance import concept_names
-from dashboard import state
+from dashboard import featvis_ui, state
 from dashboard.figures import atlas, export, talk_pack
 
 REMEMBERED = "_talk_figures"
@@ -119,7 +119,8 @@ def cache_picture(sel: state.Selection, rel: str | None) -> Image.Image | None:
 
 
 def featvis_files(sel: state.Selection) -> dict[tuple[str, int], str]:
-    """(kind, index) → file of the run's feature visualisations (those on disk)."""
+    """(kind, index) → file of the feature visualisations the ``featvis`` stage rendered
+    (those on disk). Any unit's picture, rendered now if need be: ``featvis_ui``."""
     if not sel.cache.has("featvis"):
         return {}
     fv = state.table(sel.cache, "featvis")
@@ -132,14 +133,14 @@ def concept_cards(sel: state.Selection, n_patches: int = 6) -> list[atlas.Concep
     names = concept_names(imp)
     patches = state.table(sel.cache, "concept_patches") \
         if sel.cache.has("concept_patches") else pd.DataFrame(columns=["concept", "rank", "file"])
-    fv = featvis_files(sel)
+    concepts = sorted(int(k) for k in imp["concept"].unique())
+    pictures = featvis_ui.featvis_pictures(sel, [("concept", k) for k in concepts])
     cards = []
-    for k in sorted(imp["concept"].unique()):
-        k = int(k)
+    for k in concepts:
         city = imp[(imp["concept"] == k) & (imp["head"] == "city")]
         pk = patches[patches["concept"] == k].sort_values("rank").head(n_patches)
         cards.append(atlas.ConceptCard(
-            concept=k, name=names.get(k, f"concept {k}"), featvis=cache_picture(sel, fv.get(("concept", k))),
+            concept=k, name=names.get(k, f"concept {k}"), featvis=pictures[("concept", k)],
             patches=[p for p in (cache_picture(sel, f) for f in pk["file"]) if p is not None],
             importance=dict(zip(city["target"], city["importance"].astype(float)))))
     return cards
@@ -186,10 +187,9 @@ def summary_for(sel: state.Selection) -> tuple[talk_pack.RunSummary, dict[int, I
     notes = [f"analysis of {len(samples)} images; {int((~samples['correct']).sum())} city errors, "
              f"{int((~samples['correct_group']).sum())} group errors over all splits"]
     summary = talk_pack.run_summary(sel.run.info, imp, notes=notes)
-    fv = featvis_files(sel)
-    icons = {k: img for (kind, k), f in fv.items() if kind == "concept"
-             and (img := cache_picture(sel, f)) is not None}
-    return summary, icons
+    concepts = sorted(int(k) for k in imp["concept"].unique()) if imp is not None else []
+    pictures = featvis_ui.featvis_pictures(sel, [("concept", k) for k in concepts])
+    return summary, {k: pictures[("concept", k)] for k in concepts}
 
 
 # ------------------------------------------------------------------------ talk pack

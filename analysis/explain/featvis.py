@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -51,6 +51,27 @@ from analysis.nets.registry import MeanStd
 
 ObjectiveSpec = tuple[str, object]
 """("channel", c) or ("direction", vector of length C)."""
+
+PARAMETERISATIONS = {"fft": (True, True), "pixel": (False, True)}
+"""Name → (fft, decorrelate) of the image parameterisation: lucent's default (Fourier
+basis, decorrelated colours) or plain pixels (decorrelated colours too)."""
+TRANSFORMS = ("standard", "jitter", "none")
+"""Robustness transforms by name: lucent's ``standard_transforms`` (pad 12, jitter 8,
+scale 0.9–1.1, rotate ±10°, jitter 4), a light jitter (pad 4, jitter 4) or none."""
+
+
+def transform_preset(name: str) -> list:
+    """The lucent transforms called ``name`` (one of :data:`TRANSFORMS`)."""
+    _import_lucent()
+    from lucent.optvis import transform
+
+    if name == "standard":
+        return list(transform.standard_transforms)
+    if name == "jitter":
+        return [transform.pad(4, mode="constant", constant_value=0.5), transform.jitter(4)]
+    if name == "none":
+        return []
+    raise ValueError(f"unknown transforms {name!r}; use one of {', '.join(TRANSFORMS)}")
 
 
 class Normalized(nn.Module):
@@ -279,20 +300,34 @@ def _channels(module: nn.Module, net: nn.Module, size: int, device) -> int | Non
 
 # --------------------------------------------------------------------------- render
 def render_features(model: nn.Module, layer_name: str, objectives: Sequence[ObjectiveSpec], *,
-                    size: int = 128, steps: int = 256, seed: int = 0, batch: int = 8,
-                    mean_std=None, device: str | torch.device | None = None, lr: float = 0.05,
-                    transforms: list | None = None, fft: bool = True, decorrelate: bool = True,
-                    redirect_relu: bool = True, direction_objective: str = "dot_cossim",
-                    precision: str = "fp32", progress: bool = True) -> list[Image.Image]:
-    """Render one ``size``×``size`` image per objective, ``batch`` objectives per optimisation.
+                    size: int = 128, steps: int = 256, **kw) -> list[Image.Image]:
+    """Render one ``size``×``size`` image per objective (after ``steps`` steps); the
+    options are :func:`render_checkpoints`'."""
+    return render_checkpoints(model, layer_name, objectives, size=size, checkpoints=(steps,), **kw)[steps]
+
+
+def render_checkpoints(model: nn.Module, layer_name: str, objectives: Sequence[ObjectiveSpec], *,
+                       size: int = 128, checkpoints: Sequence[int] = (256,), seed: int = 0, batch: int = 8,
+                       mean_std=None, device: str | torch.device | None = None, lr: float = 0.05,
+                       transforms: list | str | None = None, fft: bool = True, decorrelate: bool = True,
+                       param: str | None = None, redirect_relu: bool = True,
+                       direction_objective: str = "dot_cossim", precision: str = "fp32",
+                       progress: bool = True, on_step: Callable[[int, int], None] | None = None
+                       ) -> dict[int, list[Image.Image]]:
+    """Render one ``size``×``size`` image per objective, ``batch`` objectives per
+    optimisation; step → the images after that many steps, for each of ``checkpoints``
+    (all from one optimisation: the last checkpoint's steps are all it costs).
 
     ``model``: a classifier with a ``trunk`` or any module; ``layer_name``: its
     ``get_submodule`` path (``spec.target_layer`` works on a classifier) or lucent name.
     ``objectives``: ``("channel", c)`` or ``("direction", vector (C,))`` — e.g. a concept
     from ``ConceptBasis.components``. ``mean_std``: the backbone's normalisation for
     inputs in [0, 1] (``spec.mean_std(weights)``); None feeds [0, 1] unnormalised.
-    ``transforms``: lucent robustness transforms (default ``standard_transforms``: pad,
-    jitter, scale, rotate). ``redirect_relu``: lucid's ReLU gradient redirection, so
+    ``transforms``: lucent robustness transforms, a list or a name of :data:`TRANSFORMS`
+    (default "standard": pad, jitter, scale, rotate). ``param``: a name of
+    :data:`PARAMETERISATIONS`, overriding ``fft`` / ``decorrelate``. ``on_step(done,
+    total)``: called after every optimisation step (for a progress bar).
+    ``redirect_relu``: lucid's ReLU gradient redirection, so
     channels that are dead on the grey start image still get optimised.
     ``direction_objective``: "dot_cossim" (``direction_dot_cossim``) or "cossim"
     (lucent's ``objectives.direction``).
@@ -303,15 +338,20 @@ def render_features(model: nn.Module, layer_name: str, objectives: Sequence[Obje
     """
     _import_lucent()
     from lucent.optvis import render
-    from lucent.optvis import transform as lucent_transform
     from lucent.optvis.objectives import Objective
 
+    checkpoints = sorted({int(c) for c in checkpoints})
+    if not checkpoints or checkpoints[0] < 1 or size < 8 or batch < 1:
+        raise ValueError(f"need size >= 8, steps >= 1, batch >= 1; got {size}, {checkpoints}, {batch}")
     if not objectives:
-        return []
+        return {c: [] for c in checkpoints}
     if direction_objective not in ("dot_cossim", "cossim"):
         raise ValueError(f"direction_objective must be 'dot_cossim' or 'cossim', got {direction_objective!r}")
-    if size < 8 or steps < 1 or batch < 1:
-        raise ValueError(f"need size >= 8, steps >= 1, batch >= 1; got {size}, {steps}, {batch}")
+    if param is not None:
+        if param not in PARAMETERISATIONS:
+            raise ValueError(f"unknown parameterisation {param!r}; use one of {', '.join(PARAMETERISATIONS)}")
+        fft, decorrelate = PARAMETERISATIONS[param]
+    steps = checkpoints[-1]
     path, module = _resolve(model, layer_name)
     first = next(model.parameters(), None)
     home = first.device if first is not None else torch.device("cpu")
@@ -319,9 +359,13 @@ def render_features(model: nn.Module, layer_name: str, objectives: Sequence[Obje
     inner, inner_path = _render_net(model, path)
     net = Normalized(inner, mean_std, precision=backward_precision(precision, inner, device)).to(device)
     lucent_name = lucent_layer_name(net, "net." + inner_path)
-    tf = list(lucent_transform.standard_transforms if transforms is None else transforms)
+    if transforms is None or isinstance(transforms, str):
+        tf = transform_preset(transforms or "standard")
+    else:
+        tf = list(transforms)
 
-    images: list[Image.Image] = []
+    images: dict[int, list[Image.Image]] = {c: [] for c in checkpoints}
+    total = steps * -(-len(objectives) // batch)
     moved = device != home
     try:
         if moved:
@@ -330,6 +374,14 @@ def render_features(model: nn.Module, layer_name: str, objectives: Sequence[Obje
             n_channels = _channels(module, net, size, device)
             if redirect_relu:
                 redirect_relus(net)  # removed with lucent's hooks by _guarded
+            if on_step is not None:  # one forward per step; removed by _guarded
+                done = [0]
+
+                def count(*_):
+                    done[0] += 1
+                    on_step(done[0], total)
+
+                net.register_forward_hook(count)
             for start in range(0, len(objectives), batch):
                 group = objectives[start:start + batch]
                 with _seeded_on(device, seed + start):
@@ -341,10 +393,11 @@ def render_features(model: nn.Module, layer_name: str, objectives: Sequence[Obje
                         param_f=lambda: image_param(size, len(group), device, fft=fft,
                                                     decorrelate=decorrelate),
                         optimizer=lambda params: torch.optim.Adam(params, lr=lr),
-                        transforms=tf, thresholds=(steps,), preprocess=False,
+                        transforms=tf, thresholds=tuple(checkpoints), preprocess=False,
                         progress=progress, show_image=False, fixed_image_size=size)
-                arr = np.clip(out[-1] * 255 + 0.5, 0, 255).astype(np.uint8)
-                images += [Image.fromarray(a, "RGB") for a in arr]
+                for c, batch_images in zip(checkpoints, out):
+                    arr = np.clip(batch_images * 255 + 0.5, 0, 255).astype(np.uint8)
+                    images[c] += [Image.fromarray(a, "RGB") for a in arr]
     finally:
         if moved:
             model.to(home)

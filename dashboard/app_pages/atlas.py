@@ -21,7 +21,7 @@ import streamlit as st
 
 from analysis.explain.concepts.importance import concept_names
 from analysis.precompute import missing_hint
-from dashboard import export_ui, state
+from dashboard import export_ui, featvis_ui, state
 from dashboard.figures import atlas, charts, images
 
 CHART_CONFIG = {"displayModeBar": False}
@@ -170,12 +170,10 @@ def concept_overlay(cache_root: str, row: int, path: str, concept: int, _sel: st
 
 def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame, k: int,
                    names: dict[int, str], head: str, samples: pd.DataFrame) -> None:
-    fv = export_ui.featvis_files(sel)
     st.subheader(names.get(k, f"concept {k}"))
     c1, c2, c3 = st.columns([1, 2.2, 1.6])
     with c1:
-        pic = export_ui.cache_picture(sel, fv.get(("concept", k)))
-        st.image(pic if pic is not None else images.placeholder_icon(160, "no vis"), width="stretch",
+        st.image(featvis_ui.featvis_picture(sel, "concept", k), width="stretch",
                  caption="feature visualisation: an image that excites this concept direction")
     pk = patches[patches["concept"] == k].sort_values("rank")
     with c2:
@@ -210,14 +208,14 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def card_picture(root: str, featvis: str | None, patch_files: tuple[str, ...], mtimes: tuple,
-                 _sel: state.Selection) -> np.ndarray:
-    """A concept card's picture: its feature visualisation (left, grey when none was
-    rendered) beside a 3 × 2 grid of its top patches — one image per card instead of two,
-    made once per cache version (the page shows twelve)."""
+def card_picture(root: str, concept: int, patch_files: tuple[str, ...], mtimes: tuple,
+                 _sel: state.Selection, _icon) -> np.ndarray:
+    """A concept card's picture: its feature visualisation (``_icon``, left) beside a 3 × 2
+    grid of its top patches — one image per card instead of two, made once per cache
+    version and picture (the page shows twelve)."""
     from PIL import Image
 
-    icon = export_ui.cache_picture(_sel, featvis) or images.placeholder_icon(148, "no vis")
+    icon = _icon
     pics = [p for p in (export_ui.cache_picture(_sel, f) for f in patch_files) if p is not None]
     grid = images.image_grid(pics, ncols=3, cell=72, pad=2) if pics else None
     height = grid.height if grid is not None else 152
@@ -230,15 +228,16 @@ def card_picture(root: str, featvis: str | None, patch_files: tuple[str, ...], m
 
 def concept_cards(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame,
                   names: dict[int, str], head: str, per_row: int = 3) -> None:
-    fv = export_ui.featvis_files(sel)
     concepts = sorted(int(k) for k in imp["concept"].unique())
+    icons = featvis_ui.featvis_pictures(sel, [("concept", k) for k in concepts])
     cols = st.columns(per_row)
     for i, k in enumerate(concepts):
         with cols[i % per_row].container(border=True):
             st.markdown(f"**{names.get(k, f'concept {k}')}**")
             pk = patches[patches["concept"] == k].sort_values("rank").head(6)
-            st.image(card_picture(str(sel.cache.root), fv.get(("concept", k)), tuple(pk["file"]),
-                                  cache_mtime(sel, "featvis", "concept_patches"), sel),
+            fv_file = sel.cache.featvis_path("concept", k)
+            mtimes = (*cache_mtime(sel, "concept_patches"), fv_file.stat().st_mtime if fv_file.is_file() else 0.0)
+            st.image(card_picture(str(sel.cache.root), k, tuple(pk["file"]), mtimes, sel, icons[("concept", k)]),
                      width="stretch")
             sub = imp[(imp["head"] == head) & (imp["concept"] == k)].sort_values("importance", ascending=False)
             st.markdown(charts.html_bars(sub["importance"].to_numpy(), sub["target"].tolist()),
@@ -263,6 +262,7 @@ def concepts_section(sel: state.Selection, samples: pd.DataFrame) -> None:
                "concept pushes that class's score up (red) or down (blue).")
     names = concept_names(imp, head)
     concepts = sorted(names)
+    featvis_ui.featvis_pictures(sel, [("concept", c) for c in concepts])  # any missing: one render for all
     targets = list(sel.labels.classes) if head == "city" else list(sel.labels.groups)
     gen = st.session_state.get("_atlas_hm_gen", 0)
     hm_key = f"atlas_heatmap_{head}_{gen}"

@@ -2,8 +2,8 @@
 
 * **Channels per city** — for every city (and group), the feature-map channels that push
   its score up most over its correctly classified images (the ``channels`` stage,
-  gradient × activation), each with its lucent feature visualisation where one was
-  rendered (the ``featvis`` stage).
+  gradient × activation), each with its lucent feature visualisation (precomputed by the
+  ``featvis`` stage, else rendered on first view: ``dashboard.featvis_ui``).
 * **A closer look** — one city's (or group's) top channels as attribution bars with icons,
   and for a chosen channel (``?channel=…``) the dataset images that excite it most (the
   ``channel_images`` stage), with where it fires.
@@ -21,7 +21,7 @@ import streamlit as st
 
 from analysis.explain.concepts.importance import concept_names
 from analysis.precompute import missing_hint
-from dashboard import export_ui, state
+from dashboard import export_ui, featvis_ui, state
 from dashboard.figures import charts, images
 
 CHART_CONFIG = {"displayModeBar": False}
@@ -45,17 +45,26 @@ def channel_overlay(cache_root: str, row: int, channel: int, path: str, _sel: st
     return images.overlay(photo, m, opacity=0.5, mode="mask")
 
 
-def icon(sel: state.Selection, fv: dict, kind: str, index: int, size: int = ICON):
-    pic = export_ui.cache_picture(sel, fv.get((kind, index)))
-    if pic is None:
-        return images.placeholder_icon(size, f"{'ch' if kind == 'channel' else 'c'} {index}")
-    return images.fit_square(pic, size)
+def icon(pictures: dict, kind: str, index: int, size: int = ICON):
+    """A feature visualisation of ``pictures`` (``featvis_ui.featvis_pictures``) at ``size``."""
+    return images.fit_square(pictures[(kind, int(index))], size)
+
+
+def gallery_channels(top: pd.DataFrame, fv: dict, head: str, target: str) -> list[dict]:
+    """A city's (group's) card: up to five of its top channels precomputed by the featvis
+    stage, else its top three (rendered on demand)."""
+    rows = top[(top["head"] == head) & (top["target"] == target)].sort_values("rank")
+    with_icon = [r for r in rows.to_dict("records") if ("channel", int(r["channel"])) in fv]
+    return with_icon[:5] if with_icon else rows.head(3).to_dict("records")
 
 
 def class_gallery(sel: state.Selection, top: pd.DataFrame, fv: dict, head: str = "city",
                   per_row: int = 2) -> None:
-    """One card per city / group: its top channels, with icons where rendered."""
+    """One card per city / group: its top channels with their feature visualisations."""
     targets = list(sel.labels.classes) if head == "city" else list(sel.labels.groups)
+    shown_by = {t: gallery_channels(top, fv, head, t) for t in targets}
+    pictures = featvis_ui.featvis_pictures(sel, [("channel", int(r["channel"]))
+                                                 for shown in shown_by.values() for r in shown])
     cols = st.columns(per_row)
     for i, target in enumerate(targets):
         rows = top[(top["head"] == head) & (top["target"] == target)].sort_values("rank")
@@ -64,9 +73,8 @@ def class_gallery(sel: state.Selection, top: pd.DataFrame, fv: dict, head: str =
             if rows.empty:
                 st.caption("no channel analysis")
                 continue
-            with_icon = [r for r in rows.to_dict("records") if ("channel", int(r["channel"])) in fv]
-            shown = with_icon[:5] if with_icon else rows.head(3).to_dict("records")
-            st.image([icon(sel, fv, "channel", int(r["channel"])) for r in shown],
+            shown = shown_by[target]
+            st.image([icon(pictures, "channel", int(r["channel"])) for r in shown],
                      caption=[f"ch {int(r['channel'])} · {r['attribution']:+.3f}" for r in shown],
                      width=ICON)
             rest = [r for r in rows.to_dict("records") if r not in shown]
@@ -75,7 +83,7 @@ def class_gallery(sel: state.Selection, top: pd.DataFrame, fv: dict, head: str =
                                                 for r in rest[:7]))
 
 
-def closer_look(sel: state.Selection, top: pd.DataFrame, fv: dict, samples: pd.DataFrame) -> None:
+def closer_look(sel: state.Selection, top: pd.DataFrame, samples: pd.DataFrame) -> None:
     st.header("A closer look")
     options = [f"city:{c}" for c in sel.labels.classes] + [f"group:{g}" for g in sel.labels.groups]
     options = [o for o in options if ((top["head"] == o.split(":")[0]) &
@@ -90,18 +98,18 @@ def closer_look(sel: state.Selection, top: pd.DataFrame, fv: dict, samples: pd.D
     rows = top[(top["head"] == head) & (top["target"] == name)].sort_values("rank")
     channels = [int(c) for c in rows["channel"]]
     channel = _channel_box(channels, c2)
+    pictures = featvis_ui.featvis_pictures(sel, [("channel", c) for c in channels])
     left, right = st.columns([1.2, 1])
     with left:
         fig = charts.channel_bars(rows["attribution"].to_numpy(), channels,
-                                  icons=[icon(sel, fv, "channel", c, 64) for c in channels],
+                                  icons=[icon(pictures, "channel", c, 64) for c in channels],
                                   title=f"Channels that make it {name}")
         st.plotly_chart(fig, width="stretch", theme=None, config=CHART_CONFIG, key="features_bars")
         export_ui.download_buttons(fig, f"channels-{head}-{name}")
     with right:
         st.markdown(f"**Channel {channel}**")
-        big = icon(sel, fv, "channel", channel, 224)
-        st.image(big, width=224, caption="feature visualisation" if ("channel", channel) in fv
-                 else "no feature visualisation rendered for this channel")
+        st.image(icon(pictures, "channel", channel, 224), width=224,
+                 caption="feature visualisation: an image optimised to excite this channel")
         st.caption(f"Attribution towards {name}: {float(rows[rows['channel'] == channel]['attribution'].iat[0]):+.3f} "
                    "(mean gradient × activation over its correctly classified images).")
     if not sel.cache.has("channel_images"):
@@ -134,7 +142,7 @@ def _channel_box(channels: list[int], container) -> int:
     return int(choice)
 
 
-def concept_gallery(sel: state.Selection, fv: dict, per_row: int = 6) -> None:
+def concept_gallery(sel: state.Selection, per_row: int = 6) -> None:
     st.header("Concepts")
     if not sel.cache.has("concept_importance"):
         st.info(f"No concepts yet: run {missing_hint(sel.run.name, 'concept_importance')}.")
@@ -145,10 +153,11 @@ def concept_gallery(sel: state.Selection, fv: dict, per_row: int = 6) -> None:
                "excite it), named after the city it helps most. Open one in the Atlas for its "
                "patches and importance.")
     concepts = sorted(names)
+    pictures = featvis_ui.featvis_pictures(sel, [("concept", k) for k in concepts])
     cols = st.columns(per_row)
     pics = []
     for i, k in enumerate(concepts):
-        pic = icon(sel, fv, "concept", k, 160)
+        pic = icon(pictures, "concept", k, 160)
         pics.append(pic)
         with cols[i % per_row]:
             st.image(pic, width="stretch")
@@ -172,16 +181,15 @@ def main() -> None:
         st.header("Channels per city")
         st.caption("For each city, the channels of the target layer that push its score up most "
                    "(gradient × activation, over its correctly classified images). Icons are "
-                   "lucent feature visualisations; channels without one are listed after.")
-        if not fv:
-            st.info(f"No feature visualisations yet: run {missing_hint(sel.run.name, 'featvis')}.")
+                   "lucent feature visualisations (images optimised to excite the channel); "
+                   "the other top channels are listed after.")
         class_gallery(sel, top, fv)
         with st.expander("Group head (" + " / ".join(sel.labels.groups) + ")"):
             class_gallery(sel, top, fv, head="group")
         st.divider()
-        closer_look(sel, top, fv, samples)
+        closer_look(sel, top, samples)
     st.divider()
-    concept_gallery(sel, fv)
+    concept_gallery(sel)
 
 
 if __name__ == "__main__":

@@ -11,24 +11,25 @@ import streamlit as st
 from analysis.explain import evidence
 from analysis.explain.concepts.factorize import neuron_groups
 from analysis.precompute import missing_hint
+from analysis.precompute.stages.featvis import SAMPLE_CHANNELS
 from analysis.store import RunCache
-from dashboard import state, trust
+from dashboard import featvis_ui, state, trust
 from dashboard.figures import charts, images
 from dashboard.sample.maps import Explained
-from dashboard.sample.pictures import featvis_icons, icon, small
+from dashboard.sample.pictures import icon, small
 
-N_CHANNELS = 8
+N_CHANNELS = SAMPLE_CHANNELS  # the featvis stage precomputes the first image's
 
 
 def channels(sel, row: pd.Series, photo, t: Explained, display: dict) -> None:
     r = int(row["row"])
     v = evidence.target_vector(state.array(sel.cache, "channel_attr")[r], t.a, t.b, t.n_classes)
     top = evidence.top_channels(v, N_CHANNELS)
-    icons = featvis_icons(sel)
-    icon_imgs = [icon(icons.get(("channel", c)), f"ch {c}", 40) for c in top]
+    pictures = featvis_ui.featvis_pictures(sel, [("channel", c) for c in top])
+    icon_imgs = [icon(pictures[("channel", c)], 40) for c in top]
     st.caption(f"The feature-map channels whose gradient × activation pushes most towards "
-               f"{t.text()} in this image. Icons: feature visualisations (grey: none rendered "
-               f"for that channel).")
+               f"{t.text()} in this image. Icons: feature visualisations (an image optimised "
+               f"to excite the channel; rendered on first view and kept).")
     c1, c2 = st.columns([1.1, 1.4])
     with c1:
         st.markdown(charts.html_bars(v[top], [f"channel {c}" for c in top], value_format="+.3f",
@@ -97,7 +98,7 @@ def concepts(sel, row: pd.Series, photo, t: Explained, display: dict) -> None:
     r = int(row["row"])
     alpha = evidence.target_vector(state.array(sel.cache, "gradients")[r], t.a, t.b, t.n_classes)
     order, maps, share = evidence.concept_evidence(state.array(sel.cache, "concept_maps")[r], comps, alpha)
-    icons = featvis_icons(sel)
+    pictures = featvis_ui.featvis_pictures(sel, [("concept", int(i)) for i in order])
     patches = state.table(sel.cache, "concept_patches") if sel.cache.has("concept_patches") \
         else pd.DataFrame(columns=["concept", "rank", "file"])
     st.caption(f"Dataset-wide concepts (NMF of the whole dataset's activations) found in this "
@@ -109,7 +110,7 @@ def concepts(sel, row: pd.Series, photo, t: Explained, display: dict) -> None:
     thumb = small(photo, 200)
     for i in order:
         c1, c2, c3 = st.columns([0.7, 1, 2.6], vertical_alignment="center")
-        c1.image(icon(icons.get(("concept", i)), f"concept {i}", 96), width="stretch", caption=f"concept {i}")
+        c1.image(icon(pictures[("concept", int(i))], 96), width="stretch", caption=f"concept {i}")
         c2.image(images.tint_overlay(thumb, maps[i], images.GROUP_COLORS[i % 10]), width="stretch",
                  caption=f"in this image · {share[i]:+.0%}")
         files = patches[patches["concept"] == i].sort_values("rank")["file"].head(6).tolist()

@@ -1,5 +1,5 @@
 """Pictures the Sample page shows, at display size and cached (a sample change redraws
-only what changed)."""
+only what changed). Feature visualisations come from ``dashboard.featvis_ui``."""
 
 from __future__ import annotations
 
@@ -34,29 +34,9 @@ def small(photo: np.ndarray, side: int = 160) -> np.ndarray:
     return np.asarray(im)
 
 
-@st.cache_data(show_spinner=False)
-def icon(path: str | None, text: str, size: int = 64) -> np.ndarray:
-    """A feature visualisation as a square icon, or a grey placeholder saying ``text``."""
-    if path:
-        try:
-            return images.to_rgb_array(images.fit_square(path, size))
-        except OSError:
-            pass
-    return images.to_rgb_array(images.placeholder_icon(size, text))
-
-
-@st.cache_data(show_spinner=False)
-def _featvis(root: str, mtime: float, _sel) -> dict[tuple[str, int], str]:
-    table = state.table(_sel.cache, "featvis")
-    return {(k, int(i)): str(_sel.cache.resolve(f)) for k, i, f in zip(table["kind"], table["index"], table["file"])
-            if _sel.cache.resolve(f).is_file()}
-
-
-def featvis_icons(sel) -> dict[tuple[str, int], str]:
-    """(kind, index) → feature-visualisation file of the run (those rendered)."""
-    if not sel.cache.has("featvis"):
-        return {}
-    return _featvis(str(sel.cache.root), sel.cache.mtime("featvis"), sel)
+def icon(picture: Image.Image, size: int = 64) -> np.ndarray:
+    """A feature visualisation (``dashboard.featvis_ui``) as a square icon."""
+    return images.to_rgb_array(images.fit_square(picture, size))
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
