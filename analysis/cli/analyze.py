@@ -62,11 +62,17 @@ def list_stages(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="A stage parameter without an option of its own, e.g. --set stability_refits=8 "
                    "(see --list-stages); repeatable.")
+# defaults spelled as in AnalyzeConfig / DemoConfig (importing them here would load torch
+# for `--help`); tests/analysis/cli/test_analyze_defaults.py keeps them equal
 @click.option("--concepts", "n_concepts", default=12, show_default=True, help="NMF concepts.")
-@click.option("--featvis-steps", default=256, show_default=True, help="lucent optimisation steps.")
+@click.option("--featvis-steps", default=128, show_default=True, help="lucent optimisation steps.")
 @click.option("--featvis-size", default=128, show_default=True, help="Feature-visualisation size (px).")
-@click.option("--featvis-lr", default=0.05, show_default=True,
-              help="lucent's Adam step (0.1 with half the steps gives similar pictures).")
+@click.option("--featvis-lr", default=0.05, show_default=True, help="lucent's Adam step.")
+@click.option("--featvis-param", type=click.Choice(["fft", "pixel"]), default="fft", show_default=True,
+              help="Image parameterisation (fft: with decorrelated colours).")
+@click.option("--featvis-transforms", type=click.Choice(["standard", "jitter", "none"]),
+              default="standard", show_default=True,
+              help="Robustness transforms (standard: lucent's; see benchmarks/bench_featvis.py).")
 @click.option("--featvis-precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto",
               show_default=True,
               help="auto: bf16 where it is native and faster (not for depthwise convs on a CPU).")
@@ -77,13 +83,14 @@ def list_stages(ctx: click.Context, _param, value: bool) -> None:
               help="Also run the reliability checks (opt-in; see `streetlens reliability`).")
 @user_errors
 def analyze_cmd(run, models_root, dataset_name, cache_root, stages, redo, settings, n_concepts, featvis_steps,
-                featvis_size, featvis_lr, featvis_precision, batch_size, seed, device, reliability):
+                featvis_size, featvis_lr, featvis_param, featvis_transforms, featvis_precision, batch_size, seed,
+                device, reliability):
     """Precompute everything the dashboard shows for RUN (whole dataset)."""
     from analysis.precompute import AnalyzeConfig, analyze, summary_lines
 
     cfg = AnalyzeConfig(batch_size=batch_size, n_concepts=n_concepts, featvis_steps=featvis_steps,
-                        featvis_size=featvis_size, featvis_lr=featvis_lr,
-                        featvis_precision=featvis_precision, seed=seed, device=device,
+                        featvis_size=featvis_size, featvis_lr=featvis_lr, featvis_param=featvis_param,
+                        featvis_transforms=featvis_transforms, featvis_precision=featvis_precision, seed=seed, device=device,
                         stages=split_names(stages) if stages else None, redo=split_names(redo),
                         extra=parse_settings(settings))
     if reliability:
@@ -104,7 +111,8 @@ def analyze_cmd(run, models_root, dataset_name, cache_root, stages, redo, settin
 @click.option("--places/--no-places", "with_places", default=None,
               help="Also train the Places365 wideresnet18 [default: when its weights are on disk].")
 @click.option("--featvis-steps", default=48, show_default=True,
-              help="lucent steps (at lr 0.1) per feature visualisation.")
+              help="lucent steps per feature visualisation (the demo's other featvis settings: "
+                   "analysis/demo.py DemoConfig).")
 @user_errors
 def demo_cmd(data_root, models_root, cache_root, per_class, with_places, featvis_steps):
     """Build the offline demo: procedural streets, trained runs, their analysis."""
