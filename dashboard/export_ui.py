@@ -26,9 +26,11 @@ import streamlit as st
 from PIL import Image
 
 from analysis.explain import mistakes
-from analysis.explain.concepts.importance import concept_names
+from analysis.precompute import concept_views, portrait_views
 from dashboard import featvis_ui, state
+from dashboard.concept_names import concept_labels, given_names
 from dashboard.figures import atlas, export, talk_pack
+from dashboard.figures import portrait as portrait_figures
 
 REMEMBERED = "_talk_figures"
 MAX_REMEMBERED = 40
@@ -130,7 +132,7 @@ def featvis_files(sel: state.Selection) -> dict[tuple[str, int], str]:
 
 def concept_cards(sel: state.Selection, n_patches: int = 6) -> list[atlas.ConceptCard]:
     imp = state.table(sel.cache, "concept_importance")
-    names = concept_names(imp)
+    names = concept_labels(sel.cache)
     patches = state.table(sel.cache, "concept_patches") \
         if sel.cache.has("concept_patches") else pd.DataFrame(columns=["concept", "rank", "file"])
     concepts = sorted(int(k) for k in imp["concept"].unique())
@@ -176,9 +178,40 @@ def standard_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], obj
     if c.has("concept_importance"):
         imp = state.table(c, "concept_importance")
         out["Concept x city importance"] = lambda: atlas.concept_class_heatmap(
-            imp, "city", labels.classes, title="Which concepts make each city")
+            imp, "city", labels.classes, title="Which concepts make each city", names=concept_labels(c))
         out["Concept cards"] = lambda: atlas.concept_cards_figure(concept_cards(sel))
+    if not concept_views.missing(c):
+        for city in labels.classes:
+            out[f"Portrait: {city}"] = functools.partial(portrait_figure, sel, city)
     return out
+
+
+# ------------------------------------------------------------------------ portraits
+def portrait_pictures(sel: state.Selection, city: str, concepts) -> dict[int, portrait_figures.CardPictures]:
+    """Each card's pictures: feature visualisation (rendered now if missing), its 8 top
+    patches (the city's own first), and its mean map over the city's mean photo."""
+    concepts = [int(k) for k in concepts]
+    fv = featvis_ui.featvis_pictures(sel, [("concept", k) for k in concepts])
+    classes = list(sel.labels.classes)
+    mean_photo = np.asarray(state.array(sel.cache, "mean_photos")[classes.index(city)]) \
+        if sel.cache.has("mean_photos") else None
+    out = {}
+    for k in concepts:
+        ev = portrait_views.evidence(sel.cache, k, city, classes)
+        heat = portrait_figures.mean_map_picture(mean_photo, ev.mean_map) if ev.mean_map is not None else None
+        out[k] = portrait_figures.CardPictures(
+            featvis=fv.get(("concept", k)),
+            patches=[p for p in (cache_picture(sel, f) for f in ev.patches["file"]) if p is not None],
+            mean_map=heat)
+    return out
+
+
+def portrait_figure(sel: state.Selection, city: str, given: dict | None = None):
+    """``city``'s portrait as one slide (the same figure the Portrait page exports)."""
+    given = given_names(sel.cache) if given is None else given
+    p = concept_views.portrait(sel.cache, city, given)
+    return portrait_figures.portrait_figure(p, portrait_pictures(sel, city, [c.concept for c in p.cards]),
+                                            sel.run.name)
 
 
 def summary_for(sel: state.Selection) -> tuple[talk_pack.RunSummary, dict[int, Image.Image]]:
@@ -186,7 +219,13 @@ def summary_for(sel: state.Selection) -> tuple[talk_pack.RunSummary, dict[int, I
     samples = sel.samples()
     notes = [f"analysis of {len(samples)} images; {int((~samples['correct']).sum())} city errors, "
              f"{int((~samples['correct_group']).sum())} group errors over all splits"]
-    summary = talk_pack.run_summary(sel.run.info, imp, notes=notes)
+    portraits = None
+    if not concept_views.missing(sel.cache):
+        given = given_names(sel.cache)
+        portraits = {city: [(c.concept, c.effect) for c in concept_views.portrait(sel.cache, city, given).cards]
+                     for city in sel.labels.classes}
+    summary = talk_pack.run_summary(sel.run.info, imp, notes=notes, portraits=portraits,
+                                    concept_names=concept_labels(sel.cache) if sel.cache.has("concept_basis") else None)
     concepts = sorted(int(k) for k in imp["concept"].unique()) if imp is not None else []
     pictures = featvis_ui.featvis_pictures(sel, [("concept", k) for k in concepts])
     return summary, {k: pictures[("concept", k)] for k in concepts}

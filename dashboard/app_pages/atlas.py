@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.explain.concepts.importance import concept_names
 from analysis.precompute import missing_hint
-from dashboard import export_ui, featvis_ui, state
+from dashboard import export_ui, featvis_ui, links, state
+from dashboard.concept_names import concept_labels
 from dashboard.figures import atlas, charts, images
+from dashboard.safe_text import plain
 
 CHART_CONFIG = {"displayModeBar": False}
 MAX_THUMBS = 24
@@ -168,9 +169,19 @@ def concept_overlay(cache_root: str, row: int, path: str, concept: int, _sel: st
     return images.overlay(photo, np.clip(m, 0, None), opacity=0.7, mode="mask")
 
 
+def top_cities(imp: pd.DataFrame, k: int, n: int = 3) -> list[str]:
+    """The cities concept ``k`` pushes up most (city head, positive importance)."""
+    rows = imp[(imp["head"] == "city") & (imp["concept"] == k) & (imp["importance"] > 0)]
+    return rows.sort_values("importance", ascending=False)["target"].astype(str).head(n).tolist()
+
+
 def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame, k: int,
                    names: dict[int, str], head: str, samples: pd.DataFrame) -> None:
-    st.subheader(names.get(k, f"concept {k}"))
+    st.subheader(f"{k} · {plain(names.get(k, f'concept {k}'))}")
+    cities = top_cities(imp, k)
+    if cities:
+        st.markdown("Its measured effect, stability and name in the portraits of "
+                    + " · ".join(f"[{plain(c)}]({links.portrait_url(sel.run.name, c, k)})" for c in cities))
     c1, c2, c3 = st.columns([1, 2.2, 1.6])
     with c1:
         st.image(featvis_ui.featvis_picture(sel, "concept", k), width="stretch",
@@ -233,7 +244,7 @@ def concept_cards(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame
     cols = st.columns(per_row)
     for i, k in enumerate(concepts):
         with cols[i % per_row].container(border=True):
-            st.markdown(f"**{names.get(k, f'concept {k}')}**")
+            st.markdown(f"**{k} · {plain(names.get(k, f'concept {k}'))}**")
             pk = patches[patches["concept"] == k].sort_values("rank").head(6)
             fv_file = sel.cache.featvis_path("concept", k)
             mtimes = (*cache_mtime(sel, "concept_patches"), fv_file.stat().st_mtime if fv_file.is_file() else 0.0)
@@ -260,7 +271,8 @@ def concepts_section(sel: state.Selection, samples: pd.DataFrame) -> None:
                "training images: each is a part that recurs across the dataset. Importance "
                "(gradient × concept activation, averaged over a class's images): how much the "
                "concept pushes that class's score up (red) or down (blue).")
-    names = concept_names(imp, head)
+    names = concept_labels(sel.cache)
+    names = {int(k): names.get(int(k), f"concept {int(k)}") for k in imp["concept"].unique()}
     concepts = sorted(names)
     featvis_ui.featvis_pictures(sel, [("concept", c) for c in concepts])  # any missing: one render for all
     targets = list(sel.labels.classes) if head == "city" else list(sel.labels.groups)
@@ -271,7 +283,8 @@ def concepts_section(sel: state.Selection, samples: pd.DataFrame) -> None:
     k = state.url_get("concept", default, int)
     k = k if k in concepts else default
     fig = atlas.concept_class_heatmap(imp, head, targets, selected=k,
-                                      title=f"Concept × {head} importance (click a cell to open its concept)")
+                                      title=f"Concept × {head} importance (click a cell to open its concept)",
+                                      names=names)
     st.plotly_chart(fig, width="stretch", theme=None, on_select="rerun", selection_mode="points",
                     key=hm_key, config=CHART_CONFIG)
     export_ui.download_buttons(fig, f"concept-x-{head}-importance")

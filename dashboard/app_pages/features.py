@@ -7,8 +7,8 @@
 * **A closer look** — one city's (or group's) top channels as attribution bars with icons,
   and for a chosen channel (``?channel=…``) the dataset images that excite it most (the
   ``channel_images`` stage), with where it fires.
-* **Concepts** — the feature visualisation of every concept direction, named after the
-  city it helps most, linking to its card in the Atlas.
+* **Concepts** — the feature visualisation of every concept direction, with the name it
+  goes by (the user's, else the automatic one), linking to its card in the Atlas.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.explain.concepts.importance import concept_names
 from analysis.precompute import missing_hint
 from dashboard import export_ui, featvis_ui, state
+from dashboard.concept_names import concept_labels
 from dashboard.figures import charts, images
+from dashboard.safe_text import plain
 
 CHART_CONFIG = {"displayModeBar": False}
 ICON = 112
@@ -148,10 +149,11 @@ def concept_gallery(sel: state.Selection, per_row: int = 6) -> None:
         st.info(f"No concepts yet: run {missing_hint(sel.run.name, 'concept_importance')}.")
         return
     imp = state.table(sel.cache, "concept_importance")
-    names = concept_names(imp)
+    labels = concept_labels(sel.cache)
+    names = {int(k): labels.get(int(k), f"concept {int(k)}") for k in imp["concept"].unique()}
     st.caption("The feature visualisation of each concept direction (an image optimised to "
-               "excite it), named after the city it helps most. Open one in the Atlas for its "
-               "patches and importance.")
+               "excite it), with the name it goes by ((auto): not named by anyone yet). Open one in the "
+               "Atlas for its patches and importance, or a city's portrait for its measured effect.")
     concepts = sorted(names)
     pictures = featvis_ui.featvis_pictures(sel, [("concept", k) for k in concepts])
     cols = st.columns(per_row)
@@ -161,8 +163,8 @@ def concept_gallery(sel: state.Selection, per_row: int = 6) -> None:
         pics.append(pic)
         with cols[i % per_row]:
             st.image(pic, width="stretch")
-            st.markdown(f"**{names[k]}** [↗]({page_url('atlas', run=sel.run.name, concept=k)})")
-    grid = images.image_grid(pics, ncols=per_row, cell=160, pad=6, captions=[names[k] for k in concepts])
+            st.markdown(f"**{k} · {plain(names[k])}** [↗]({page_url('atlas', run=sel.run.name, concept=k)})")
+    grid = images.image_grid(pics, ncols=per_row, cell=160, pad=6, captions=[f"{k} · {names[k]}" for k in concepts])
     export_ui.download_buttons(grid, "concept-featvis")
 
 

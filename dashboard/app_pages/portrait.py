@@ -20,6 +20,7 @@ import streamlit as st
 from analysis.precompute import concept_views, missing_hint, portrait_views
 from analysis.store import CacheError
 from analysis.store.names import NamesError
+from dashboard.concept_names import given_names
 from dashboard import export_ui, links, state
 from dashboard.figures import images
 from dashboard.figures import portrait as figures
@@ -31,32 +32,8 @@ CUE_IOU = 0.1  # below this a concept does not "overlap" a cue
 NEEDED_STAGES = "concept_effects,concept_stability,concept_profiles,concept_names"
 
 
-def given_names(sel: state.Selection) -> dict:
-    """The users' names; a broken names file is said in one line (the portrait goes on
-    with automatic names and the file is left as it is)."""
-    try:
-        return sel.cache.names().names()
-    except NamesError as exc:
-        st.error(str(exc))
-        return {}
-
-
-def featvis_picture(sel: state.Selection, k: int):
-    try:
-        from dashboard.featvis_ui import featvis_picture as render
-    except ImportError:  # pragma: no cover - until on-demand rendering lands
-        return export_ui.cache_picture(sel, portrait_views.featvis_file(sel.cache, "concept", k))
-    return render(sel, "concept", k)
-
-
 def card_pictures(sel: state.Selection, city: str, k: int) -> figures.CardPictures:
-    ev = portrait_views.evidence(sel.cache, k, city, sel.labels.classes)
-    patches = [p for p in (export_ui.cache_picture(sel, f) for f in ev.patches["file"]) if p is not None]
-    mean_photo = None
-    if sel.cache.has("mean_photos"):
-        mean_photo = np.asarray(state.array(sel.cache, "mean_photos")[list(sel.labels.classes).index(city)])
-    heat = figures.mean_map_picture(mean_photo, ev.mean_map) if ev.mean_map is not None else None
-    return figures.CardPictures(featvis=featvis_picture(sel, k), patches=patches, mean_map=heat)
+    return export_ui.portrait_pictures(sel, city, [k])[k]
 
 
 # ------------------------------------------------------------------------- naming
@@ -166,7 +143,7 @@ def main() -> None:
     if saved:
         k, kept = saved
         st.toast(f"concept {k} is now called “{kept}”" if kept else f"concept {k} went back to its automatic name")
-    given = given_names(sel)
+    given = given_names(sel.cache, st.error)
     portrait = concept_views.portrait(sel.cache, city, given)
     st.caption(f"Run {sel.run.name}. Concepts: NMF directions of the target layer's activations; effect: the "
                f"drop of the model's probability of {city} when a concept is removed from a test photo's "
@@ -196,8 +173,7 @@ def main() -> None:
                                    title=f"Removing each concept: drop of P({city})")
         st.plotly_chart(fig, width="stretch", theme=None, config=CHART_CONFIG, key="portrait_effects")
         export_ui.download_buttons(fig, f"portrait-{city}-effects")
-    pictures = {c.concept: card_pictures(sel, city, c.concept) for c in portrait.cards}
-    export_ui.download_buttons(lambda: figures.portrait_figure(portrait, pictures, sel.run.name),
+    export_ui.download_buttons(lambda: export_ui.portrait_figure(sel, city, given),
                                f"portrait-{city}", key=f"dl-portrait-{city}", kind="matplotlib")
     st.caption("Other cities: " + " · ".join(links.city_link(sel.run.name, c) for c in classes if c != city))
 

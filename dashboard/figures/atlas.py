@@ -8,6 +8,8 @@ basic charts come from ``dashboard.figures.images`` and ``dashboard.figures.char
 
 from __future__ import annotations
 
+import html
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -147,16 +149,19 @@ def mean_cam_grid(maps: np.ndarray, classes: Sequence[str], counts: Sequence[int
 # --------------------------------------------------------------------------- concepts
 def concept_class_heatmap(importance: pd.DataFrame, head: str = "city",
                           targets: Sequence[str] | None = None, title: str | None = None,
-                          height: int | None = None, selected: int | None = None) -> go.Figure:
+                          height: int | None = None, selected: int | None = None,
+                          names: Mapping[int, str] | None = None) -> go.Figure:
     """Concepts (rows) × classes (columns) of CRAFT importance, diverging colours
     centred on 0 (red: the concept pushes the class's logit up), values written in the
     cells. ``customdata`` is ``[concept, target]`` (clicking a cell picks its concept);
-    ``selected`` outlines one concept's row."""
+    ``selected`` outlines one concept's row; ``names`` labels the rows "k · name"
+    (escaped: plotly reads HTML in labels)."""
     m = importance_matrix(importance, head, targets)
     z = m.to_numpy(dtype=float)
     vmax = float(np.nanmax(np.abs(z))) if z.size and np.isfinite(z).any() else 1.0
     vmax = vmax or 1.0
-    ylabels = [f"concept {int(k)}" for k in m.index]
+    ylabels = [f"{int(k)} · {html.escape(names[int(k)])}" if names and int(k) in names
+               and names[int(k)] != f"concept {int(k)}" else f"concept {int(k)}" for k in m.index]
     custom = [[[int(k), str(t)] for t in m.columns] for k in m.index]
     text = [[("" if not np.isfinite(v) else f"{v:+.2f}") for v in row] for row in z]
     fig = go.Figure(go.Heatmap(

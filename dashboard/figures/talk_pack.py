@@ -26,13 +26,19 @@ class RunSummary:
     metrics: list[dict] = field(default_factory=list)  # split, head, accuracy, macro_f1, n
     per_class: list[dict] = field(default_factory=list)  # class, precision, recall (test)
     top_concepts: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    concept_names: dict[int, str] = field(default_factory=dict)  # the names the pages show
+    concept_measure: str = "importance"  # what the numbers of top_concepts are
     notes: list[str] = field(default_factory=list)
 
 
-def run_summary(info: Mapping, importance=None, n_top: int = 3, notes: Sequence[str] = ()) -> RunSummary:
+def run_summary(info: Mapping, importance=None, n_top: int = 3, notes: Sequence[str] = (),
+                concept_names: Mapping[int, str] | None = None,
+                portraits: Mapping[str, list[tuple[int, float]]] | None = None) -> RunSummary:
     """Build the summary from a run's info (``Run.info``) and, when the concepts
     stage ran, the concept importance table (city head: the ``n_top`` concepts with the
-    largest positive importance per class)."""
+    largest positive importance per class). ``portraits`` (city → its portrait's concepts
+    with their measured effect) replaces the importance when the concept effects exist:
+    the summary then says what the Portrait pages say."""
     cfg = info.get("config", {})
     ds = info.get("dataset", {})
     metrics = []
@@ -57,7 +63,17 @@ def run_summary(info: Mapping, importance=None, n_top: int = 3, notes: Sequence[
     return RunSummary(run=str(info.get("name") or cfg.get("name") or "run"),
                       dataset=str(ds.get("name") or cfg.get("dataset") or "?"),
                       n_images=ds.get("n_images"), model=model, metrics=metrics,
-                      per_class=per_class, top_concepts=top, notes=list(notes))
+                      per_class=per_class, notes=list(notes),
+                      top_concepts={c: list(v)[:n_top] for c, v in portraits.items()} if portraits else top,
+                      concept_names=dict(concept_names or {}),
+                      concept_measure="effect when removed" if portraits else "importance")
+
+
+def _concept(s: RunSummary, k: int, width: int | None = None) -> str:
+    """A concept as the summary names it ("concept k" when it has no name; "#k" on the
+    slide, where ``width`` limits it)."""
+    name = s.concept_names.get(int(k), f"concept {k}" if width is None else f"#{k}")
+    return name if width is None or len(name) <= width else name[:width - 1] + "…"
 
 
 def _pct(x) -> str:
@@ -79,9 +95,9 @@ def summary_markdown(s: RunSummary) -> str:
                   f"{r['support'] if r['support'] is not None else '–'} |" for r in s.per_class]
         lines.append("")
     if s.top_concepts:
-        lines += ["## Concepts that drive each city (importance)", ""]
+        lines += [f"## Concepts that drive each city ({s.concept_measure})", ""]
         for cls, items in s.top_concepts.items():
-            text = ", ".join(f"concept {k} ({v:+.3f})" for k, v in items) or "none positive"
+            text = ", ".join(f"{_concept(s, k)} ({v:+.3f})" for k, v in items) or "none positive"
             lines.append(f"- **{cls}**: {text}")
         lines.append("")
     lines += [f"- {n}" for n in s.notes]
@@ -148,7 +164,7 @@ def summary_figure(s: RunSummary, featvis: Mapping[int, Image.Image] | None = No
                 ax.imshow(icon, extent=(x, x + wide, y - size / 2, y + size / 2),
                           aspect="auto", zorder=2)
                 x += wide + 0.01
-            ax.text(x, y, f"#{k}  {v:+.2f}", fontsize=9, va="center", transform=ax.transAxes)
+            ax.text(x, y, f"{_concept(s, k, 18)}  {v:+.2f}", fontsize=9, va="center", transform=ax.transAxes)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     if s.notes:

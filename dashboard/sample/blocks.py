@@ -14,6 +14,7 @@ from analysis.precompute import missing_hint
 from analysis.precompute.stages.featvis import SAMPLE_CHANNELS
 from analysis.store import RunCache
 from dashboard import featvis_ui, state, trust
+from dashboard.concept_names import concept_labels
 from dashboard.figures import charts, images
 from dashboard.sample.maps import Explained
 from dashboard.sample.pictures import icon, small
@@ -108,9 +109,11 @@ def concepts(sel, row: pd.Series, photo, t: Explained, display: dict) -> None:
     if photo is None:
         return
     thumb = small(photo, 200)
+    names = concept_labels(sel.cache)
     for i in order:
         c1, c2, c3 = st.columns([0.7, 1, 2.6], vertical_alignment="center")
-        c1.image(icon(pictures[("concept", int(i))], 96), width="stretch", caption=f"concept {i}")
+        c1.image(icon(pictures[("concept", int(i))], 96), width="stretch",
+                 caption=names.get(int(i), f"concept {i}"))
         c2.image(images.tint_overlay(thumb, maps[i], images.GROUP_COLORS[i % 10]), width="stretch",
                  caption=f"in this image · {share[i]:+.0%}")
         files = patches[patches["concept"] == i].sort_values("rank")["file"].head(6).tolist()

@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 PAGE, PAGE_TIMEOUT = "atlas", 180  # dashboard/app_pages/atlas.py, for the run_page fixture
-CARD = re.compile(r"^\*\*(concept (\d+)(?: · \w+)?)\*\*$")
+CARD = re.compile(r"^\*\*(\d+) · (.+)\*\*$")  # "k · the name the concept goes by"
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_one_card_per_concept_with_its_importance(page, analysed_run, walk):
         el = order[i]
         if el.type == "markdown" and (m := CARD.match(el.value)):
             top_line = next(e.value for e in order[i + 1:] if e.type == "markdown")
-            cards[int(m.group(2))] = top_line
+            cards[int(m.group(1))] = top_line
     assert sorted(cards) == sorted(city["concept"].unique())
     for k, bars in cards.items():
         want = city[city["concept"] == k].sort_values("importance", ascending=False)
@@ -93,7 +93,8 @@ def test_heatmap_shows_the_importance_matrix(page, analysed_run):
     assert len(decode(hm[0]["z"])) == city["concept"].nunique()
     for i, row in enumerate(decode(hm[0]["z"])):
         for j, v in enumerate(row):
-            k, target = int(hm[0]["y"][i].split()[-1]), hm[0]["x"][j]
+            y = hm[0]["y"][i]  # "k · name", or "concept k" before the names stage
+            k, target = int(y.split()[0] if y[0].isdigit() else y.split()[-1]), hm[0]["x"][j]
             expected = city[(city["concept"] == k) & (city["target"] == target)]["importance"].iat[0]
             assert v == pytest.approx(expected, rel=1e-6)
 
@@ -104,7 +105,7 @@ def test_concept_in_url_is_detailed(dashboard_env, analysed_run, run_page, no_pr
     at = run_page(concept=k)
     no_problems(at)
     assert at.selectbox(key="w_concept").value == k
-    assert at.subheader[0].value.startswith(f"concept {k}")
+    assert at.subheader[0].value.startswith(f"{k} · ")
     bars = [c for c in charts(at) if c["data"][0].get("type") == "bar" and c["layout"].get("title")]
     detail = [c for c in bars if "Importance per city" in c["layout"]["title"]["text"]][0]
     sub = imp[(imp["head"] == "city") & (imp["concept"] == k)].sort_values("importance", ascending=False)

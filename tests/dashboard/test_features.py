@@ -68,4 +68,4 @@ def test_every_concept_has_an_icon_and_an_atlas_link(dashboard_env, analysed_run
     links = [m.value for m in at.markdown if "](atlas?" in m.value]
     assert len(links) == imp["concept"].nunique()
     for k in sorted(imp["concept"].unique()):
-        assert any(f"atlas?run={run.name}&concept={k})" in v and v.startswith(f"**concept {k}") for v in links)
+        assert any(f"atlas?run={run.name}&concept={k})" in v and v.startswith(f"**{k} · ") for v in links)

@@ -30,7 +30,8 @@ def run(ctx) -> dict:
 
 
 STAGE = Stage(
-    name="concept_profiles", order=34, run=run, params=("presence_level",), defaults={"presence_level": 0.5},
+    name="concept_profiles", order=34, run=run, version=2, params=("presence_level",),
+    defaults={"presence_level": 0.5},
     doc="where each concept sits per city (mean map) and how often it occurs there vs elsewhere",
     reads=("concept_maps", "samples"), writes=("concept_class_maps", "concept_prevalence"),
     new_artefacts=(("concept_class_maps", "array", "(concepts, cities, h, w) mean concept map per city"),

@@ -73,3 +73,13 @@ def test_talk_pack_names_a_figure_it_could_not_export(monkeypatch):
     z = zipfile.ZipFile(io.BytesIO(data))
     assert "figures/02-pic.png" in z.namelist() and "figures/01-chart.png" not in z.namelist()
     assert "chart (png)" in z.read("summary.md").decode()
+
+
+def test_summary_says_what_the_portraits_say_with_names():
+    from dashboard.figures.talk_pack import run_summary, summary_markdown
+
+    s = run_summary({"name": "r", "config": {}}, None, portraits={"tokyo": [(4, 0.33), (0, 0.06)]},
+                    concept_names={4: "overhead wires (auto)"})
+    md = summary_markdown(s)
+    assert "## Concepts that drive each city (effect when removed)" in md
+    assert "**tokyo**: overhead wires (auto) (+0.330), concept 0 (+0.060)" in md

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.explain.concepts.profiles import concept_maxima, mean_maps, prevalence, presence, where_words
+from analysis.explain.concepts.profiles import concept_maxima, mean_maps, presence, prevalence, where_words
 
 
 def test_presence_is_relative_to_each_concept():
@@ -51,3 +51,16 @@ def test_where_words(rows, cols, words):
 
 def test_where_words_of_an_empty_map():
     assert where_words(np.zeros((3, 3))) == "nowhere in particular"
+
+
+def test_where_words_look_above_the_floor_of_a_mean_map():
+    """A real mean map is never zero anywhere: a watermark in both bottom corners of a
+    14×14 map over a floor of weak activation is at the bottom, not all over the frame
+    (the Seoul "Google" / "© Google" marks of the Street View crops)."""
+    m = np.ones((14, 14))
+    m[12:, :4] = m[12:, 10:] = 6.0  # 32 % of the mass in the two corners, the rest spread
+    assert where_words(m) == "bottom strip"
+    assert where_words(np.full((14, 14), 0.3)) == "all over the frame"  # flat: no place stands out
+    m = np.full((7, 7), 0.2)
+    m[3, 3] = 1.0
+    assert where_words(m) == "centre"
