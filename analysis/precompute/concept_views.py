@@ -48,8 +48,9 @@ def portrait(cache: RunCache, city: str, given: dict | None = None) -> Portrait:
     if gone:
         raise CacheError(f"{cache.root} has no {', '.join(gone)}: run `streetlens analyze {cache.name}`")
     comp = cache.table("concept_completeness") if cache.has("concept_completeness") else None
+    curves = cache.table("concept_curves") if cache.has("concept_curves") else None
     return build_portrait(city, effects(cache), cache.table("concept_stability"),
-                          cache.table("concept_prevalence"), concept_names(cache, given), comp)
+                          cache.table("concept_prevalence"), concept_names(cache, given), comp, curves)
 
 
 def concept_table(cache: RunCache, classes: Sequence[str]) -> pd.DataFrame:

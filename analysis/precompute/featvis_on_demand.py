@@ -100,12 +100,26 @@ def save(cache: RunCache, item: Item, picture: Image.Image) -> Path:
     return target
 
 
-def missing(cache: RunCache, items: Sequence[Item]) -> list[Item]:
-    """The items without a picture on disk, each once, in order."""
+def _usable(path: Path, size: int | None) -> bool:
+    """A picture on disk that opens (and is ``size`` px square when given)."""
+    if not path.is_file():
+        return False
+    if size is None:
+        return True
+    try:
+        with Image.open(path) as im:
+            return im.size == (size, size)
+    except OSError:  # truncated or not an image: render it again
+        return False
+
+
+def missing(cache: RunCache, items: Sequence[Item], size: int | None = None) -> list[Item]:
+    """The items without a usable picture on disk (with ``size``: also those that do not
+    open or have another size), each once, in order."""
     seen: list[Item] = []
     for kind, index in items:
         item = (kind, int(index))
-        if item not in seen and not cache.featvis_path(*item).is_file():
+        if item not in seen and not _usable(cache.featvis_path(*item), size):
             seen.append(item)
     return seen
 

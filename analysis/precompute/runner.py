@@ -146,8 +146,10 @@ def analyze(run_name: str | Path, *, config: AnalyzeConfig | None = None, datase
                                      fingerprint=fp)
                 log(f"{stage.name:<10} cached")
                 continue
-            if record:  # computed with other parameters or inputs: drop it and what depends on it
-                _discard(stage.name, cache, stages)
+            resuming = bool(record) and not record.get("done") and record.get("fingerprint") == fp
+            if record and not resuming:  # computed (or begun) with other parameters or inputs:
+                _discard(stage.name, cache, stages)  # drop it and what depends on it
+            cache.start_stage(stage.name, fingerprint=fp, params=params)
             ctx.stage = stage
             t0 = time.perf_counter()
             info = stage.run(ctx) or {}

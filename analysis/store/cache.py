@@ -155,6 +155,12 @@ class RunCache:
         self.manifest.setdefault("stages", {})[stage] = {"done": True, "seconds": round(seconds, 2), **info}
         self.save_manifest()
 
+    def start_stage(self, stage: str, **info) -> None:
+        """Record that ``stage`` is being computed (with its fingerprint), so that an
+        interrupted run resumes only with the same settings."""
+        self.manifest.setdefault("stages", {})[stage] = {"done": False, **info}
+        self.save_manifest()
+
     def forget_stage(self, stage: str) -> None:
         self.manifest.get("stages", {}).pop(stage, None)
 

@@ -134,9 +134,39 @@ def choose(cards: list[ConceptCard]) -> tuple[list[ConceptCard], list[ConceptCar
     return lead, left_out
 
 
+@dataclass(frozen=True)
+class Joint:
+    """The city's mean probability on its test photos with nothing removed, with its top
+    ``k`` concepts removed together (ranked on validation photos), and with ``k`` random
+    ones (from the ``concept_curves`` deletion curves)."""
+
+    k: int
+    before: float
+    ranked: float
+    random: float
+
+    @property
+    def drop(self) -> float:
+        return self.before - self.ranked
+
+
+def joint_removal(curves: pd.DataFrame | None, target: str, k: int = 3) -> Joint | None:
+    """:class:`Joint` from the deletion curves (None when they lack the city or step ``k``)."""
+    if curves is None or not len(curves):
+        return None
+    d = curves[(curves["target"] == target) & (curves["curve"] == "deletion")]
+    p = {(o, int(st)): float(v) for o, st, v in zip(d["order"], d["step"], d["p"])}
+    if ("ranked", 0) not in p or ("ranked", k) not in p or ("random", k) not in p:
+        return None
+    return Joint(k, p[("ranked", 0)], p[("ranked", k)], p[("random", k)])
+
+
 def sentences(target: str, lead: list[ConceptCard], left_out: list[ConceptCard],
-              completeness: float | None) -> list[str]:
-    """Two or three sentences from the numbers of the cards."""
+              completeness: float | None, joint: Joint | None = None) -> list[str]:
+    """Two or three sentences from the numbers of the cards. When one concept at a time
+    barely moves a confident model but several together do (the top concept's effect is
+    less than half of the top ``k``'s joint drop), a sentence says so instead of the
+    closing remark: single effects saturate on a probability near 1."""
     if not lead:
         return [f"No stable concept raises the model's probability of {target}: its decision rests on "
                 "what the concepts do not capture (see completeness), or on unstable concepts."]
@@ -153,10 +183,17 @@ def sentences(target: str, lead: list[ConceptCard], left_out: list[ConceptCard],
             f", {top.where}" if top.where.startswith("all over") else f", mostly in the {top.where}"
         out.append(f"{q(top.name)} shows in {top.share:.0%} of {target} photos and {top.others:.0%} of the "
                    f"others{where}.")
+    saturated = joint is not None and joint.drop >= 2 * top.effect and joint.drop >= MIN_EFFECT
+    if saturated:
+        out.append(f"One at a time they move it little, but removing its top {joint.k} concepts together takes "
+                   f"the probability of {target} from {joint.before:.2f} to {joint.ranked:.2f} "
+                   f"({joint.k} random concepts: to {joint.random:.2f}).")
     if left_out:
         c = left_out[0]
         out.append(f"{q(c.name)} would matter too ({c.effect:.2f}) but came back in only {c.came_back} of "
                    f"{c.refits} refits of the concepts, so it is left out.")
+    elif saturated:
+        pass
     elif not all(c.clear for c in lead):
         clear = [c for c in lead if c.clear]
         weak = [c for c in lead if not c.clear]
@@ -174,8 +211,10 @@ def sentences(target: str, lead: list[ConceptCard], left_out: list[ConceptCard],
 
 
 def build_portrait(target: str, effects: pd.DataFrame, stability: pd.DataFrame, prevalence: pd.DataFrame,
-                   names: dict[int, ConceptName], completeness: pd.DataFrame | None = None) -> Portrait:
-    """The portrait of ``target`` from the concept stages' tables (effects of one split)."""
+                   names: dict[int, ConceptName], completeness: pd.DataFrame | None = None,
+                   curves: pd.DataFrame | None = None) -> Portrait:
+    """The portrait of ``target`` from the concept stages' tables (effects of one split;
+    ``curves``: the concept deletion curves, for the joint effect of the top concepts)."""
     cards = concept_cards(target, effects, stability, prevalence, names)
     lead, left_out = choose(cards)
     comp = None
@@ -183,4 +222,5 @@ def build_portrait(target: str, effects: pd.DataFrame, stability: pd.DataFrame, 
         row = completeness[completeness["target"] == target]
         comp = float(row["ratio"].iloc[0]) if len(row) else None
     images = max((c.images for c in cards), default=0)
-    return Portrait(target, lead, left_out, sentences(target, lead, left_out, comp), images, comp)
+    joint = joint_removal(curves, target)
+    return Portrait(target, lead, left_out, sentences(target, lead, left_out, comp, joint), images, comp)

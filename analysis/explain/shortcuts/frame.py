@@ -14,7 +14,11 @@ import pandas as pd
 REGIONS = ("top strip", "bottom strip", "left strip", "right strip",
            "top-left corner", "top-right corner", "bottom-left corner", "bottom-right corner")
 MIN_SHARE = 0.5  # of a class's images peaking in one region …
-MIN_LIFT = 2.0  # … at least this many times as often as the other classes' images
+MIN_LIFT = 2.0  # … at least this many times as often as the other classes' images;
+RARE_SHARE, RARE_LIFT, RARE_IMAGES = 0.25, 10.0, 5  # or a quarter of them (at least 5 photos), 10 × as often.
+# The second rule is from real photos: a Street View watermark drew Seoul's Grad-CAM peak to
+# the bottom strip in 33 % of its photos vs 0.8 % of the others' (lift 42), while the
+# strongest cell of real street content on the demo reaches 28 % at a lift of 8.
 
 
 STRIP, CORNER = 0.15, 0.25  # depth of a strip and side of a corner, as fractions of the frame
@@ -82,8 +86,12 @@ def frame_table(peaks: np.ndarray, labels: np.ndarray, classes, correct: np.ndar
 
 def frame_flags(table: pd.DataFrame, min_share: float = MIN_SHARE, min_lift: float = MIN_LIFT) -> pd.DataFrame:
     """The (class, region) rows that look like a stamp: most of the class's evidence peaks
-    there, much more often than for other classes (one row per class: its strongest)."""
-    hit = table[(table["share"] >= min_share) & (table["lift"] >= min_lift)]
+    there, more often than for other classes — or a good part of it does, and almost never
+    for the others (one row per class: its strongest)."""
+    common = (table["share"] >= min_share) & (table["lift"] >= min_lift)
+    rare = (table["share"] >= RARE_SHARE) & (table["lift"] >= RARE_LIFT) & \
+        (table["share"] * table["images"] >= RARE_IMAGES)
+    hit = table[common | rare]
     return hit.sort_values("share", ascending=False).drop_duplicates("target").reset_index(drop=True)
 
 

@@ -63,7 +63,7 @@ def wanted_pictures(ctx) -> list[tuple[str, int]]:
 def run(ctx) -> dict:
     settings = fod.FeatvisSettings.from_values(ctx.param)
     wanted = wanted_pictures(ctx)
-    todo = fod.missing(ctx.cache, wanted)
+    todo = fod.missing(ctx.cache, wanted, settings.size)
     components = ctx.cache.read_concept_basis()[0] if ctx.cache.has("concept_basis") else None
     objectives = {item: fod.objective(ctx.cache, item, components) for item in wanted}
     for start in bar(range(0, len(todo), fod.BATCH), desc="feature visualisation", unit="batch",

@@ -47,7 +47,7 @@ def run(ctx) -> dict:
 
 
 STAGE = Stage(
-    name="shortcuts", order=60, run=run, version=2, params=("duplicate_bits", "seed"),
+    name="shortcuts", order=60, run=run, version=3, params=("duplicate_bits", "seed"),
     defaults={"duplicate_bits": duplicates.THRESHOLD},
     doc="shortcut flags: evidence fixed in the frame, class predictable from file properties, "
         "near-duplicates across the split",

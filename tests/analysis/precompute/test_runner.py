@@ -217,3 +217,28 @@ def test_a_new_stage_is_one_module(tiny_run, tmp_path, monkeypatch, forget_brigh
     assert missing_hint("R", "brightest") == "`streetlens analyze R --stages brightest`"
     assert missing_hint("R", "reliability") == "`streetlens reliability R`"
     assert missing_hint("R", "top_channels") == "`streetlens analyze R --stages channels`"
+
+
+def test_an_interrupted_stage_resumes_only_with_the_same_settings(tiny_run, tmp_path):
+    """A stage killed half-way keeps its partial work for a rerun with the same settings,
+    and drops it for other settings (no page mixing pictures of two settings)."""
+    from PIL import Image
+
+    cfg = AnalyzeConfig(batch_size=8, stages=("featvis",), n_concepts=3, featvis_steps=2, featvis_size=32,
+                        featvis_channels=1)
+    cache = analyze(tiny_run.path, config=cfg, cache_root=tmp_path, progress=False, log=quiet)
+    record = cache.stage_record("featvis")
+    picture = cache.featvis_path("concept", 0)
+    red = Image.new("RGB", (32, 32), (255, 0, 0))
+    for fingerprint, kept in ((record["fingerprint"], True), ("other settings", False)):
+        red.save(picture)  # what an interrupted run left behind
+        cache.start_stage("featvis", fingerprint=fingerprint, params=record["params"])
+        cache = analyze(tiny_run.path, config=cfg, cache_root=tmp_path, progress=False, log=quiet)
+        with Image.open(picture) as im:
+            assert (np.asarray(im.convert("RGB")) == (255, 0, 0)).all() == kept, fingerprint
+        assert cache.stage_done("featvis")
+    picture.write_bytes(b"not a png")  # a broken picture is rendered again, not a crash
+    cache.start_stage("featvis", fingerprint=record["fingerprint"], params=record["params"])
+    analyze(tiny_run.path, config=cfg, cache_root=tmp_path, progress=False, log=quiet)
+    with Image.open(picture) as im:
+        assert im.size == (32, 32)

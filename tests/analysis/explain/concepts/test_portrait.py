@@ -89,3 +89,17 @@ def test_where_reads_as_english_for_every_place():
         eff, stab, prev, names = tables([(0, 0.40, 0.3, 0.5, True, 5)])
         p = build_portrait("tokyo", eff, stab, prev.assign(where=where), names)
         assert p.sentences[1].endswith(tail), p.sentences[1]
+
+
+def test_a_saturated_city_is_told_by_its_concepts_together():
+    eff, stab, prev, names = tables([(0, 0.04, 0.01, 0.06, True, 5), (1, 0.03, 0.01, 0.05, True, 5)])
+    curves = pd.DataFrame([{"target": "tokyo", "curve": "deletion", "order": o, "step": st, "p": p}
+                           for o, st, p in [("ranked", 0, 0.998), ("ranked", 3, 0.46), ("random", 3, 0.91),
+                                            ("random", 0, 0.998)]])
+    p = build_portrait("tokyo", eff, stab, prev, names, curves=curves)
+    assert p.sentences[-1] == ("One at a time they move it little, but removing its top 3 concepts together takes "
+                               "the probability of tokyo from 1.00 to 0.46 (3 random concepts: to 0.91).")
+    assert len(p.sentences) == 3
+    # a model whose single concepts already carry the city gets no such sentence
+    eff2, *_ = tables([(0, 0.40, 0.3, 0.5, True, 5), (1, 0.3, 0.2, 0.4, True, 5)])
+    assert not any("together" in x for x in build_portrait("tokyo", eff2, stab, prev, names, curves=curves).sentences)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.explain.shortcuts.frame import (REGIONS, concept_region_share, frame_flags, frame_table,
@@ -55,3 +56,12 @@ def test_concept_region_share():
     region, share = concept_region_share(m)
     assert region == "bottom strip" and share == pytest.approx(1.0)
     assert concept_region_share(np.zeros((7, 7))) == ("", 0.0)
+
+
+def test_a_watermark_on_a_third_of_the_photos_is_flagged_a_common_street_cue_is_not():
+    # the rates seen on real photos (Seoul's watermark) and on the demo (nyc's street content)
+    t = pd.DataFrame([
+        {"target": "seoul", "region": "bottom strip", "share": 0.33, "others": 0.008, "images": 60, "lift": 41.3},
+        {"target": "nyc", "region": "bottom-left corner", "share": 0.275, "others": 0.035, "images": 40, "lift": 7.9},
+        {"target": "tiny", "region": "top strip", "share": 0.25, "others": 0.0, "images": 8, "lift": np.inf}])
+    assert frame_flags(t)["target"].tolist() == ["seoul"]  # tiny: 2 photos are no evidence
