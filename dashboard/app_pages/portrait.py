@@ -113,7 +113,7 @@ def card(sel: state.Selection, city: str, c, rank: int | None, focused: bool = F
                 + ("**Pulls towards** " + ", ".join(
                     f"[{plain(t)}]({links.portrait_url(sel.run.name, t)}) {v:+.2f}" for t, v in c.pulls)
                    if c.pulls else "Pulls towards no other city."))
-            if ev.cue is not None and ev.cue[1] >= CUE_IOU:
+            if ev.cue is not None and round(ev.cue[1], 2) >= CUE_IOU:  # as printed
                 st.caption(f"On {plain(city)} photos it overlaps the planted cue “{plain(ev.cue[0])}” best "
                            f"(IoU {ev.cue[1]:.2f}).")
             elif ev.cue is not None:

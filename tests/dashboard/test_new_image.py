@@ -191,7 +191,7 @@ def test_without_calibration_one_info_line_and_still_a_prediction(dashboard_env,
 
     run, cache = dashboard_env
     root = tmp_path / "cache"
-    shutil.copytree(cache.root, root / run.name, ignore=shutil.ignore_patterns("ood_calibration.parquet"))
+    shutil.copytree(cache.root, root / run.name, ignore=shutil.ignore_patterns(cache.path("ood_calibration").name))
     monkeypatch.setenv("STREETLENS_CACHE", str(root))
     at = upload("noise.png", noise_png())
     assert not at.exception and not at.error

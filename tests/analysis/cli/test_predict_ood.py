@@ -122,13 +122,13 @@ def test_an_analysis_of_another_model_file_gives_no_check(analysed_run, tmp_path
     from analysis.store import RunCache
 
     run, cache, _ = analysed_run
-    copy = tmp_path / "cache" / run.name
-    copy.mkdir(parents=True)
-    for name in ("manifest.json", "samples.parquet", "features.npy", "ood_calibration.parquet"):
-        shutil.copy(cache.root / name, copy / name)
+    copy = RunCache.for_run(run.name, tmp_path / "cache")
+    copy.root.mkdir(parents=True)
+    for path in (cache.manifest_path, *(cache.path(a) for a in ("samples", "features", "ood_calibration"))):
+        shutil.copy(path, copy.root / path.name)
     check, note = load_ood_check(RunCache.for_run(run.name, tmp_path / "cache"), run)
     assert check is not None and note is None
-    manifest = json.loads((copy / "manifest.json").read_text())
-    (copy / "manifest.json").write_text(json.dumps({**manifest, "model_fingerprint": "0" * 16}))
+    manifest = json.loads(copy.manifest_path.read_text())
+    copy.manifest_path.write_text(json.dumps({**manifest, "model_fingerprint": "0" * 16}))
     check, note = load_ood_check(RunCache.for_run(run.name, tmp_path / "cache"), run)
     assert check is None and f"`streetlens analyze {run.name} --stages ood`" in note and "\n" not in note
