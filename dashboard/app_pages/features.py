@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.precompute import missing_hint
-from dashboard import export_ui, featvis_ui, state
+from dashboard import export_ui, featvis_ui, links, state
 from dashboard.concept_names import concept_labels
 from dashboard.figures import charts, images
 from dashboard.safe_text import plain
@@ -186,6 +186,8 @@ def main() -> None:
                    "lucent feature visualisations (images optimised to excite the channel); "
                    "the other top channels are listed after.")
         class_gallery(sel, top, fv)
+        st.markdown("The same cities in named, verified concepts — their portraits: "
+                    + " · ".join(links.city_link(sel.run.name, c) for c in sel.labels.classes))
         with st.expander("Group head (" + " / ".join(sel.labels.groups) + ")"):
             class_gallery(sel, top, fv, head="group")
         st.divider()

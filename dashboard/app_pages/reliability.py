@@ -20,7 +20,7 @@ from analysis.explain.concepts import sweep as concept_sweep
 from analysis.explain.reliability import verdict as vd
 from analysis.explain.reliability.maps import method_label
 from analysis.precompute import concept_views, missing_hint
-from dashboard import export_ui, state
+from dashboard import export_ui, links, state
 from dashboard.concept_names import concept_labels
 from dashboard.figures import concept_charts
 from dashboard.figures import reliability as figs
@@ -114,6 +114,8 @@ def concept_deletion_section() -> None:
                "first 3 concepts are removed; drop ratio = top 3 ÷ 3 random (above 1: the ranked "
                "concepts matter more; – when 3 random concepts do not lower it at all). "
                "Insertion keeps only the first concepts (an activation rebuilt from them alone).")
+    st.markdown("Which concepts these are, city by city: "
+                + " · ".join(links.city_link(sel.run.name, c) for c in sel.labels.classes))
 
 
 def sweep_section() -> None:
