@@ -138,3 +138,38 @@ def shortcuts_cmd(run, models_root, dataset_name, cache_root):
     scores = cache.table("property_scores").iloc[0]
     click.echo(f"file properties → city: balanced accuracy {scores['balanced_accuracy']:.2f} "
                f"(chance {scores['chance']:.2f}, p = {scores['p_value']:.3f})")
+
+
+@click.command("compare")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "val", "train", "all"]))
+@click.option("--csv", "as_csv", is_flag=True, help="The per-class accuracy table as CSV.")
+@models_root_option
+@cache_root_option
+@user_errors
+def compare_cmd(run_a, run_b, split, as_csv, models_root, cache_root):
+    """Compare two analysed runs of one dataset on the same images: accuracy with 95 %
+    intervals and McNemar's test, agreement, where they look, CKA, shared concepts."""
+    from analysis.precompute.compare_views import compare, open_pair
+
+    a, b = open_pair(run_a, run_b, models_root, cache_root)
+    c = compare(a, b, split)
+    if as_csv:
+        click.echo(c.accuracy.to_csv(index=False), nl=False)
+        return
+    click.echo(f"A = {c.run_a}\nB = {c.run_b}\n{split} images: {int(c.accuracy.iloc[0]['images'])}")
+    click.echo(f"{'class':<14}{'images':>7}{'A':>22}{'B':>22}{'B − A':>8}{'McNemar p':>11}")
+    for r in c.accuracy.itertuples():
+        click.echo(f"{r[1]:<14}{r.images:>7}{f'{r.acc_a:.3f} [{r.low_a:.3f}, {r.high_a:.3f}]':>22}"
+                   f"{f'{r.acc_b:.3f} [{r.low_b:.3f}, {r.high_b:.3f}]':>22}{r.difference:>+8.3f}{r.p_mcnemar:>11.3f}"
+                   + ("  significant" if r.significant else ""))
+    click.echo("agreement: " + ", ".join(f"{r.cell} {r.images}" for r in c.agreement.itertuples()))
+    rho = c.map_correlation["rho"]
+    click.echo(f"where they look (Spearman ρ of the true-class Grad-CAM): median {rho.median():.2f}, "
+               f"{(rho < 0.3).mean():.0%} of images below 0.3")
+    click.echo(f"linear CKA of the pooled features: {c.cka:.3f}")
+    if c.concepts is not None:
+        shared = c.concepts[c.concepts["shared"]]
+        click.echo(f"concepts: {len(shared)} shared pairs (map correlation ≥ 0.5): "
+                   + ", ".join(f"A{r.concept_a}↔B{r.concept_b} {r.similarity:.2f}" for r in shared.itertuples()))

@@ -1,0 +1,98 @@
+"""Two analysed runs on the same dataset, compared on the same images: accuracy per class
+with intervals and McNemar's test, agreement cells, where they look (rank correlation of
+their true-class Grad-CAM), what they represent (linear CKA of pooled features) and which
+concepts they share. Read from the two caches; shared by ``streetlens compare`` and the
+Compare page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.explain.compare import agreement, cka, concepts, maps, stats
+from analysis.explain.gradcam import gradcam_map
+from analysis.store import CacheError, RunCache
+
+
+class CompareError(ValueError):
+    """Two runs that cannot be compared (one line saying why)."""
+
+
+@dataclass
+class Comparison:
+    run_a: str
+    run_b: str
+    split: str
+    accuracy: pd.DataFrame  # per class and "all": both accuracies with intervals, McNemar
+    agreement: pd.DataFrame  # cell, images, share, ids
+    map_correlation: pd.DataFrame  # id, class, rho (true-class Grad-CAM of A vs B)
+    cka: float
+    concepts: pd.DataFrame | None  # concept_a, concept_b, similarity, shared
+
+
+def _aligned(cache_a: RunCache, cache_b: RunCache, split: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The images both caches hold in ``split`` ("all" for every image), and their rows in
+    each cache; refuses runs with other classes or without a shared image."""
+    for c in (cache_a, cache_b):
+        if not c.has("samples"):
+            raise CompareError(f"{c.root} has no analysis: run `streetlens analyze {c.name}` first")
+    sa, sb = cache_a.samples(), cache_b.samples()
+    ca = sa.drop_duplicates("y_class").sort_values("y_class")["class"].tolist()
+    cb = sb.drop_duplicates("y_class").sort_values("y_class")["class"].tolist()
+    if ca != cb:
+        raise CompareError(f"{cache_a.name} and {cache_b.name} classify different cities "
+                           f"({', '.join(ca)} vs {', '.join(cb)}): compare runs of one dataset")
+    joined = sa.merge(sb, on="id", suffixes=("_a", "_b"))
+    if split != "all":
+        joined = joined[(joined["split_a"] == split) & (joined["split_b"] == split)]
+    if joined.empty:
+        raise CompareError(f"{cache_a.name} and {cache_b.name} share no {split} image: were they trained on "
+                           "the same dataset and split?")
+    return joined.reset_index(drop=True), joined["row_a"].to_numpy(), joined["row_b"].to_numpy()
+
+
+def compare(cache_a: RunCache, cache_b: RunCache, split: str = "test", n_boot: int = 2000,
+            seed: int = 0) -> Comparison:
+    joined, ra, rb = _aligned(cache_a, cache_b, split)
+    classes = cache_a.samples().drop_duplicates("y_class").sort_values("y_class")["class"].tolist()
+    y = joined["y_class_a"].to_numpy()
+    a_ok, b_ok = joined["correct_a"].to_numpy(bool), joined["correct_b"].to_numpy(bool)
+    acc = stats.accuracy_table(y, a_ok, b_ok, classes, n_boot=n_boot, seed=seed)
+    agree = agreement.agreement_table(joined["id"], a_ok, b_ok)
+    cams_a = np.stack([gradcam_map(np.asarray(cache_a.cams()[r], np.float32), int(t)) for r, t in zip(ra, y)])
+    cams_b = np.stack([gradcam_map(np.asarray(cache_b.cams()[r], np.float32), int(t)) for r, t in zip(rb, y)])
+    rho = maps.map_correlations(cams_a, cams_b)
+    corr = pd.DataFrame({"id": joined["id"], "class": joined["class_a"], "rho": rho,
+                         "cell": agreement.agreement_cell(a_ok, b_ok)})
+    feats = cka.linear_cka(np.asarray(cache_a.features())[ra], np.asarray(cache_b.features())[rb])
+    shared = None
+    if cache_a.has("concept_maps") and cache_b.has("concept_maps"):
+        sim = concepts.concept_similarity(np.asarray(cache_a.concept_maps()[ra], np.float32),
+                                          np.asarray(cache_b.concept_maps()[rb], np.float32))
+        shared = concepts.match_concepts(sim)
+    return Comparison(cache_a.name, cache_b.name, split, acc, agree, corr, feats, shared)
+
+
+def open_pair(name_a: str, name_b: str, models_root=None, cache_root=None) -> tuple[RunCache, RunCache]:
+    """The two runs' caches; a missing run or cache is one line."""
+    from analysis.store import default_cache_root
+    from analysis.train.runs import open_run
+
+    caches = []
+    for name in (name_a, name_b):
+        run = open_run(name, models_root)
+        cache = RunCache.for_run(run.name, cache_root or default_cache_root())
+        if not cache.exists():
+            raise CacheError(f"{run.name} has no analysis yet: run `streetlens analyze {run.name}`")
+        caches.append(cache)
+    check_same_dataset(*caches)
+    return caches[0], caches[1]
+
+
+def check_same_dataset(cache_a: RunCache, cache_b: RunCache) -> None:
+    """One line when the two analyses were made on different datasets."""
+    if cache_a.manifest.get("dataset_fingerprint") != cache_b.manifest.get("dataset_fingerprint"):
+        raise CompareError(f"{cache_a.name} and {cache_b.name} were analysed on different datasets: compare "
+                           "runs of one dataset (or re-analyse both on it with --dataset)")
