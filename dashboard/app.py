@@ -23,6 +23,7 @@ PAGE_SPECS: list[tuple[str, str, str, str, str]] = [
     ("Model", "portrait.py", "Portraits", ":material/location_city:", "portrait"),
     ("Model", "sample.py", "Sample", ":material/image_search:", "sample"),
     ("Model", "errors.py", "Errors", ":material/report:", "errors"),
+    ("Model", "compare.py", "Compare", ":material/compare:", "compare"),
     ("Whole dataset", "atlas.py", "Atlas", ":material/scatter_plot:", "atlas"),
     ("Whole dataset", "features.py", "Features", ":material/extension:", "features"),
     ("Whole dataset", "reliability.py", "Reliability", ":material/verified:", "reliability"),
