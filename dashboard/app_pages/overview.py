@@ -14,6 +14,7 @@ background job (``analysis.jobs``), whose progress the job itself writes.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -196,6 +197,13 @@ def runs_section(selected: str) -> None:
     st.caption("Accuracy of the city and the group head on val and test, macro-F1 of cities on test. Best value "
                "of each metric in green; the selected run is highlighted — click a row's left edge "
                "to switch to that run." + (f" All runs: {common}." if common else ""))
+    if "weights" in df and not (df["weights"].astype(str) == "places365").any():
+        st.caption("No Places365 run yet, so the study's Places vs ImageNet comparison is missing: "
+                   "`streetlens weights fetch wideresnet18_places365`, then `streetlens demo` adds one "
+                   "(or `streetlens train --backbone resnet18_places365 …` on your dataset).")
+    if len(df) >= 2:
+        st.markdown(f"Two runs side by side: [compare {plain(df['run'].iat[0])} with {plain(df['run'].iat[1])}]"
+                    f"(compare?{urlencode({'a': df['run'].iat[0], 'b': df['run'].iat[1]})})")
 
 
 def confusion_section(run) -> None:

