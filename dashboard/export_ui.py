@@ -187,17 +187,20 @@ def standard_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], obj
 
 
 # ------------------------------------------------------------------------ portraits
-def portrait_pictures(sel: state.Selection, city: str, concepts) -> dict[int, portrait_figures.CardPictures]:
-    """Each card's pictures: feature visualisation (rendered now if missing), its 8 top
-    patches (the city's own first), and its mean map over the city's mean photo."""
+def portrait_pictures(sel: state.Selection, city: str, concepts,
+                      evidence: dict | None = None) -> dict[int, portrait_figures.CardPictures]:
+    """Each card's pictures: feature visualisation (missing ones rendered now, in one
+    batch), its 8 top patches (the city's own first), and its mean map over the city's mean
+    photo. ``evidence``: the cards' ``portrait_views.evidence`` when the caller has it."""
     concepts = [int(k) for k in concepts]
+    evidence = evidence or {}
     fv = featvis_ui.featvis_pictures(sel, [("concept", k) for k in concepts])
     classes = list(sel.labels.classes)
     mean_photo = np.asarray(state.array(sel.cache, "mean_photos")[classes.index(city)]) \
         if sel.cache.has("mean_photos") else None
     out = {}
     for k in concepts:
-        ev = portrait_views.evidence(sel.cache, k, city, classes)
+        ev = evidence.get(k) or portrait_views.evidence(sel.cache, k, city, classes)
         heat = portrait_figures.mean_map_picture(mean_photo, ev.mean_map) if ev.mean_map is not None else None
         out[k] = portrait_figures.CardPictures(
             featvis=fv.get(("concept", k)),

@@ -53,6 +53,12 @@ def _aligned(cache_a: RunCache, cache_b: RunCache, split: str) -> tuple[pd.DataF
     return joined.reset_index(drop=True), joined["row_a"].to_numpy(), joined["row_b"].to_numpy()
 
 
+def _true_class_cams(cache: RunCache, rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(N, h, w) each image's Grad-CAM of its true city (one read of the memory-mapped cams)."""
+    cams = cache.cams()
+    return np.stack([gradcam_map(np.asarray(cams[r], np.float32), int(t)) for r, t in zip(rows, labels)])
+
+
 def compare(cache_a: RunCache, cache_b: RunCache, split: str = "test", n_boot: int = 2000,
             seed: int = 0) -> Comparison:
     joined, ra, rb = _aligned(cache_a, cache_b, split)
@@ -61,9 +67,7 @@ def compare(cache_a: RunCache, cache_b: RunCache, split: str = "test", n_boot: i
     a_ok, b_ok = joined["correct_a"].to_numpy(bool), joined["correct_b"].to_numpy(bool)
     acc = stats.accuracy_table(y, a_ok, b_ok, classes, n_boot=n_boot, seed=seed)
     agree = agreement.agreement_table(joined["id"], a_ok, b_ok)
-    cams_a = np.stack([gradcam_map(np.asarray(cache_a.cams()[r], np.float32), int(t)) for r, t in zip(ra, y)])
-    cams_b = np.stack([gradcam_map(np.asarray(cache_b.cams()[r], np.float32), int(t)) for r, t in zip(rb, y)])
-    rho = maps.map_correlations(cams_a, cams_b)
+    rho = maps.map_correlations(_true_class_cams(cache_a, ra, y), _true_class_cams(cache_b, rb, y))
     corr = pd.DataFrame({"id": joined["id"], "class": joined["class_a"], "rho": rho,
                          "cell": agreement.agreement_cell(a_ok, b_ok)})
     feats = cka.linear_cka(np.asarray(cache_a.features())[ra], np.asarray(cache_b.features())[rb])

@@ -17,113 +17,22 @@
 
 from __future__ import annotations
 
-from html import escape
-from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from analysis.explain import mistakes
-from analysis.explain.concepts.contrast import signed
-from analysis.precompute import concept_views, missing_hint
-from analysis.store import CacheError
-from analysis.store.names import NamesError
 from dashboard import export_ui, state
+from dashboard import why as why_ui
 from dashboard.figures import atlas, charts, concept_charts, images
-from dashboard.links import city_link, portrait_url, sample_url
-from dashboard.safe_text import plain
+from dashboard.links import city_link, sample_url
 
 SPLITS = {"held-out": "held-out (val + test)", "test": "test", "val": "val", "train": "train",
           "all": "all images"}
 SHOW = (12, 24, 48, 96)
 CELL = 168  # px of each picture in an image's photo | true | predicted strip
 CHART_CONFIG = {"displayModeBar": False}
-
-
-# ------------------------------------------------------------------------ why this city
-WHY_TOP = 3  # concepts in a line
-WHY_BARS = 8  # concepts in the picked image's bar chart
-PAIRS_SHOWN = 8
-MUTED = 'style="color:#6b7280;font-size:0.85em"'
-
-
-def _a(url: str, inner_html: str) -> str:
-    return f'<a href="{escape(url, quote=True)}" target="_self">{inner_html}</a>'
-
-
-def city_html(run: str, city: str) -> str:
-    """A class name as a link to its portrait (shown as typed)."""
-    return _a(portrait_url(run, city), plain(city))
-
-
-def unstable(value) -> bool:
-    """A concept measured unstable (``None``/NaN: stability not measured)."""
-    return value is not None and not pd.isna(value) and not bool(value)
-
-
-def concept_label(r) -> str:
-    """Plain text: the concept's name, marked when automatic or unstable."""
-    return f"{r['name']}" + (" (auto)" if r["automatic"] else "") + (" ⚠ unstable" if unstable(r["stable"]) else "")
-
-
-def concept_html(run: str, city: str, r) -> str:
-    """A concept as a link to its card in ``city``'s portrait, quoted, with its marks; the
-    name is the user's text, shown as typed (HTML and markdown escaped)."""
-    out = _a(portrait_url(run, city, int(r["concept"])), "'" + plain(r["name"]) + "'")
-    if r["automatic"]:
-        out += f' <span {MUTED} title="automatic name: nobody has confirmed it yet">(auto)</span>'
-    if unstable(r["stable"]):
-        out += ' <span style="color:#b45309" title="this concept did not come back in most refits">⚠ unstable</span>'
-    return out
-
-
-def why_line(run: str, predicted: str, true: str, items: pd.DataFrame) -> str:
-    """HTML: "Vancouver over Tokyo: 'wide road' +0.80, 'utility poles' −0.30" — each
-    concept linked to the portrait of the city it pushes towards."""
-    parts = [f"{concept_html(run, predicted if r['contribution'] >= 0 else true, r)} "
-             f"<b>{signed(r['contribution'])}</b>" for r in items.to_dict("records")]
-    return (f"<b>{city_html(run, predicted)}</b> over <b>{city_html(run, true)}</b>: "
-            + (", ".join(parts) if parts else "no concept"))
-
-
-def _names_stamp(cache) -> float:
-    path = cache.names().path
-    return path.stat().st_mtime if path.is_file() else 0.0
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _explanations(root: str, stamp: tuple, rows: tuple, classes: tuple, _cache, _sub: pd.DataFrame,
-                  _given: dict) -> pd.DataFrame:
-    return concept_views.error_explanations(_cache, list(classes), _sub, top=None, given=_given)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _pairs(root: str, stamp: tuple, rows: tuple, classes: tuple, _cache, _sub: pd.DataFrame,
-           _given: dict) -> pd.DataFrame:
-    return concept_views.pair_view(_cache, list(classes), _sub, top=WHY_TOP, given=_given)
-
-
-def contrast_tables(sel: state.Selection, sub: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | str:
-    """(every concept's contribution for each misclassified image of ``sub``, the confused
-    pairs with their separating concepts), or one line saying what is missing. A names
-    file that cannot be read gets its one line here, and the automatic names stand in."""
-    cache = sel.cache
-    if not cache.has("concept_removal_logits"):
-        return f"Not computed yet: {missing_hint(sel.run.name, 'concept_removal_logits')}."
-    try:
-        given = cache.names().names()
-    except NamesError as exc:
-        st.warning(f"{exc} (automatic names shown meanwhile)")
-        given = {}
-    stamp = tuple(cache.mtime(a) if cache.has(a) else 0.0
-                  for a in ("concept_removal_logits", "concept_name_candidates", "concept_stability"))
-    key = (str(cache.root), stamp + (_names_stamp(cache),), tuple(int(r) for r in sub["row"]),
-           tuple(sel.labels.classes))
-    try:
-        return _explanations(*key, cache, sub, given), _pairs(*key, cache, sub, given)
-    except CacheError as exc:
-        return str(exc)
 
 
 # ------------------------------------------------------------------------ pictures
@@ -172,9 +81,9 @@ def show_images(sel: state.Selection, rows: pd.DataFrame, head: str = "city", pe
             st.markdown(f"`{r['id']}` · **{true}** → **{pred}** · {conf} · {r['split']} · "
                         f"[open in Sample ↗]({sample_url(sel.run.name, r['id'])})")
             if why is not None and head == "city" and true != pred:
-                mine = why[why["row"] == int(r["row"])].head(WHY_TOP)
+                mine = why[why["row"] == int(r["row"])].head(why_ui.WHY_TOP)
                 if len(mine):
-                    st.markdown(why_line(sel.run.name, str(pred), str(true), mine), unsafe_allow_html=True)
+                    st.markdown(why_ui.why_line(sel.run.name, str(pred), str(true), mine), unsafe_allow_html=True)
 
 
 # ------------------------------------------------------------------------ sections
@@ -309,51 +218,14 @@ def why_section(sel: state.Selection, sub: pd.DataFrame, split: str, true: str, 
         st.markdown(f"`{pick}` · p({r['predicted']}) = {r['p_pred']:.0%} · p({r['true']}) = {r['p_true']:.0%} · "
                     f"[open in Sample ↗]({sample_url(sel.run.name, pick)})")
     with c2:
-        st.markdown(why_line(sel.run.name, r["predicted"], r["true"], mine.head(WHY_TOP)), unsafe_allow_html=True)
-        top = mine.head(WHY_BARS)
+        st.markdown(why_ui.why_line(sel.run.name, r["predicted"], r["true"], mine.head(why_ui.WHY_TOP)), unsafe_allow_html=True)
+        top = mine.head(why_ui.WHY_BARS)
         fig = concept_charts.contribution_bars(top["contribution"].to_numpy(),
-                                               [concept_label(x) for x in top.to_dict("records")],
+                                               [why_ui.concept_label(x) for x in top.to_dict("records")],
                                                r["predicted"], r["true"])
         st.plotly_chart(fig, width="stretch", theme=None, config=CHART_CONFIG, key="errors_why_bars")
         st.caption(f"The {len(top)} concepts with the largest contributions, of {len(mine)}.")
         export_ui.download_buttons(fig, f"why-{r['predicted']}-over-{r['true']}-{pick}")
-
-
-def pairs_section(sel: state.Selection, split: str, true: str, pred: str,
-                  contrast: tuple[pd.DataFrame, pd.DataFrame] | str) -> None:
-    """Every confused pair of the split with the concepts that set its mistakes apart
-    (nothing when the contributions are missing: the section above said so)."""
-    if isinstance(contrast, str):
-        return
-    st.subheader("Confused pairs")
-    _, pairs = contrast
-    if pairs.empty:
-        st.success(f"No city mistakes in {SPLITS[split]}.")
-        return
-    run = sel.run.name
-    st.caption("Per pair (true city taken for another), the concepts whose mean contribution to "
-               "logit(predicted) − logit(true) over its mistakes differs most from what it usually is in the "
-               "true city's correctly classified images (in brackets). E.g. −0.75 (usually −5.17): a concept "
-               "that normally argues hard for the true city barely did in these mistakes.")
-    lines = []
-    for (t, p), g in pairs.groupby(["true", "predicted"], sort=False):
-        n = int(g["images"].iat[0])
-        parts = []
-        for r in g.to_dict("records"):
-            usual = "" if pd.isna(r["usual"]) else f" <span {MUTED}>(usually {signed(r['usual'])})</span>"
-            parts.append(f"{concept_html(run, p if r['contribution'] >= 0 else t, r)} "
-                         f"<b>{signed(r['contribution'])}</b>{usual}")
-        cell = "errors?" + urlencode({"run": run, "split": split, "true": t, "pred": p})
-        here = f' <span {MUTED}>(the cell listed above)</span>' if (t, p) == (true, pred) else ""
-        lines.append(f"<b>{city_html(run, t)}</b> taken for <b>{city_html(run, p)}</b>: "
-                     f"{_a(cell, f'{n} image' + ('s' if n != 1 else ''))}; separating concepts: "
-                     + ", ".join(parts) + here)
-    for line in lines[:PAIRS_SHOWN]:
-        st.markdown(line, unsafe_allow_html=True)
-    if len(lines) > PAIRS_SHOWN:
-        with st.expander(f"{len(lines) - PAIRS_SHOWN} more pairs"):
-            for line in lines[PAIRS_SHOWN:]:
-                st.markdown(line, unsafe_allow_html=True)
 
 
 def mistakes_section(sel: state.Selection, sub: pd.DataFrame, split: str,
@@ -414,12 +286,12 @@ def main() -> None:
     m1.metric(f"Images ({SPLITS[split]})", len(sub))
     m2.metric("City errors", wrong, help=f"{wrong / len(sub):.1%} of the images")
     m3.metric("Group errors", wrong_g, help=f"{wrong_g / len(sub):.1%} of the images")
-    contrast = contrast_tables(sel, sub)
+    contrast = why_ui.contrast_tables(sel, sub)
     why = None if isinstance(contrast, str) else contrast[0]
     true, pred = city_section(sel, sub, split, why)
     st.divider()
     why_section(sel, sub, split, true, pred, contrast)
-    pairs_section(sel, split, true, pred, contrast)
+    why_ui.pairs_section(sel, split, true, pred, contrast, SPLITS[split])
     st.divider()
     mistakes_section(sel, sub, split, why)
     st.divider()

@@ -32,10 +32,6 @@ CUE_IOU = 0.1  # below this a concept does not "overlap" a cue
 NEEDED_STAGES = "concept_effects,concept_stability,concept_profiles,concept_names"
 
 
-def card_pictures(sel: state.Selection, city: str, k: int) -> figures.CardPictures:
-    return export_ui.portrait_pictures(sel, city, [k])[k]
-
-
 # ------------------------------------------------------------------------- naming
 def _save(sel: state.Selection, k: int, name: str | None) -> None:
     try:
@@ -70,9 +66,8 @@ def naming_form(sel: state.Selection, card, ev: portrait_views.CardEvidence) -> 
 
 
 # -------------------------------------------------------------------------- cards
-def card(sel: state.Selection, city: str, c, rank: int | None, focused: bool = False) -> None:
-    ev = portrait_views.evidence(sel.cache, c.concept, city, sel.labels.classes)
-    pics = card_pictures(sel, city, c.concept)
+def card(sel: state.Selection, city: str, c, rank: int | None, ev: portrait_views.CardEvidence,
+         pics: figures.CardPictures, focused: bool = False) -> None:
     with st.container(border=True):
         marks = []
         if c.name.automatic:
@@ -158,12 +153,16 @@ def main() -> None:
 
     focus = state.url_get("concept", None, int)
     shown = {c.concept for c in portrait.cards}
+    opened = None
     if focus is not None and focus not in shown:
-        others = {c.concept: c for c in portrait_views.all_cards(sel.cache, city, given)}
-        if focus in others:
-            card(sel, city, others[focus], None, focused=True)
+        opened = next((c for c in portrait_views.all_cards(sel.cache, city, given) if c.concept == focus), None)
+    cards = ([opened] if opened else []) + list(portrait.cards)
+    evidence = {c.concept: portrait_views.evidence(sel.cache, c.concept, city, sel.labels.classes) for c in cards}
+    pictures = export_ui.portrait_pictures(sel, city, list(evidence), evidence)
+    if opened:
+        card(sel, city, opened, None, evidence[opened.concept], pictures[opened.concept], focused=True)
     for i, c in enumerate(portrait.cards, 1):
-        card(sel, city, c, i, focused=c.concept == focus)
+        card(sel, city, c, i, evidence[c.concept], pictures[c.concept], focused=c.concept == focus)
     if not portrait.cards:
         st.info("No stable concept raises this city's probability: see the chart below.")
 

@@ -9,11 +9,22 @@ import pytest
 
 
 @pytest.fixture
-def dashboard_env(analysed_run, monkeypatch):
-    """Point the dashboard at the analysed tiny run (env vars read by dashboard/state.py)."""
+def point_dashboard(monkeypatch):
+    """``point_dashboard(roots)``: set the env vars dashboard/state.py reads (models, data
+    and cache roots) for this test."""
+
+    def point(roots: dict) -> None:
+        for k, v in roots.items():
+            monkeypatch.setenv(k, v)
+
+    return point
+
+
+@pytest.fixture
+def dashboard_env(analysed_run, point_dashboard):
+    """Point the dashboard at the analysed tiny run."""
     run, cache, roots = analysed_run
-    for k, v in roots.items():
-        monkeypatch.setenv(k, v)
+    point_dashboard(roots)
     return run, cache
 
 

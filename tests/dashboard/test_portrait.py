@@ -25,10 +25,9 @@ def own_cache(analysed_run, tmp_path_factory):
 
 
 @pytest.fixture
-def env(own_cache, monkeypatch):
+def env(own_cache, point_dashboard):
     run, cache, roots = own_cache
-    for k, v in roots.items():
-        monkeypatch.setenv(k, v)
+    point_dashboard(roots)
     return run, cache
 
 
