@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from analysis import progress
-from analysis.cli import analyze, concepts, curate, data, models
+from analysis.cli import analyze, concepts, curate, data, experiment, models
 from analysis.cli.common import one_line
 
 
@@ -49,5 +49,6 @@ for command in (curate.data_scores, curate.data_curate):
     data.data.add_command(command)
 for command in (data.data, models.train_cmd, models.runs_cmd, models.predict_cmd, models.weights,
                 analyze.analyze_cmd, analyze.reliability_cmd, analyze.demo_cmd, concepts.concepts,
-                concepts.portrait_cmd, concepts.shortcuts_cmd, concepts.compare_cmd):
+                concepts.portrait_cmd, concepts.shortcuts_cmd, concepts.compare_cmd,
+                experiment.experiment_cmd):
     main.add_command(command)

@@ -45,12 +45,14 @@ from analysis.cli.common import (
                    "native; weights and evaluation stay fp32).")
 @click.option("--image-size", type=int, default=None, help="Input size [default: the backbone's].")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--train-fraction", default=1.0, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="Train on this share of the training images (stratified per city, drawn with the seed).")
 @click.option("--name", default=None, help="Run name [default: <dataset>-<backbone>-<mode>].")
 @click.option("--device", default="auto", show_default=True)
 @user_errors
 def train_cmd(dataset_name, data_root, models_root, backbone, mode, weights, epochs, patience,
               lr, batch_size, loss_weights, hidden, dropout, augment, views, no_cache,
-              cache_precision, train_precision, image_size, seed, name, device):
+              cache_precision, train_precision, image_size, seed, train_fraction, name, device):
     """Train a two-head (city + group) classifier: transfer, finetune, scratch or svm."""
     from analysis.train.trainer import TrainConfig, train
 
@@ -64,7 +66,7 @@ def train_cmd(dataset_name, data_root, models_root, backbone, mode, weights, epo
         patience=patience, lr=lr, batch_size=batch_size, loss_weights=lw, hidden=hidden,
         dropout=dropout, augment=augment, views=views, cache=not no_cache,
         cache_precision=cache_precision, train_precision=train_precision, image_size=image_size,
-        seed=seed, name=name, device=device,
+        seed=seed, train_fraction=train_fraction, name=name, device=device,
         data_root=str(data_root) if data_root else None,
         models_root=str(models_root) if models_root else None,
     )

@@ -1,7 +1,7 @@
 """Where streetlens keeps what it computes — the only package that spells a file name.
 
 ``RunCache``     a run's analysis cache (``cache/<run>/``): typed accessors per artefact
-``RunFiles``     a trained run (``models/<run>/``)
+``RunFiles``     a trained run (``models/<run>/``); ``experiment_file`` a grid of runs
 ``DatasetFiles`` a dataset folder (``data/<name>/``)
 ``TrunkFiles``   frozen layers' outputs shared by training and analysis (``cache/trunk/``)
 ``JobFiles``     a background job's progress and log (``cache/jobs/<job>/``)
@@ -25,13 +25,13 @@ from analysis.store.files import atomic_path, file_fingerprint, write_bytes_atom
 from analysis.store.jobs import JobFiles
 from analysis.store.names import MAX_LENGTH as MAX_NAME_LENGTH
 from analysis.store.names import NameBook, NamesError, check_name
-from analysis.store.runs import RunFiles, default_models_root
+from analysis.store.runs import RunFiles, default_models_root, experiment_file, experiment_files
 from analysis.store.trunk import TrunkFiles
 
 __all__ = [
     "ARTEFACTS", "SCHEMA_VERSION", "Artefact", "CacheError", "RunCache", "declare", "default_cache_root",
     "StreamingArray", "batched", "CLASSES_FILE", "SOURCES_LOG", "DatasetFiles", "default_data_root",
     "atomic_path", "file_fingerprint", "write_bytes_atomic", "write_json_atomic", "JobFiles",
-    "RunFiles", "default_models_root", "TrunkFiles", "NameBook", "NamesError", "check_name",
+    "RunFiles", "default_models_root", "experiment_file", "experiment_files", "TrunkFiles", "NameBook", "NamesError", "check_name",
     "MAX_NAME_LENGTH",
 ]

@@ -34,6 +34,13 @@ class Split:
     def __len__(self) -> int:
         return len(self.y_class)
 
+    def subset(self, positions: np.ndarray) -> "Split":
+        """The rows at ``positions`` (a training fraction) over the same source, so the
+        cached frozen outputs of the whole split serve every fraction."""
+        positions = np.asarray(positions)
+        return Split(lambda idx, epoch: self.source(positions[np.asarray(idx)], epoch),
+                     self.y_class[positions], self.y_group[positions])
+
 
 @dataclass
 class FitResult:

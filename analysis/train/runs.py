@@ -128,7 +128,8 @@ def load_model(run: Run, device: str | torch.device = "cpu") -> nn.Module:
     return model.to(device).eval()
 
 
-def save_run(target: Path, model: nn.Module, info: dict, history: pd.DataFrame) -> Run:
+def save_run(target: Path, model: nn.Module, info: dict, history: pd.DataFrame,
+             predictions: pd.DataFrame | None = None) -> Run:
     """Write the run into a temporary folder, then rename it into place (atomic: a crash
     never leaves a run that looks complete)."""
     target = Path(target)
@@ -140,6 +141,8 @@ def save_run(target: Path, model: nn.Module, info: dict, history: pd.DataFrame) 
         torch.save(model.state_dict(), files.model)
         files.info.write_text(json.dumps(info, indent=2, default=str) + "\n")
         history.to_csv(files.history, index=False)
+        if predictions is not None:
+            predictions.to_csv(files.predictions, index=False)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

@@ -52,6 +52,10 @@ class TrainConfig:
     image_size: int | None = None
     svm_c: tuple[float, ...] = DEFAULT_C_GRID
     seed: int = 0
+    # train on this share of the training images (stratified per city, drawn with the
+    # seed); validation and test stay whole, so runs at every fraction are compared on
+    # the same images (the data-efficiency curves of `streetlens experiment`)
+    train_fraction: float = 1.0
     name: str | None = None
     device: str = "auto"
     data_root: str | None = None
@@ -105,7 +109,9 @@ def _split_sources(config, spec, weights, ds, rows, labels, frozen, pooled, devi
                         "frozen": list(module._modules) or type(module).__name__,
                         "size": config.image_size or spec.input_size,
                         "augment": config.augment if augmented else "none", "view": v,
-                        "seed": config.seed, "dataset": fp, "split": split, "ids": list(df["id"])}
+                        # the seed only changes augmented views: runs that differ in seed
+                        # alone share the cached outputs of un-augmented images
+                        "seed": config.seed if augmented else 0, "dataset": fp, "split": split, "ids": list(df["id"])}
 
             def inputs(v, images=images, augmented=augmented, key=key, n=len(df)):
                 """(module, inputs): the images through ``frozen``, or a cached prefix
@@ -156,16 +162,32 @@ def _prefix_tail(spec, model):
         return None
 
 
-def _final_metrics(trainable, sources, labels, config, device) -> tuple[dict, dict]:
-    out, preds = {}, {}
+def fraction_positions(df: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
+    """Positions of a stratified share of ``df``'s rows: ``ceil(fraction × n)`` images of
+    each class (at least one), drawn with ``seed``, in their original order."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"train_fraction must be in (0, 1], got {fraction}")
+    if fraction == 1:
+        return np.arange(len(df))
+    rng = np.random.default_rng(seed)
+    keep = []
+    for _, idx in df.groupby("class", sort=True).indices.items():
+        k = max(1, int(np.ceil(fraction * len(idx) - 1e-9)))
+        keep.append(rng.choice(idx, size=k, replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+def _final_metrics(trainable, sources, labels, config, device) -> tuple[dict, pd.DataFrame]:
+    out, preds = {}, []
     for split in ("val", "test"):
         ev = loop.evaluate(trainable, sources[split], config.batch_size, config.loss_weights, device)
         pc, pg = ev["class_logits"].argmax(1).numpy(), ev["group_logits"].argmax(1).numpy()
         out[split] = metrics.both_heads(sources[split].y_class, pc, sources[split].y_group, pg,
                                         labels.classes, labels.groups)
         out[split]["loss"] = ev["loss"]
-        preds[split] = pc
-    return out, preds
+        preds.append(pd.DataFrame({"split": split, "y_class": sources[split].y_class, "pred_class": pc,
+                                   "y_group": sources[split].y_group, "pred_group": pg}))
+    return out, pd.concat(preds, ignore_index=True)
 
 
 def train(config: TrainConfig, progress: bool = True) -> Run:
@@ -182,6 +204,7 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
         raise DatasetError(f"dataset {ds.name} has no {'/'.join(empty)} images; "
                            f"re-split it with `streetlens data split --dataset {ds.name}`")
     labels = Labels.from_table(df)
+    keep = fraction_positions(rows["train"], config.train_fraction, config.seed)
     missing = sorted(set(labels.classes) - set(rows["train"]["class"]))
     if missing:
         raise DatasetError(f"classes {', '.join(missing)} have no training images in {ds.name}")
@@ -203,6 +226,7 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
         model.eval()
         sources = _split_sources(config, spec, weights, ds, rows, labels, model.trunk, True,
                                  device, dtype, progress, reusable, _prefix_tail(spec, model))
+        sources["train"] = sources["train"].subset(keep)
         n_views = max(1, config.views) if config.augment != "none" else 1
         train_all = np.arange(len(sources["train"]))
         x_train = np.concatenate([sources["train"].source(train_all, v + 1).numpy() for v in range(n_views)])
@@ -225,6 +249,7 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
         sources = _split_sources(config, spec, weights, ds, rows, labels, plan.frozen, plan.pooled,
                                  device, dtype, progress, reusable,
                                  _prefix_tail(spec, model) if plan.frozen is model.trunk else None)
+        sources["train"] = sources["train"].subset(keep)
         cache_s = time.perf_counter() - t_cache
         optimizer = build_optimizer(plan, effective["lr"], config.momentum, config.weight_decay)
         result = loop.fit(plan.trainable, optimizer, sources["train"], sources["val"],
@@ -238,7 +263,8 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
         history = pd.DataFrame(result.history)
         best_epoch = result.best_epoch
     model.eval()
-    final, _ = _final_metrics(trainable, sources, labels, config, device)
+    final, predictions = _final_metrics(trainable, sources, labels, config, device)
+    predictions.insert(1, "id", pd.concat([rows["val"]["id"], rows["test"]["id"]], ignore_index=True))
     total_s = time.perf_counter() - started
 
     models_root = Path(config.models_root) if config.models_root else default_models_root()
@@ -253,7 +279,8 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
         "head": "svm" if is_svm else "mlp",
         "labels": labels.to_json(),
         "dataset": {"name": ds.name, "path": str(ds.root.resolve()), "fingerprint": fingerprint(df),
-                    "n_images": len(df), **{f"n_{s}": len(r) for s, r in rows.items()}},
+                    "n_images": len(df), **{f"n_{s}": len(r) for s, r in rows.items()},
+                    "n_train": len(keep)},  # the images trained on (a share when train_fraction < 1)
         "backbone": {"name": spec.name, "weights": weights, "input_size": config.image_size or spec.input_size,
                      "mean_std": spec.mean_std(weights), "target_layer": spec.target_layer},
         "code_version": code_version(),
@@ -272,4 +299,4 @@ def train(config: TrainConfig, progress: bool = True) -> Run:
         info["trunk_cache"] = {"root": str(TrunkFiles.under(config.cache_root).root.resolve()),
                                "frozen": frozen_part, "files": reusable,
                                "precision": resolve_precision(config.cache_precision, device)}
-    return save_run(models_root / name, model.cpu(), info, history)
+    return save_run(models_root / name, model.cpu(), info, history, predictions)

@@ -66,3 +66,35 @@ def accuracy_table(labels: np.ndarray, a_correct, b_correct, names: Sequence[str
                      "high_a": ia.high, "acc_b": ib.value, "low_b": ib.low, "high_b": ib.high,
                      "difference": ib.value - ia.value, "p_mcnemar": p, "significant": bool(p < alpha)})
     return pd.DataFrame(rows)
+
+
+def seed_interval(values, level: float = 0.95) -> Interval:
+    """Mean of per-seed accuracies with a Student-t interval across the seeds (how much
+    the result moves when only the seed changes); NaN bounds with a single seed."""
+    from scipy import stats as st
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return Interval(float("nan"), float("nan"), float("nan"), 0)
+    mean = float(v.mean())
+    if v.size < 2:
+        return Interval(mean, float("nan"), float("nan"), 1)
+    half = float(st.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return Interval(mean, mean - half, mean + half, int(v.size))
+
+
+def paired_permutation(a_scores, b_scores, n_perm: int = 20_000, seed: int = 0) -> float:
+    """Two-sided p-value that two models' per-image scores (e.g. correctness averaged over
+    seeds) have the same mean: random sign flips of the per-image differences, the
+    observed mean difference counted among them (so p is never 0)."""
+    d = np.asarray(b_scores, np.float64) - np.asarray(a_scores, np.float64)
+    if d.size == 0 or not np.any(d):
+        return 1.0
+    rng = np.random.default_rng(seed)
+    observed = abs(d.mean())
+    hits = 0
+    for start in range(0, n_perm, 2000):
+        signs = rng.choice((-1.0, 1.0), size=(min(2000, n_perm - start), d.size))
+        hits += int(np.sum(np.abs((signs * d).mean(1)) >= observed - 1e-12))
+    return (hits + 1) / (n_perm + 1)

@@ -226,3 +226,35 @@ def test_bf16_training_keeps_fp32_weights_and_reports_the_saved_models_metrics(t
     assert all(v.dtype == torch.float32 for v in model.state_dict().values() if v.is_floating_point())
     assert predicted_test_confusion(run, tiny_dataset)[0] == run.info["metrics"]["test"]["city"]["confusion"]
     assert run.info["metrics"]["val"]["city"]["accuracy"] > 0.5
+
+
+def test_fraction_positions_are_stratified_seeded_and_whole_at_one():
+    from analysis.train.trainer import fraction_positions
+
+    df = pd.DataFrame({"class": ["a"] * 10 + ["b"] * 4})
+    keep = fraction_positions(df, 0.25, seed=0)
+    assert (df["class"].iloc[keep] == "a").sum() == 3 and (df["class"].iloc[keep] == "b").sum() == 1
+    assert keep.tolist() == sorted(keep.tolist())
+    assert fraction_positions(df, 0.25, seed=0).tolist() == keep.tolist()
+    assert any(fraction_positions(df, 0.25, seed=s).tolist() != keep.tolist() for s in range(1, 6))
+    assert fraction_positions(df, 1.0, seed=3).tolist() == list(range(14))
+    with pytest.raises(ValueError, match="train_fraction"):
+        fraction_positions(df, 0, seed=0)
+
+
+def test_a_fraction_trains_on_fewer_images_and_predictions_match_the_metrics(tiny_dataset, tmp_path):
+    run = train(config(tiny_dataset, tmp_path, mode="transfer", train_fraction=0.5, name="half"), progress=False)
+    df = tiny_dataset.read()
+    n_train = int((df["split"] == "train").sum())
+    assert run.info["dataset"]["n_train"] == sum(int(np.ceil(0.5 * n)) for n in
+                                                 df[df["split"] == "train"].groupby("class").size())
+    assert run.info["dataset"]["n_train"] < n_train
+    pred = pd.read_csv(run.files.predictions)
+    test = pred[pred["split"] == "test"]
+    assert set(test["id"]) == set(df.loc[df["split"] == "test", "id"])
+    assert (test["pred_class"] == test["y_class"]).mean() == pytest.approx(run.info["metrics"]["test"]["city"]["accuracy"])
+    assert (test["pred_group"] == test["y_group"]).mean() == pytest.approx(run.info["metrics"]["test"]["group"]["accuracy"])
+    # the fraction reads the whole split's cached trunk outputs: one cache file per split
+    again = train(config(tiny_dataset, tmp_path, mode="transfer", name="full"), progress=False)
+    assert again.info["dataset"]["n_train"] == n_train
+    assert again.info["trunk_cache"]["files"] == run.info["trunk_cache"]["files"]

@@ -52,3 +52,31 @@ def test_accuracy_table_per_class():
     assert t.loc["y", "difference"] == -0.5 and t.loc["x", "p_mcnemar"] == 1.0
     assert t.loc["y", "p_mcnemar"] == pytest.approx(2 / 2 ** 6)  # 6 discordant, all one way
     assert bool(t.loc["y", "significant"]) is True and bool(t.loc["x", "significant"]) is False
+
+
+def test_seed_interval_is_the_student_t_interval_by_hand():
+    from scipy import stats as st
+
+    from analysis.explain.compare.stats import seed_interval
+
+    iv = seed_interval([0.80, 0.84, 0.88])
+    half = st.t.ppf(0.975, 2) * 0.04 / np.sqrt(3)  # sd of (0.80, 0.84, 0.88) is 0.04
+    assert (iv.value, iv.low, iv.high, iv.n) == (pytest.approx(0.84), pytest.approx(0.84 - half),
+                                                 pytest.approx(0.84 + half), 3)
+    one = seed_interval([0.7])
+    assert one.value == 0.7 and np.isnan(one.low) and one.n == 1
+
+
+def test_paired_permutation_against_the_exact_sign_flip_distribution():
+    from itertools import product
+
+    from analysis.explain.compare.stats import paired_permutation
+
+    a = np.array([0, 0, 1, 0, 1, 0, 0, 1], float)
+    b = np.array([1, 1, 1, 0, 1, 1, 0, 0], float)
+    d = b - a
+    flips = [abs(np.mean(np.array(s) * d)) for s in product((-1, 1), repeat=d.size)]
+    exact = np.mean([f >= abs(d.mean()) - 1e-12 for f in flips])  # all 2^8 sign patterns
+    assert paired_permutation(a, b, n_perm=40_000, seed=1) == pytest.approx(exact, abs=0.01)
+    assert paired_permutation(a, b, seed=5) == paired_permutation(a, b, seed=5)
+    assert paired_permutation(a, a) == 1.0
