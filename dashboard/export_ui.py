@@ -183,6 +183,80 @@ def standard_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], obj
     if not concept_views.missing(c):
         for city in labels.classes:
             out[f"Portrait: {city}"] = functools.partial(portrait_figure, sel, city)
+    out.update(comparison_figures(sel))
+    out.update(experiment_figures(sel))
+    return out
+
+
+COMPARE_PAIR = "_compare_pair"  # (A, B, split) last shown on the Compare page
+
+
+def compare_partner(sel: state.Selection) -> tuple[str, str] | None:
+    """(run, split) to compare the selected run with in the talk pack: its partner on the
+    Compare page in this session, else the first other analysed run of the same dataset
+    on the test split."""
+    pair = st.session_state.get(COMPARE_PAIR)
+    if pair and sel.run.name in pair[:2]:
+        return (pair[1] if pair[0] == sel.run.name else pair[0]), pair[2]
+    fingerprint = sel.cache.manifest.get("dataset_fingerprint")
+    for name in state.run_names():
+        if name == sel.run.name:
+            continue
+        other = state.get_cache(state.get_run(name))
+        if other.has("samples") and other.manifest.get("dataset_fingerprint") == fingerprint:
+            return name, "test"
+    return None
+
+
+def comparison_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], object]]":
+    """The Compare page's figures for the selected run and :func:`compare_partner`."""
+    from analysis.precompute.compare_views import compare, layer_cka
+    from analysis.store import pair_file
+    from dashboard.figures import compare as figures
+
+    out: OrderedDict[str, Callable[[], object]] = OrderedDict()
+    partner = compare_partner(sel)
+    if partner is None:
+        return out
+    (b, split), a = partner, sel.run.name
+    comparison = functools.cache(lambda: compare(sel.cache, state.get_cache(state.get_run(b)), split))
+    out[f"Compare {a} vs {b}: accuracy per city"] = lambda: figures.accuracy_chart(
+        comparison().accuracy, a, b, title="Accuracy per city, 95 % bootstrap intervals (* significant, McNemar)")
+    out[f"Compare {a} vs {b}: agreement"] = lambda: figures.agreement_chart(
+        comparison().agreement, title="Agreement on the same images")
+    out[f"Compare {a} vs {b}: where they look"] = lambda: figures.map_correlation_chart(
+        comparison().map_correlation, title="Where they look, per city (Spearman ρ of the two Grad-CAMs)")
+    for x, y in ((a, b), (b, a)):
+        if pair_file(state.cache_root(), x, y, f"layer_cka_{split}").is_file():
+            out[f"Compare {x} vs {y}: per-layer CKA"] = lambda x=x, y=y: figures.layer_cka_chart(
+                layer_cka(x, y, split, state.models_root(), state.cache_root()), x, y,
+                title="Linear CKA, stage by stage")
+    return out
+
+
+def experiment_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], object]]":
+    """The selected run's experiment (``streetlens experiment``): its accuracy chart and,
+    with several training fractions, its data-efficiency curves."""
+    from analysis.experiment import results
+    from dashboard.figures import experiment as figures
+
+    out: OrderedDict[str, Callable[[], object]] = OrderedDict()
+    name = sel.run.info.get("config", {}).get("extra", {}).get("experiment")
+    if not name:
+        return out
+    loaded = functools.cache(lambda: results.load(state.models_root(), name))
+    out[f"Experiment {name}: accuracy across seeds"] = lambda: figures.grid_chart(
+        loaded()[2], loaded()[1], title="Test city accuracy: mean and 95 % interval across seeds")
+    fractions = sel.run.info.get("config", {}).get("train_fraction")
+    try:
+        from analysis.experiment.grid import Experiment
+
+        several = len(Experiment.load(state.models_root(), name).fractions) > 1
+    except ValueError:
+        several = fractions not in (None, 1.0)
+    if several:
+        out[f"Experiment {name}: data efficiency"] = lambda: figures.efficiency_chart(
+            loaded()[2], loaded()[1], title="Data efficiency: accuracy against training images")
     return out
 
 

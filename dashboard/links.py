@@ -7,9 +7,11 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 
-def sample_url(run: str, image_id: str) -> str:
-    """The Sample page showing one image."""
-    return "sample?" + urlencode({"run": run, "id": image_id})
+def sample_url(run: str, image_id: str, compare: str | None = None, cls: str | None = None) -> str:
+    """The Sample page showing one image (beside run ``compare``'s maps when given; with
+    the maps of city ``cls`` instead of the predicted one)."""
+    extra = {k: v for k, v in (("compare", compare), ("cls", cls)) if v}
+    return "sample?" + urlencode({"run": run, "id": image_id, **extra})
 
 
 def portrait_url(run: str, city: str, concept: int | None = None) -> str:

@@ -145,10 +145,11 @@ def shortcuts_cmd(run, models_root, dataset_name, cache_root):
 @click.argument("run_b")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "val", "train", "all"]))
 @click.option("--csv", "as_csv", is_flag=True, help="The per-class accuracy table as CSV.")
+@click.option("--layers", is_flag=True, help="Also per-layer CKA (runs both models over the images; stored).")
 @models_root_option
 @cache_root_option
 @user_errors
-def compare_cmd(run_a, run_b, split, as_csv, models_root, cache_root):
+def compare_cmd(run_a, run_b, split, as_csv, layers, models_root, cache_root):
     """Compare two analysed runs of one dataset on the same images: accuracy with 95 %
     intervals and McNemar's test, agreement, where they look, CKA, shared concepts."""
     from analysis.precompute.compare_views import compare, open_pair
@@ -173,3 +174,13 @@ def compare_cmd(run_a, run_b, split, as_csv, models_root, cache_root):
         shared = c.concepts[c.concepts["shared"]]
         click.echo(f"concepts: {len(shared)} shared pairs (map correlation ≥ 0.5): "
                    + ", ".join(f"A{r.concept_a}↔B{r.concept_b} {r.similarity:.2f}" for r in shared.itertuples()))
+    if layers:
+        from analysis.precompute.compare_views import layer_cka
+
+        table = layer_cka(c.run_a, c.run_b, split, models_root, cache_root)
+        grid = table.pivot(index="layer_a", columns="layer_b", values="cka")
+        grid = grid.loc[table.drop_duplicates("layer_a").sort_values("depth_a")["layer_a"],
+                        table.drop_duplicates("layer_b").sort_values("depth_b")["layer_b"]]
+        click.echo(f"linear CKA per layer ({int(table['images'].iat[0])} images; rows A, columns B):")
+        click.echo(grid.rename(index=lambda n: n.removeprefix("trunk."), columns=lambda n: n.removeprefix("trunk."))
+                   .to_string(float_format="%.2f"))

@@ -85,16 +85,30 @@ def train_cmd(dataset_name, data_root, models_root, backbone, mode, weights, epo
 @click.command("runs")
 @models_root_option
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@click.option("--all", "show_all", is_flag=True, help="Also list every run of every experiment.")
 @user_errors
-def runs_cmd(models_root, as_csv):
-    """Compare all runs: mode × backbone, both heads, val and test (the study's table)."""
+def runs_cmd(models_root, as_csv, show_all):
+    """Compare the runs: mode × backbone, both heads, val and test (the study's table).
+    The runs of an experiment are summarised in one line each (`--all` lists them)."""
     from analysis.train.runs import comparison_table, list_runs
 
     table = comparison_table(list_runs(models_root))
     if table.empty:
         click.echo("no runs yet: train one with `streetlens train --dataset D --backbone B --mode M`")
         return
-    click.echo(table.to_csv(index=False) if as_csv else table.to_string(index=False, float_format="%.3f"))
+    grouped = table["experiment"].notna()
+    shown = table if show_all else table[~grouped].drop(columns="experiment")
+    if as_csv:
+        click.echo(shown.to_csv(index=False), nl=False)
+        return
+    if not shown.empty:
+        click.echo(shown.to_string(index=False, float_format="%.3f"))
+    if not show_all:
+        for name, g in table[grouped].groupby("experiment", sort=True):
+            best = g.loc[g["test_city"].idxmax()]
+            click.echo(f"experiment {name}: {len(g)} runs on {g['dataset'].iat[0]}, best test city accuracy "
+                       f"{best['test_city']:.3f} ({best['run']}); the table: `streetlens experiment "
+                       f"--dataset {g['dataset'].iat[0]} --name {name} --show`")
 
 
 @click.command("predict")

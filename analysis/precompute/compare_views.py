@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.data.dataset import Dataset
 from analysis.explain.compare import agreement, cka, concepts, maps, stats
 from analysis.explain.gradcam import gradcam_map
-from analysis.store import CacheError, RunCache
+from analysis.store import CacheError, RunCache, pair_file, write_bytes_atomic
 
 
 class CompareError(ValueError):
@@ -100,3 +101,48 @@ def check_same_dataset(cache_a: RunCache, cache_b: RunCache) -> None:
     if cache_a.manifest.get("dataset_fingerprint") != cache_b.manifest.get("dataset_fingerprint"):
         raise CompareError(f"{cache_a.name} and {cache_b.name} were analysed on different datasets: compare "
                            "runs of one dataset (or re-analyse both on it with --dataset)")
+
+
+def layer_cka(name_a: str, name_b: str, split: str = "test", models_root=None, cache_root=None,
+              max_images: int = 200, batch_size: int = 16, progress=None) -> pd.DataFrame:
+    """Linear CKA between every trunk stage of A and every trunk stage of B (pooled
+    outputs) on the same ``split`` images (at most ``max_images``, the first in the
+    analysis order), computed with both models and stored for the pair; read back when
+    it exists. ``progress(done, total)`` is called after every batch."""
+    import io
+
+    import torch
+
+    from analysis.train.data import load_rgb
+    from analysis.train.runs import load_model, open_run
+
+    cache_a, cache_b = open_pair(name_a, name_b, models_root, cache_root)
+    path = pair_file(cache_root, cache_a.name, cache_b.name, f"layer_cka_{split}")
+    if path.is_file():
+        return pd.read_parquet(path)
+    joined, _, _ = _aligned(cache_a, cache_b, split)
+    joined = joined.head(max_images)
+    feats = []
+    total = 2 * int(np.ceil(len(joined) / batch_size))
+    done = 0
+    for name in (cache_a.name, cache_b.name):
+        run = open_run(name, models_root)
+        model = load_model(run)
+        tf = run.eval_transform()
+        ds = Dataset(run.info["dataset"]["path"])
+
+        def batches(tf=tf, ds=ds):
+            nonlocal done
+            for a in range(0, len(joined), batch_size):
+                paths = joined["path_a"].iloc[a:a + batch_size]
+                yield torch.stack([tf(load_rgb(ds.image_path(p))) for p in paths])
+                done += 1
+                if progress:
+                    progress(done, total)
+
+        feats.append(cka.layer_features(model, batches(), cka.trunk_stages(model)))
+    table = cka.cka_matrix(*feats).assign(images=len(joined))
+    buf = io.BytesIO()
+    table.to_parquet(buf, index=False)
+    write_bytes_atomic(path, buf.getvalue())
+    return table

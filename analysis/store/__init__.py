@@ -19,6 +19,7 @@ from analysis.store.cache import (
                                   RunCache,
                                   declare,
                                   default_cache_root,
+                                  pair_file,
 )
 from analysis.store.datasets import CLASSES_FILE, SOURCES_LOG, DatasetFiles, default_data_root
 from analysis.store.files import atomic_path, file_fingerprint, write_bytes_atomic, write_json_atomic
@@ -29,7 +30,7 @@ from analysis.store.runs import RunFiles, default_models_root, experiment_file, 
 from analysis.store.trunk import TrunkFiles
 
 __all__ = [
-    "ARTEFACTS", "SCHEMA_VERSION", "Artefact", "CacheError", "RunCache", "declare", "default_cache_root",
+    "ARTEFACTS", "SCHEMA_VERSION", "Artefact", "CacheError", "RunCache", "declare", "default_cache_root", "pair_file",
     "StreamingArray", "batched", "CLASSES_FILE", "SOURCES_LOG", "DatasetFiles", "default_data_root",
     "atomic_path", "file_fingerprint", "write_bytes_atomic", "write_json_atomic", "JobFiles",
     "RunFiles", "default_models_root", "experiment_file", "experiment_files", "TrunkFiles", "NameBook", "NamesError", "check_name",

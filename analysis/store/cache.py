@@ -94,6 +94,12 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("STREETLENS_CACHE", "cache"))
 
 
+def pair_file(cache_root: Path | str | None, run_a: str, run_b: str, what: str) -> Path:
+    """A result about two runs together (``cache/compare/<A>--<B>/<what>.parquet``), e.g.
+    their per-layer CKA: it belongs to neither run's own cache."""
+    return Path(cache_root or default_cache_root()) / "compare" / f"{run_a}--{run_b}" / f"{what}.parquet"
+
+
 def declare(name: str, kind: str, doc: str) -> Artefact:
     """A new artefact (a new stage's): its file follows the naming rule of its kind, so a
     stage module names what it writes without spelling a file."""

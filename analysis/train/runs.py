@@ -175,5 +175,6 @@ def comparison_table(runs: list[Run]) -> pd.DataFrame:
             "test_city_f1": get("test", "city", "macro_f1"),
             "val_group": get("val", "group"), "test_group": get("test", "group"),
             "epochs": r.info.get("best_epoch"), "train_s": r.info.get("timings", {}).get("total_s"),
+            "experiment": cfg.get("extra", {}).get("experiment"),  # None: a run of its own
         })
     return pd.DataFrame(rows)

@@ -22,7 +22,7 @@ import streamlit as st
 from analysis import jobs
 from analysis.precompute import missing_hint, portrait_views
 from analysis.store import RunFiles
-from dashboard import links, state
+from dashboard import experiment_view, links, state
 from dashboard.safe_text import plain
 from dashboard.figures import charts
 
@@ -185,8 +185,10 @@ def portraits_section(sel) -> None:
 def runs_section(selected: str) -> None:
     st.subheader("Runs compared")
     df = comparison()
+    grouped = df["experiment"].notna() if "experiment" in df else pd.Series(False, index=df.index)
+    df = df[~grouped].drop(columns="experiment", errors="ignore").reset_index(drop=True)
     if df.empty:
-        st.info("No runs.")
+        st.caption("Every run belongs to an experiment (below)." if grouped.any() else "No runs.")
         return
     st.session_state["_runs_table_names"] = df["run"].tolist()
     same = [c for c in ("dataset", "weights") if c in df and df[c].nunique() <= 1]
@@ -296,6 +298,7 @@ def main() -> None:
     headline(run)
     portraits_section(sel)
     runs_section(run.name)
+    experiment_view.experiments_section(run.name, cfg.get("extra", {}).get("experiment"))
     confusion_section(run)
     curves_section(run)
     dataset_section(sel)

@@ -13,7 +13,9 @@ view can be shared). Then:
   (feature-visualisation icons, attribution bars, where each fires), the image's own
   neuron groups (per-image NMF) with their share of the evidence, and the dataset
   concepts present in it;
-* its nearest training images, with their class and whether the model got them right.
+* its nearest training images, with their class and whether the model got them right;
+* with ``?compare=B`` (or "Side by side with" in the sidebar): a second run's prediction
+  and map of the same target beside this run's (``dashboard/sample/side_by_side.py``).
 
 The blocks live in ``dashboard/sample``; what they compute comes from ``analysis``. Every
 array is read from the memory-mapped analysis cache; only the shown image's maps are
@@ -27,7 +29,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from dashboard.sample import blocks, maps, neighbours, picker
+from dashboard.sample import blocks, maps, neighbours, picker, side_by_side
 from dashboard.sample.pictures import display_photo
 
 
@@ -39,12 +41,13 @@ def main() -> None:
     display = picker.display_settings()
     filtered = picker.apply_filters(samples, f)
     labels_by_id = picker.picker_labels(str(sel.cache.path("samples")), sel.cache.mtime("samples"), samples)
-    sample_view(sel, samples, filtered, labels_by_id, display)
+    other = side_by_side.compare_picker(sel)
+    sample_view(sel, samples, filtered, labels_by_id, display, other)
 
 
 @st.fragment
 def sample_view(sel, samples: pd.DataFrame, filtered: pd.DataFrame, labels_by_id: dict,
-                display: dict) -> None:
+                display: dict, other: str | None = None) -> None:
     """Everything about the chosen image. A fragment: the picker's buttons, the map
     controls and "open a neighbour" rerun only this part, not the sidebar's filters and
     the run selector (a sample change then sends fewer elements to the browser)."""
@@ -62,6 +65,9 @@ def sample_view(sel, samples: pd.DataFrame, filtered: pd.DataFrame, labels_by_id
     maps.predictions(photo, row, sel.labels, probs_c, probs_g)
     st.subheader("Where does the model look?")
     t = maps.target_controls(sel.labels, row, probs_c, probs_g)
+    if other:
+        side_by_side.side_by_side(sel, other, row, photo, t, display)
+        st.subheader(f"{sel.run.name} alone")
     raw = np.asarray(state.array(sel.cache, "cams")[r], dtype=np.float32)
     maps.gradcam_section(sel, photo, raw, t, display)
     maps.ondemand_section(sel, row, photo, t, display)

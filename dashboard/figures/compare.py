@@ -56,3 +56,39 @@ def map_correlation_chart(corr: pd.DataFrame, title: str | None = None) -> go.Fi
     fig.add_hline(y=0, line_color="#999", line_width=1)
     fig.update_yaxes(range=[-1.05, 1.05], title_text="Spearman ρ of the two Grad-CAMs", gridcolor="#eee")
     return charts._base_layout(fig, title, 360)
+
+
+def layer_cka_chart(table: pd.DataFrame, run_a: str, run_b: str, title: str | None = None) -> go.Figure:
+    """Heat map of linear CKA between every stage of A (rows, input at the top) and every
+    stage of B (columns): a bright diagonal where the two build the same features."""
+    la = table.drop_duplicates("layer_a").sort_values("depth_a")["layer_a"].tolist()
+    lb = table.drop_duplicates("layer_b").sort_values("depth_b")["layer_b"].tolist()
+    grid = table.pivot(index="layer_a", columns="layer_b", values="cka").loc[la, lb]
+    short = lambda names: [n.removeprefix("trunk.") for n in names]  # noqa: E731
+    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=short(lb), y=short(la), zmin=0, zmax=1, colorscale="Viridis",
+                               text=np.round(grid.to_numpy(), 2), texttemplate="%{text}",
+                               colorbar=dict(title="CKA", thickness=12),
+                               hovertemplate="A %{y} · B %{x}: CKA %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title_text=f"A: {html.escape(run_a)}")
+    fig.update_xaxes(title_text=f"B: {html.escape(run_b)}", side="bottom")
+    return charts._base_layout(fig, title, 120 + 34 * len(la), margin=dict(l=130, b=80))
+
+
+def layer_cka_sentence(table: pd.DataFrame) -> str:
+    """What the heat map says: for the same architecture, where the two runs part ways;
+    otherwise, which stage of B each stage of A is closest to."""
+    same = table[table["layer_a"] == table["layer_b"]]
+    if len(same) and len(same) == table["layer_a"].nunique():
+        diverged = same[same["cka"] < 0.99]
+        if diverged.empty:
+            return "Same architecture: every stage has CKA ≥ 0.99 — the two runs build the same features."
+        first = diverged.sort_values("depth_a").iloc[0]
+        before = same[same["depth_a"] < first["depth_a"]].sort_values("depth_a")
+        start = (f"identical (CKA ≥ 0.99) up to {before['layer_a'].iat[-1].removeprefix('trunk.')}; "
+                 if len(before) else "")
+        return (f"Same architecture: {start}from {first['layer_a'].removeprefix('trunk.')} on, CKA falls to "
+                f"{diverged['cka'].min():.2f} — where training made the two runs' features differ.")
+    best = table.loc[table.groupby("layer_a")["cka"].idxmax()].sort_values("depth_a")
+    bits = ", ".join(f"{r.layer_a.removeprefix('trunk.')}→{r.layer_b.removeprefix('trunk.')} ({r.cka:.2f})"
+                     for r in best.itertuples())
+    return f"Closest stage of B for each stage of A: {bits}."

@@ -3,6 +3,8 @@ every page reads a real cache made by the same code as `streetlens analyze`, onl
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,23 @@ def walk():
 def no_problems():
     """``no_problems(at)``: assert the page ran without an exception or an error element."""
     return _no_problems
+
+
+@pytest.fixture
+def two_runs(analysed_run, tmp_path, monkeypatch):
+    """Two analysed runs of one dataset: the tiny run and "twin", a copy of it under another
+    name (so every comparison's oracle is known: no difference, CKA 1, ρ 1)."""
+    run, cache, roots = analysed_run
+    models, caches = tmp_path / "models", tmp_path / "cache"
+    shutil.copytree(run.path, models / run.name)
+    shutil.copytree(run.path, models / "twin")
+    info = models / "twin" / run.files.info.name
+    info.write_text(json.dumps({**json.loads(info.read_text()), "name": "twin"}))
+    shutil.copytree(cache.root, caches / run.name)
+    shutil.copytree(cache.root, caches / "twin")
+    monkeypatch.setenv("STREETLENS_MODELS", str(models))
+    monkeypatch.setenv("STREETLENS_CACHE", str(caches))
+    monkeypatch.setenv("STREETLENS_DATA", roots["STREETLENS_DATA"])
+    return run.name, "twin"
+
+

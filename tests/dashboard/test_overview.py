@@ -208,3 +208,33 @@ def test_every_page_of_the_menu_exists_and_keeps_its_address():
     listed = [p for p in table["pages"] if not p[1]]
     assert [p[0] for p in listed] == [spec[-1] for spec in table["specs"]]
     assert all(p[2] == "visible" for p in listed)
+
+
+def test_an_experiments_runs_are_grouped_with_its_table_and_charts(tiny_dataset, analysed_run, tmp_path,
+                                                                    point_dashboard):
+    import shutil
+
+    from analysis.experiment.grid import Experiment
+    from analysis.experiment.runner import run_experiment
+
+    run, _, roots = analysed_run
+    models = tmp_path / "models"
+    shutil.copytree(run.path, models / run.name)  # one run of its own
+    exp = Experiment("grid", str(tiny_dataset.root), ("tiny_cnn",), ("transfer", "finetune"),
+                     fractions=(0.5, 1.0), seeds=(0, 1),
+                     train={"epochs": 2, "batch_size": 8, "cache_precision": "fp32", "train_precision": "fp32"})
+    run_experiment(exp, models_root=models, cache_root=tmp_path / "cache", progress=False, log=lambda m: None)
+    point_dashboard({**roots, "STREETLENS_MODELS": str(models)})
+    at = AppTest.from_file(str(PAGE), default_timeout=120)
+    at.query_params["run"] = exp.run_names()[0]
+    at.run()
+    assert not at.exception and not at.error
+    assert "Experiments" in [h.value for h in at.subheader]
+    assert any("Experiment **grid**" in e.label and "8 of 8 runs" in e.label for e in at.expander)
+    text = " ".join(m.value for m in at.markdown)
+    assert "Best\\: tiny\\_cnn · " in text  # the verdict, escaped as plain text
+    frames = at.dataframe
+    # the loose run alone in "Runs compared"; the experiment's 8 runs in their own table
+    assert [len(f.value) for f in frames if "run" in f.value.columns and len(f.value) == 1]
+    assert any(len(f.value) == 8 for f in frames)
+    assert any("Data efficiency" in str(c.proto.spec) for c in at.get("plotly_chart"))

@@ -286,3 +286,20 @@ def test_not_analysed_run_explains_what_to_do(dashboard_env, tmp_path, monkeypat
     assert not at.exception
     assert any(f"streetlens analyze {run.name}" in w.value for w in at.warning)
     assert not at.get("plotly_chart")
+
+
+def test_side_by_side_with_a_second_run_from_the_url(two_runs):
+    a, b = two_runs
+    cache = RunCache.for_run(a)
+    image_id = str(cache.samples()["id"].iloc[3])
+    at = open_page(run=a, id=image_id, compare=b)
+    assert not at.exception and not at.error
+    assert f"Side by side with {b}" in [h.value for h in at.subheader]
+    text = " ".join(m.value for m in at.markdown)
+    assert text.count("** — predicts **") == 2 and f"**{b}** — predicts" in text
+    assert any("correlation ρ = 1.00" in c.value for c in at.caption)  # the twin looks at the same places
+    assert at.selectbox(key="w_compare").value == b
+    at = open_page(run=a, id=image_id, compare="nope")
+    assert not at.exception
+    assert any("there is no other run 'nope'" in w.value for w in at.warning)
+    assert f"Side by side with {b}" not in [h.value for h in at.subheader]

@@ -58,3 +58,41 @@ def test_agreement_cells():
     assert t["images"].tolist() == [2, 1, 1, 1]
     assert t.loc["both right", "ids"] == ["a", "e"] and t.loc["only A right", "ids"] == ["b"]
     assert t.loc["both wrong", "share"] == 0.2
+
+
+def test_layer_features_are_the_pooled_stage_outputs_and_the_same_model_has_cka_one_on_the_diagonal():
+    import torch
+    from torch import nn
+
+    from analysis.explain.compare.cka import cka_matrix, layer_features, linear_cka, trunk_stages
+
+    torch.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.trunk = nn.Sequential()
+            self.trunk.add_module("stem", nn.Conv2d(3, 4, 3))
+            self.trunk.add_module("act", nn.ReLU())  # no convolution: not a stage
+            self.trunk.add_module("block", nn.Sequential(nn.Conv2d(4, 6, 3), nn.ReLU()))
+            self.head = nn.Linear(6, 2)
+
+        def forward(self, x):
+            return self.head(self.trunk(x).mean(dim=(2, 3)))
+
+    net = Net().eval()
+    assert trunk_stages(net) == ["trunk.stem", "trunk.block"]
+    x = torch.randn(10, 3, 12, 12)
+    feats = layer_features(net, [x[:4], x[4:]], trunk_stages(net))
+    with torch.no_grad():
+        stem = net.trunk.stem(x)
+        block = net.trunk.block(net.trunk.act(stem))
+    np.testing.assert_allclose(feats["trunk.stem"], stem.mean(dim=(2, 3)).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(feats["trunk.block"], block.mean(dim=(2, 3)).numpy(), rtol=1e-5, atol=1e-6)
+    table = cka_matrix(feats, feats)
+    assert len(table) == 4
+    diag = table[table["layer_a"] == table["layer_b"]]["cka"]
+    np.testing.assert_allclose(diag, 1.0, atol=1e-9)
+    off = table[(table["layer_a"] == "trunk.stem") & (table["layer_b"] == "trunk.block")]["cka"].iat[0]
+    assert off == pytest.approx(linear_cka(feats["trunk.stem"], feats["trunk.block"]))
+    assert not net.trunk.stem._forward_hooks  # hooks removed
