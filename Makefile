@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The embedded default: built once (about 3 minutes on a 2-core CPU, 4.5 with the Places365 run; offline), reused afterwards.
+# The embedded default: built once (about 4.5 minutes on a 2-core CPU with the Places365 run and the reliability check; offline), reused afterwards.
 demo: $(STAMP)
 	@$(BIN)/python -c "import sys; from analysis.train.runs import list_runs; sys.exit(not list_runs())" || $(BIN)/streetlens demo
 

@@ -86,8 +86,9 @@ def experiment_section(name: str, selected: str | None, expanded: bool) -> None:
             fig = figures.efficiency_chart(summary, runs, title="Data efficiency: accuracy against training images")
             st.plotly_chart(fig, width="stretch", theme=None, config={"displayModeBar": False},
                             key=f"exp_eff_{name}")
-            st.caption("One line per backbone · mode, its band the 95 % interval across seeds. Where a "
-                       "from-scratch line meets a pretrained one, more data has made up for the pre-training.")
+            st.caption("One line per backbone · mode, its band the 95 % interval across seeds."
+                       + (" Where the from-scratch line meets a pretrained one, more data has made up for the "
+                          "pre-training." if "scratch" in set(summary["mode"]) else ""))
             download_buttons(fig, f"experiment {name} data efficiency", key=f"dl-exp-eff-{name}")
         st.dataframe(_summary_view(summary).style.format(
             {"test city acc (mean)": "{:.1%}", "std across seeds": lambda v: "–" if pd.isna(v) else f"{v:.1%}",
@@ -108,7 +109,8 @@ def experiment_section(name: str, selected: str | None, expanded: bool) -> None:
         st.session_state[f"{key}_names"] = runs["run"].tolist()
         st.markdown(f"Its {len(runs)} runs (click a row's left edge to open one; two of them side by side on the "
                     "Compare page once both are analysed):")
-        st.dataframe(charts.style_comparison(runs.drop(columns=["weights"]), selected, rename=False),
+        shown = runs.drop(columns=["weights"]).assign(fraction=[f"{f:.0%}" for f in runs["fraction"]])
+        st.dataframe(charts.style_comparison(shown, selected, rename=False),
                      hide_index=True, width="stretch", on_select=lambda: _pick_run(key),
                      selection_mode="single-row", key=key, height=min(400, 38 + 35 * len(runs)))
 

@@ -203,7 +203,7 @@ def select_run(container=None) -> Selection | None:
     names = run_names()
     if not names:
         st.info("No trained run yet. Build the offline demo with `streetlens demo` (about "
-                "3 minutes on a 2-core CPU; 4.5 with the Places365 run), or train one: `streetlens train --dataset D --backbone B --mode M`, "
+                "4.5 minutes on a 2-core CPU, with the Places365 run), or train one: `streetlens train --dataset D --backbone B --mode M`, "
                 "then `streetlens analyze RUN`.")
         return None
     name = url_selectbox("Run", names, "run", container=container)

@@ -52,7 +52,7 @@ def demo_panel() -> None:
     st.markdown(
         "The demo draws procedural streets of ten cities, trains EfficientNet-Lite0 on them "
         "(transfer learning and fine-tuning) and analyses every run — offline, "
-        "**about 3 minutes** on a 2-core CPU (about 4.5 when it also trains the Places365 model). You can keep using the dashboard meanwhile.")
+        "**about 4.5 minutes** on a 2-core CPU, with the Places365 model and the reliability check. You can keep using the dashboard meanwhile.")
     status = demo_status()
     if status is None or status.state == "failed":
         if status is not None:

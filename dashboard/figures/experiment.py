@@ -27,24 +27,28 @@ def _colours(summary: pd.DataFrame) -> dict[str, str]:
 def grid_chart(summary: pd.DataFrame, runs: pd.DataFrame, fraction: float | None = None,
                title: str | None = None) -> go.Figure:
     """At one training fraction (default: the largest), each grid point's mean test city
-    accuracy with its t-interval across seeds, and every seed's own accuracy as a dot."""
+    accuracy (a diamond) with its t-interval across seeds, and every seed's own accuracy as
+    a dot."""
     fraction = summary["fraction"].max() if fraction is None else fraction
     s = summary[summary["fraction"] == fraction].sort_values("test_city", ascending=False)
     colours = _colours(summary)
     labels = [_label(b, m) for b, m in zip(s["backbone"], s["mode"])]
     has_ci = s["low"].notna()
-    fig = go.Figure(go.Bar(
-        x=labels, y=s["test_city"], marker_color=[colours[x] for x in labels], opacity=0.75, name="mean",
+    # points, not bars: the axis starts near the lowest accuracy, and a bar cut off there
+    # would exaggerate the differences
+    fig = go.Figure(go.Scatter(
+        x=labels, y=s["test_city"], mode="markers+text", name="mean of the seeds",
+        marker=dict(color=[colours[x] for x in labels], size=16, symbol="diamond"),
         error_y=dict(type="data", symmetric=False, array=np.where(has_ci, s["high"] - s["test_city"], 0),
-                     arrayminus=np.where(has_ci, s["test_city"] - s["low"], 0), thickness=1.5, width=6),
+                     arrayminus=np.where(has_ci, s["test_city"] - s["low"], 0), thickness=2, width=10),
         customdata=np.stack([s["low"], s["high"], s["seeds"]], axis=1),
         hovertemplate="%{x}: %{y:.1%} over %{customdata[2]} seeds (95 %% interval %{customdata[0]:.1%} to "
                       "%{customdata[1]:.1%})<extra></extra>",
-        text=[f"{v:.1%}" for v in s["test_city"]], textposition="inside", insidetextanchor="start"))
+        text=[f"{v:.1%}" for v in s["test_city"]], textposition="middle right"))
     r = runs[runs["fraction"] == fraction]
     xs = [_label(b, m) for b, m in zip(r["backbone"], r["mode"])]
     fig.add_trace(go.Scatter(x=xs, y=r["test_city"], mode="markers", name="one seed",
-                             marker=dict(color="#222", size=7, symbol="circle-open"),
+                             marker=dict(color="#222", size=8, symbol="circle-open"),
                              customdata=np.stack([r["seed"], r["run"]], axis=1),
                              hovertemplate="seed %{customdata[0]}: %{y:.1%}<br>%{customdata[1]}<extra></extra>"))
     low = float(np.nanmin([s["low"].min(), r["test_city"].min(), s["test_city"].min()]))
@@ -67,7 +71,7 @@ def efficiency_chart(summary: pd.DataFrame, runs: pd.DataFrame, title: str | Non
         c = colours[name]
         if s["low"].notna().any():
             fig.add_trace(go.Scatter(x=list(x) + list(x)[::-1], y=list(s["high"]) + list(s["low"])[::-1],
-                                     fill="toself", fillcolor=c, opacity=0.15, line=dict(width=0),
+                                     fill="toself", fillcolor=c, opacity=0.08, line=dict(width=0),
                                      hoverinfo="skip", showlegend=False))
         fig.add_trace(go.Scatter(x=x, y=s["test_city"], mode="lines+markers", name=html.escape(name),
                                  line=dict(color=c, width=2), marker=dict(size=8),
@@ -75,7 +79,9 @@ def efficiency_chart(summary: pd.DataFrame, runs: pd.DataFrame, title: str | Non
                                  hovertemplate=html.escape(name) + ": %{y:.1%} with %{x} training images "
                                  "(%{customdata[0]:.0%} of them; 95 %% interval %{customdata[1]:.1%} to "
                                  "%{customdata[2]:.1%}, %{customdata[3]} seeds)<extra></extra>"))
-    fig.update_xaxes(type="log", title_text="training images (log scale)", gridcolor="#eee")
+    ticks = sorted({v for v in (summary["n_train"] if summary["n_train"].notna().all() else summary["fraction"])})
+    fig.update_xaxes(type="log", title_text="training images (log scale)", gridcolor="#eee",
+                     tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
     fig.update_yaxes(tickformat=".0%", title_text="test city accuracy", gridcolor="#eee")
     charts._base_layout(fig, title, 400)
     fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.25))

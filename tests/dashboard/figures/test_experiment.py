@@ -23,13 +23,13 @@ def tables():
     return summary, runs
 
 
-def test_grid_chart_bars_intervals_and_seed_dots(tables):
+def test_grid_chart_means_intervals_and_seed_dots(tables):
     summary, runs = tables
     fig = figures.grid_chart(summary, runs)
-    bars, dots = fig.data
-    assert list(bars.x) == ["b · finetune", "b · scratch"]  # full data only, best first
-    assert list(bars.y) == [0.85, 0.45]
-    assert list(bars.error_y.array) == pytest.approx([0.05, 0.0])  # no interval: no whisker
+    means, dots = fig.data
+    assert list(means.x) == ["b · finetune", "b · scratch"]  # full data only, best first
+    assert list(means.y) == [0.85, 0.45]
+    assert list(means.error_y.array) == pytest.approx([0.05, 0.0])  # no interval: no whisker
     assert list(dots.y) == [0.9, 0.8, 0.5, 0.4]
     half = figures.grid_chart(summary, runs, fraction=0.5)
     assert list(half.data[0].y) == [0.65, 0.25]
