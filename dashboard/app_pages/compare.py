@@ -155,10 +155,14 @@ def layer_cka_section(c: Comparison, sel_a: state.Selection, sel_b: state.Select
     stored = pair_file(state.cache_root(), c.run_a, c.run_b, f"layer_cka_{c.split}").is_file()
     if not stored:
         n = int(c.accuracy.iloc[0]["images"])
-        st.markdown(f"**Layer by layer**: CKA between every stage of A and every stage of B needs both models "
-                    f"to run over the {min(n, 200)} images (about 30–60 s on a 2-core CPU).")
-        if not st.button("Compute per-layer CKA", icon=":material/stacked_line_chart:", key="layer_cka_go"):
+        prompt = st.empty()
+        with prompt.container():
+            st.markdown(f"**Layer by layer**: CKA between every stage of A and every stage of B needs both models "
+                        f"to run over the {min(n, 200)} images (about 30–60 s on a 2-core CPU).")
+            clicked = st.button("Compute per-layer CKA", icon=":material/stacked_line_chart:", key="layer_cka_go")
+        if not clicked:
             return
+        prompt.empty()  # the result replaces the offer
     bar = st.progress(0.0, text="running both models over the images …") if not stored else None
     table = layer_cka(c.run_a, c.run_b, c.split, state.models_root(), state.cache_root(),
                       progress=(lambda d, t: bar.progress(d / t, text=f"batch {d} of {t}")) if bar else None)
