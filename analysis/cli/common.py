@@ -77,7 +77,7 @@ def analysed_run_options(func):
     and where its dataset and analysis cache are. Shared by `analyze` and `reliability`."""
     options = (click.argument("run"), models_root_option,
                click.option("--dataset", "dataset_name", default=None,
-                            help="Dataset path if it moved since training [default: the run's]."),
+                            help="The run's dataset if it moved since training, or another dataset to analyse with this run (its cache: <run>@<dataset>) [default: the run's]."),
                cache_root_option)
     for option in reversed(options):  # decorators apply bottom-up
         func = option(func)

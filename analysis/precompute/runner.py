@@ -87,10 +87,23 @@ def _discard(name: str, cache: RunCache, stages: dict[str, Stage]) -> None:
             cache.forget_stage(stale)
 
 
+def cache_name(run: Run, ds: Dataset, rows) -> str:
+    """``<run>`` for the run's own dataset — at its path, or moved elsewhere (the same
+    images, labels and splits) — and ``<run>@<dataset>`` for any other."""
+    own = Path(ds.root).resolve() == Path(run.info["dataset"]["path"]).resolve() or \
+        fingerprint(rows) == run.info["dataset"].get("fingerprint")
+    return run.name if own else f"{run.name}@{ds.name}"
+
+
 def open_cache(run: Run, rows, ds: Dataset, cache_root: Path | None, log: Callable[[str], None]
                ) -> tuple[RunCache, dict]:
-    """The run's cache, reset when it was computed for another model or dataset."""
-    cache = RunCache.for_run(run.name, cache_root or default_cache_root())
+    """The run's cache, reset when it was computed for another model or dataset. A run
+    analysed on a dataset other than its own (``--dataset OTHER``) gets a cache of its own,
+    ``<run>@<dataset>``: the run's analysis of its own data is never overwritten."""
+    cache = RunCache.for_run(cache_name(run, ds, rows), cache_root or default_cache_root())
+    if cache.name != run.name:
+        log(f"dataset {ds.name} is not the one {run.name} was trained on: its analysis goes to {cache.root} "
+            "(the run's own analysis stays as it is)")
     key = {"schema": SCHEMA_VERSION, "model_fingerprint": file_fingerprint(run.files.model),
            "dataset_fingerprint": fingerprint(rows)}
     if cache.exists() and {k: cache.manifest.get(k) for k in key} != key:

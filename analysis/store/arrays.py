@@ -25,7 +25,13 @@ class StreamingArray:
     """An (N, …) array filled batch by batch, resumable after a crash.
 
     ``start`` is the number of rows already on disk; write rows from there on with
-    :meth:`write`, then :meth:`finish` renames the file into place."""
+    :meth:`write`, then :meth:`finish` renames the file into place.
+
+    Rows go to the file with ``os.pwrite`` at their offset: once the call returns they are
+    in the page cache, which outlives a killed process, and the progress file follows.
+    (The former memory map had to ``msync`` the *whole* mapping after every batch, a cost
+    that grew with the array: O(N²) kernel time over an analysis, see
+    benchmarks/bench_analysis_scale.py.)"""
 
     def __init__(self, target: Path, shape: tuple[int, ...], dtype: str, key: dict):
         self.target, self.shape, self.dtype = Path(target), tuple(shape), np.dtype(dtype)
@@ -34,14 +40,18 @@ class StreamingArray:
         self.key = {**key, "shape": list(self.shape), "dtype": self.dtype.str}
         state = self._read_progress()
         if state and state.get("key") == self.key and self.partial.is_file():
-            self.array = np.lib.format.open_memmap(self.partial, mode="r+")
+            header = np.lib.format.open_memmap(self.partial, mode="r")  # reads the header only
             self.start = int(state["rows"])
         else:
             self.partial.unlink(missing_ok=True)
-            self.array = np.lib.format.open_memmap(self.partial, mode="w+", dtype=self.dtype,
-                                                   shape=self.shape)
+            # the .npy header and a sparse file of the full size; rows are written into it
+            header = np.lib.format.open_memmap(self.partial, mode="w+", dtype=self.dtype, shape=self.shape)
             self.start = 0
             self._write_progress(0)
+        self.offset = header.offset
+        del header
+        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self.fd = os.open(self.partial, os.O_WRONLY)
 
     def _read_progress(self) -> dict | None:
         try:
@@ -53,16 +63,27 @@ class StreamingArray:
         write_json_atomic(self.progress, {"key": self.key, "rows": rows})
 
     def write(self, start: int, values: np.ndarray) -> None:
-        """Rows ``start:start+len(values)``; progress is recorded only after the flush."""
-        self.array[start : start + len(values)] = values
-        self.array.flush()
+        """Rows ``start:start+len(values)``; progress is recorded only after they are written."""
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        if values.shape[1:] != self.shape[1:] or start + len(values) > self.shape[0]:
+            raise ValueError(f"rows {start}:{start + len(values)} of shape {values.shape[1:]} do not fit "
+                             f"an array of shape {self.shape}")
+        view, pos = memoryview(values.reshape(-1).view(np.uint8)), self.offset + start * self.row_bytes
+        while view:
+            done = os.pwrite(self.fd, view, pos)
+            view, pos = view[done:], pos + done
         self._write_progress(start + len(values))
 
     def finish(self) -> None:
-        self.array.flush()
-        del self.array
+        os.close(self.fd)
+        self.fd = None
         os.replace(self.partial, self.target)
         self.progress.unlink(missing_ok=True)
+
+    def __del__(self):  # a stream dropped unfinished (a crash, an exception): release the file
+        if getattr(self, "fd", None) is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def batched(n: int, batch_size: int, start: int = 0) -> Iterator[tuple[int, int]]:

@@ -242,3 +242,33 @@ def test_an_interrupted_stage_resumes_only_with_the_same_settings(tiny_run, tmp_
     analyze(tiny_run.path, config=cfg, cache_root=tmp_path, progress=False, log=quiet)
     with Image.open(picture) as im:
         assert im.size == (32, 32)
+
+
+def test_another_dataset_gets_its_own_cache_and_the_runs_own_stays(tiny_run, tiny_dataset, tmp_path):
+    import shutil
+
+    from analysis.data.dataset import Dataset
+
+    own = analyze(tiny_run.path, config=FAST, cache_root=tmp_path, progress=False, log=quiet)
+    before = own.manifest_path.read_text()
+    other = Dataset(tmp_path / "data" / "crawl")
+    shutil.copytree(tiny_dataset.root, other.root)
+    df = other.read()
+    other.write(df[df["class"] != "seoul"].reset_index(drop=True))  # a different dataset
+    messages = []
+    foreign = analyze(tiny_run.path, config=FAST, cache_root=tmp_path, dataset=str(other.root), progress=False,
+                      log=messages.append)
+    assert foreign.root == tmp_path / f"{tiny_run.name}@crawl"
+    assert "its analysis goes to" in messages[0] and "own analysis stays as it is" in messages[0]
+    assert len(foreign.samples()) == len(other.usable()) < len(own.samples())
+    assert own.manifest_path.read_text() == before  # untouched
+
+
+def test_a_moved_dataset_keeps_the_runs_own_cache(tiny_run, tiny_dataset, tmp_path):
+    import shutil
+
+    own = analyze(tiny_run.path, config=FAST, cache_root=tmp_path, progress=False, log=quiet)
+    moved = tmp_path / "elsewhere" / "ds"
+    shutil.copytree(tiny_dataset.root, moved)
+    again = analyze(tiny_run.path, config=FAST, cache_root=tmp_path, dataset=str(moved), progress=False, log=quiet)
+    assert again.root == own.root

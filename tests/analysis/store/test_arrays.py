@@ -30,3 +30,19 @@ def test_batched_covers_the_rows_once():
     assert list(batched(7, 3)) == [(0, 3), (3, 6), (6, 7)]
     assert list(batched(7, 3, start=4)) == [(4, 7)]
     assert list(batched(0, 3)) == []
+
+
+def test_rows_written_in_batches_read_back_exactly_and_bad_rows_are_refused(tmp_path):
+    import numpy as np
+    import pytest
+
+    rng = np.random.default_rng(0)
+    want = rng.normal(size=(23, 4, 3, 2)).astype(np.float16)
+    s = StreamingArray(tmp_path / "a.npy", want.shape, "float16", {"k": 1})
+    for a, b in batched(23, 5):
+        s.write(a, want[a:b].astype(np.float32))  # converted to the array's dtype
+    with pytest.raises(ValueError, match="do not fit"):
+        s.write(22, want[:2])
+    s.finish()
+    got = np.load(tmp_path / "a.npy")
+    assert got.dtype == np.float16 and np.array_equal(got, want)
