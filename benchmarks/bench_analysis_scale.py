@@ -129,7 +129,7 @@ def main() -> None:
         ana = measured(ANALYSIS.format(**fmt))
         from analysis.store import RunCache
 
-        manifest = RunCache.for_run(run_name, caches / f"n{n}").manifest
+        manifest = RunCache.for_run(f"{run_name}@{ds.name}", caches / f"n{n}").manifest  # another dataset: its own cache
         stage_s = {k: v.get("seconds") for k, v in manifest["stages"].items()}
         cache_bytes = sum(p.stat().st_size for p in (caches / f"n{n}").rglob("*") if p.is_file())
         row = {"images": n, "inference_s": inf["seconds"], "analysis_s": ana["seconds"],
