@@ -196,13 +196,13 @@ def compare_partner(sel: state.Selection) -> tuple[str, str] | None:
     Compare page in this session, else the first other analysed run of the same dataset
     on the test split."""
     pair = st.session_state.get(COMPARE_PAIR)
-    if pair and sel.run.name in pair[:2]:
-        return (pair[1] if pair[0] == sel.run.name else pair[0]), pair[2]
+    if pair and sel.name in pair[:2]:
+        return (pair[1] if pair[0] == sel.name else pair[0]), pair[2]
     fingerprint = sel.cache.manifest.get("dataset_fingerprint")
     for name in state.run_names():
-        if name == sel.run.name:
+        if name == sel.name:
             continue
-        other = state.get_cache(state.get_run(name))
+        other = state.selection_of(name).cache
         if other.has("samples") and other.manifest.get("dataset_fingerprint") == fingerprint:
             return name, "test"
     return None
@@ -218,8 +218,8 @@ def comparison_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], o
     partner = compare_partner(sel)
     if partner is None:
         return out
-    (b, split), a = partner, sel.run.name
-    comparison = functools.cache(lambda: compare(sel.cache, state.get_cache(state.get_run(b)), split))
+    (b, split), a = partner, sel.name
+    comparison = functools.cache(lambda: compare(sel.cache, state.selection_of(b).cache, split))
     out[f"Compare {a} vs {b}: accuracy per city"] = lambda: figures.accuracy_chart(
         comparison().accuracy, a, b, title="Accuracy per city, 95 % bootstrap intervals (* significant, McNemar)")
     out[f"Compare {a} vs {b}: agreement"] = lambda: figures.agreement_chart(
@@ -288,7 +288,7 @@ def portrait_figure(sel: state.Selection, city: str, given: dict | None = None):
     given = given_names(sel.cache) if given is None else given
     p = concept_views.portrait(sel.cache, city, given)
     return portrait_figures.portrait_figure(p, portrait_pictures(sel, city, [c.concept for c in p.cards]),
-                                            sel.run.name)
+                                            sel.name)
 
 
 def summary_for(sel: state.Selection) -> tuple[talk_pack.RunSummary, dict[int, Image.Image]]:
@@ -322,7 +322,7 @@ def talk_pack_builder(sel: state.Selection | None, container=None, expanded: boo
     chosen = box.multiselect("Figures", options, default=list(standard), key="talkpack-figures",
                              help="Each as PNG (1920 px wide) and PDF, plus a one-page summary "
                                   "of the run (PDF and Markdown).")
-    key = f"talkpack-zip-{sel.run.name}"
+    key = f"talkpack-zip-{sel.name}"
     if box.button("Build talk pack", key="talkpack-build", disabled=not chosen):
         bar = box.progress(0.0, text="building …")
         figures = {}
@@ -341,7 +341,7 @@ def talk_pack_builder(sel: state.Selection | None, container=None, expanded: boo
         data, problems, n = st.session_state[key]
         for p in problems:
             box.warning(p)
-        box.download_button(f"{sel.run.name}-talk.zip ({n} figures, {len(data) / 1e6:.1f} MB)",
+        box.download_button(f"{sel.name}-talk.zip ({n} figures, {len(data) / 1e6:.1f} MB)",
                             icon=":material/download:",
-                            data=data, file_name=f"{sel.run.name}-talk.zip", mime="application/zip",
+                            data=data, file_name=f"{sel.name}-talk.zip", mime="application/zip",
                             key="talkpack-download", on_click="ignore")

@@ -23,7 +23,9 @@ from analysis.store import (
     default_cache_root,
     default_data_root,
     default_models_root,
+    analyses_of,
     file_fingerprint,
+    split_analysis,
 )
 from analysis.train.runs import Run, list_runs, load_model, open_run
 
@@ -88,13 +90,18 @@ def chart_points(event) -> list:
 
 # ------------------------------------------------------------------ loaders
 @st.cache_data(ttl=10, show_spinner=False)
-def _run_names(root: str) -> list[str]:
-    return [r.name for r in list_runs(Path(root))]
+def _run_names(root: str, caches: str) -> list[str]:
+    names = []
+    for r in list_runs(Path(root)):
+        names += [r.name, *analyses_of(r.name, caches)]
+    return names
 
 
 def run_names() -> list[str]:
-    """Runs under the current models root (keyed on it: tests and users switch roots)."""
-    return _run_names(str(models_root()))
+    """What the run selector offers: every run under the current models root, each
+    followed by its analyses on other datasets (``run@dataset``, made with ``streetlens
+    analyze RUN --dataset OTHER``). Keyed on both roots: tests and users switch them."""
+    return _run_names(str(models_root()), str(cache_root()))
 
 
 @st.cache_resource(show_spinner=False)
@@ -103,7 +110,8 @@ def _run(path: str, mtime: float) -> Run:
 
 
 def get_run(name: str) -> Run:
-    files = RunFiles(models_root() / name)
+    """The run of a selector entry (``run`` or ``run@dataset``)."""
+    files = RunFiles(models_root() / split_analysis(name)[0])
     return _run(str(files.root), files.info.stat().st_mtime)
 
 
@@ -121,8 +129,9 @@ def _cache(path: str, mtime: float) -> RunCache:
     return RunCache(Path(path))
 
 
-def get_cache(run: Run) -> RunCache:
-    manifest = RunCache.for_run(run.name, cache_root()).manifest_path
+def get_cache(run: Run, name: str | None = None) -> RunCache:
+    """The analysis ``name`` (``run@dataset``) of ``run``, by default its own."""
+    manifest = RunCache.for_run(name or run.name, cache_root()).manifest_path
     return _cache(str(manifest.parent), manifest.stat().st_mtime if manifest.exists() else 0.0)
 
 
@@ -180,6 +189,13 @@ class Selection:
     cache: RunCache
     dataset: Dataset
     problems: list[str]
+    selected: str | None = None  # the selector's entry when it is not the run itself
+
+    @property
+    def name(self) -> str:
+        """What links and commands name: ``run``, or ``run@dataset`` for the run's
+        analysis of another dataset."""
+        return self.selected or self.run.name
 
     @property
     def labels(self):
@@ -206,13 +222,25 @@ def select_run(container=None) -> Selection | None:
                 "4.5 minutes on a 2-core CPU, with the Places365 run), or train one: `streetlens train --dataset D --backbone B --mode M`, "
                 "then `streetlens analyze RUN`.")
         return None
-    name = url_selectbox("Run", names, "run", container=container)
+    name = url_selectbox("Run", names, "run", container=container,
+                         help="A run, or a run's analysis of another dataset (run@dataset).")
+    sel = selection_of(name)
+    if sel.selected:
+        container.caption(f"{sel.run.name} explained on dataset **{sel.dataset.name}** (not the one it was "
+                          "trained on).")
+    return sel
+
+
+def selection_of(name: str) -> Selection:
+    """The selection for a selector entry (``run`` or ``run@dataset``): its run, its
+    analysis, the dataset that analysis was made on, and what is stale."""
     run = get_run(name)
-    dataset = Dataset(Path(run.info["dataset"]["path"]))
-    cache = get_cache(run)
+    cache = get_cache(run, name)
+    on = split_analysis(name)[1]
+    dataset = Dataset(Path(cache.manifest.get("dataset") if on else run.info["dataset"]["path"]))
     problems = []
     if not dataset.exists():
-        problems.append(f"the run's dataset is not at {dataset.root} any more")
+        problems.append(f"the dataset is not at {dataset.root} any more")
     elif cache.exists():
         model_fp, data_fp = _fingerprints(str(run.path), str(dataset.root),
                                           run.files.model.stat().st_mtime,
@@ -220,7 +248,7 @@ def select_run(container=None) -> Selection | None:
         problems = cache.problems(model_fp, data_fp)
     else:
         problems = cache.problems()
-    return Selection(run, cache, dataset, problems)
+    return Selection(run, cache, dataset, problems, name if on else None)
 
 
 def require_analysis(sel: Selection | None) -> Selection:
@@ -229,8 +257,8 @@ def require_analysis(sel: Selection | None) -> Selection:
     if sel is None:
         st.stop()
     if not sel.ready:
-        st.warning(f"Run **{sel.run.name}** has not been analysed yet: run "
-                   f"`streetlens analyze {sel.run.name}` (progress is shown in the terminal).")
+        st.warning(f"Run **{sel.name}** has not been analysed yet: run "
+                   f"`streetlens analyze {sel.name}` (progress is shown in the terminal).")
         st.stop()
     for p in sel.problems:
         st.warning(f"Stale analysis: {p}")

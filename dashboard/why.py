@@ -87,7 +87,7 @@ def contrast_tables(sel: state.Selection, sub: pd.DataFrame) -> tuple[pd.DataFra
     file that cannot be read gets its one line here, and the automatic names stand in."""
     cache = sel.cache
     if not cache.has("concept_removal_logits"):
-        return f"Not computed yet: {missing_hint(sel.run.name, 'concept_removal_logits')}."
+        return f"Not computed yet: {missing_hint(sel.name, 'concept_removal_logits')}."
     given = given_names(cache)
     stamp = tuple(cache.mtime(a) if cache.has(a) else 0.0
                   for a in ("concept_removal_logits", "concept_name_candidates", "concept_stability"))
@@ -110,7 +110,7 @@ def pairs_section(sel: state.Selection, split: str, true: str, pred: str,
     if pairs.empty:
         st.success(f"No city mistakes in {where}.")
         return
-    run = sel.run.name
+    run = sel.name
     st.caption("Per pair (true city taken for another), the concepts whose mean contribution to "
                "logit(predicted) − logit(true) over its mistakes differs most from what it usually is in the "
                "true city's correctly classified images (in brackets). E.g. −0.75 (usually −5.17): a concept "

@@ -9,11 +9,13 @@ from analysis.cli.common import cache_root_option, models_root_option, user_erro
 
 
 def open_cache(run: str, models_root, cache_root):
-    from analysis.store import RunCache, default_cache_root
+    """The run and its analysis: ``RUN`` on its own dataset, ``RUN@DATASET`` on another."""
+    from analysis.store import ON, RunCache, default_cache_root, split_analysis
     from analysis.train.runs import open_run
 
-    r = open_run(run, models_root)
-    return r, RunCache.for_run(r.name, cache_root or default_cache_root())
+    name, on = split_analysis(run)
+    r = open_run(name, models_root)
+    return r, RunCache.for_run(f"{r.name}{ON}{on}" if on else r.name, cache_root or default_cache_root())
 
 
 @click.group()

@@ -14,7 +14,7 @@ import pandas as pd
 from analysis.data.dataset import Dataset
 from analysis.explain.compare import agreement, cka, concepts, maps, stats
 from analysis.explain.gradcam import gradcam_map
-from analysis.store import CacheError, RunCache, pair_file, write_bytes_atomic
+from analysis.store import ON, CacheError, RunCache, pair_file, split_analysis, write_bytes_atomic
 
 
 class CompareError(ValueError):
@@ -86,11 +86,12 @@ def open_pair(name_a: str, name_b: str, models_root=None, cache_root=None) -> tu
     from analysis.train.runs import open_run
 
     caches = []
-    for name in (name_a, name_b):
-        run = open_run(name, models_root)
-        cache = RunCache.for_run(run.name, cache_root or default_cache_root())
+    for name in (name_a, name_b):  # RUN, or RUN@DATASET: the run's analysis of another dataset
+        run_name, on = split_analysis(name)
+        run = open_run(run_name, models_root)
+        cache = RunCache.for_run(f"{run.name}{ON}{on}" if on else run.name, cache_root or default_cache_root())
         if not cache.exists():
-            raise CacheError(f"{run.name} has no analysis yet: run `streetlens analyze {run.name}`")
+            raise CacheError(f"{cache.name} has no analysis yet: run `streetlens analyze {cache.name}`")
         caches.append(cache)
     check_same_dataset(*caches)
     return caches[0], caches[1]
@@ -125,11 +126,11 @@ def layer_cka(name_a: str, name_b: str, split: str = "test", models_root=None, c
     feats = []
     total = 2 * int(np.ceil(len(joined) / batch_size))
     done = 0
-    for name in (cache_a.name, cache_b.name):
-        run = open_run(name, models_root)
+    for cache in (cache_a, cache_b):
+        run = open_run(split_analysis(cache.name)[0], models_root)
         model = load_model(run)
         tf = run.eval_transform()
-        ds = Dataset(run.info["dataset"]["path"])
+        ds = Dataset(cache.manifest.get("dataset") or run.info["dataset"]["path"])
 
         def batches(tf=tf, ds=ds):
             nonlocal done

@@ -74,7 +74,7 @@ def umap_figure(root: str, mtimes: tuple, color: str, classes: tuple, _sel, _sam
 def map_section(sel: state.Selection, samples: pd.DataFrame) -> None:
     st.header("Map of the images")
     if not sel.cache.has("umap"):
-        st.info(f"No map yet: run {missing_hint(sel.run.name, 'umap')}.")
+        st.info(f"No map yet: run {missing_hint(sel.name, 'umap')}.")
         return
     c1, c2 = st.columns([1, 3])
     color = state.url_selectbox("Colour by", list(atlas.COLOR_BY), "color", default="class",
@@ -108,7 +108,7 @@ def map_section(sel: state.Selection, samples: pd.DataFrame) -> None:
                       zip(shown["class"], shown["pred_class"], shown["p_pred"], shown["correct"])],
              width=140)
     table = picked[["id", "class", "pred_class", "p_pred", "split"]].copy()
-    table["open"] = [sample_url(sel.run.name, i) for i in picked["id"]]
+    table["open"] = [sample_url(sel.name, i) for i in picked["id"]]
     st.dataframe(table, hide_index=True, width="stretch", key="atlas_selection_table",
                  column_config={"p_pred": st.column_config.ProgressColumn("confidence", min_value=0,
                                                                            max_value=1, format="percent"),
@@ -120,7 +120,7 @@ def map_section(sel: state.Selection, samples: pd.DataFrame) -> None:
 def mean_cam_section(sel: state.Selection) -> None:
     st.header("Where the model looks, per city")
     if not sel.cache.has("mean_cams"):
-        st.info(f"Not computed yet: run {missing_hint(sel.run.name, 'mean_cams')}.")
+        st.info(f"Not computed yet: run {missing_hint(sel.name, 'mean_cams')}.")
         return
     pic = export_ui.mean_cam_picture(sel)
     st.image(pic, width="stretch")
@@ -181,7 +181,7 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
     cities = top_cities(imp, k)
     if cities:
         st.markdown("Its measured effect, stability and name in the portraits of "
-                    + " · ".join(f"[{plain(c)}]({links.portrait_url(sel.run.name, c, k)})" for c in cities))
+                    + " · ".join(f"[{plain(c)}]({links.portrait_url(sel.name, c, k)})" for c in cities))
     c1, c2, c3 = st.columns([1, 2.2, 1.6])
     with c1:
         st.image(featvis_ui.featvis_picture(sel, "concept", k), width="stretch",
@@ -212,7 +212,7 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
             with col:
                 st.image(concept_overlay(str(sel.cache.root), int(r["row"]),
                                          str(sel.image_path(paths[r["row"]])), k, sel), width="stretch")
-                st.markdown(f"[`{r['id'][:8]}` ↗]({sample_url(sel.run.name, r['id'])})")
+                st.markdown(f"[`{r['id'][:8]}` ↗]({sample_url(sel.name, r['id'])})")
     export_ui.download_buttons(
         lambda: atlas.concept_cards_figure([c for c in export_ui.concept_cards(sel) if c.concept == k]),
         f"concept-{k}-card", key=f"dl-card-{k}", kind="matplotlib")
@@ -258,7 +258,7 @@ def concept_cards(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame
 def concepts_section(sel: state.Selection, samples: pd.DataFrame) -> None:
     st.header("Concepts")
     if not sel.cache.has("concept_importance"):
-        st.info(f"No concepts yet: run {missing_hint(sel.run.name, 'concept_importance')}.")
+        st.info(f"No concepts yet: run {missing_hint(sel.name, 'concept_importance')}.")
         return
     imp = state.table(sel.cache, "concept_importance")
     patches = state.table(sel.cache, "concept_patches") if sel.cache.has("concept_patches") \

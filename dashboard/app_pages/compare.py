@@ -8,12 +8,8 @@ URL: ``compare?a=RUN_A&b=RUN_B&split=test`` reopens the pair. Everything comes f
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
-
-from analysis.data.dataset import Dataset
 
 from analysis.precompute.compare_views import Comparison, CompareError, check_same_dataset, compare, layer_cka
 from analysis.store import CacheError
@@ -83,7 +79,7 @@ def agreement_section(c: Comparison, sel_a: state.Selection, run_b: str) -> None
                 row = samples.loc[image_id]
                 with cols[i % 8]:
                     st.image(state.thumbnail_bytes(str(sel_a.image_path(row["path"])), 120), width="stretch")
-                    st.markdown(f"[{plain(row['class'])} ↗]({links.sample_url(sel_a.run.name, image_id, run_b, row['class'])})")
+                    st.markdown(f"[{plain(row['class'])} ↗]({links.sample_url(sel_a.name, image_id, run_b, row['class'])})")
 
 
 def maps_section(c: Comparison, sel_a: state.Selection) -> None:
@@ -101,7 +97,7 @@ def maps_section(c: Comparison, sel_a: state.Selection) -> None:
     for col, r in zip(cols, worst.to_dict("records")):
         with col:
             st.image(state.thumbnail_bytes(str(sel_a.image_path(samples.loc[r["id"], "path"])), 120), width="stretch")
-            st.markdown(f"ρ {r['rho']:.2f} · [{plain(r['class'])} ↗]({links.sample_url(sel_a.run.name, r['id'], c.run_b, r['class'])})")
+            st.markdown(f"ρ {r['rho']:.2f} · [{plain(r['class'])} ↗]({links.sample_url(sel_a.name, r['id'], c.run_b, r['class'])})")
 
 
 def _patches(sel: state.Selection, concept: int, n: int = 5):
@@ -184,8 +180,7 @@ def main() -> None:
     a, b, split = picked
     sels = []
     for name in (a, b):
-        run = state.get_run(name)
-        sel = state.Selection(run, state.get_cache(run), Dataset(Path(run.info["dataset"]["path"])), [])
+        sel = state.selection_of(name)
         if not sel.ready:
             st.warning(f"Run **{name}** has not been analysed yet: run `streetlens analyze {name}`.")
             st.stop()

@@ -79,11 +79,11 @@ def show_images(sel: state.Selection, rows: pd.DataFrame, head: str = "city", pe
             if head == "city" and true != pred:
                 conf += f" · p({true}) = {r['p_true']:.0%}"
             st.markdown(f"`{r['id']}` · **{true}** → **{pred}** · {conf} · {r['split']} · "
-                        f"[open in Sample ↗]({sample_url(sel.run.name, r['id'])})")
+                        f"[open in Sample ↗]({sample_url(sel.name, r['id'])})")
             if why is not None and head == "city" and true != pred:
                 mine = why[why["row"] == int(r["row"])].head(why_ui.WHY_TOP)
                 if len(mine):
-                    st.markdown(why_ui.why_line(sel.run.name, str(pred), str(true), mine), unsafe_allow_html=True)
+                    st.markdown(why_ui.why_line(sel.name, str(pred), str(true), mine), unsafe_allow_html=True)
 
 
 # ------------------------------------------------------------------------ sections
@@ -165,7 +165,7 @@ def city_section(sel: state.Selection, sub: pd.DataFrame, split: str,
     show = c3.select_slider("Show at most", SHOW, value=24, key="errors_show")
     rows = mistakes.cell_rows(sub, true, pred)
     kind = "right" if true == pred else "wrong"
-    run = sel.run.name
+    run = sel.name
     t_md, p_md = f"**{city_link(run, true)}**", f"**{city_link(run, pred)}**"
     if rows.empty:
         st.info(f"No {SPLITS[split]} image of {t_md} was predicted {p_md}.")
@@ -216,9 +216,9 @@ def why_section(sel: state.Selection, sub: pd.DataFrame, split: str, true: str, 
         st.image(strip(str(sel.cache.root), sel.cache.mtime("cams"), int(s["row"]), str(sel.image_path(s["path"])),
                        kc[r["true"]], kc[r["predicted"]], str(r["true"]), str(r["predicted"]), sel), width="stretch")
         st.markdown(f"`{pick}` · p({r['predicted']}) = {r['p_pred']:.0%} · p({r['true']}) = {r['p_true']:.0%} · "
-                    f"[open in Sample ↗]({sample_url(sel.run.name, pick)})")
+                    f"[open in Sample ↗]({sample_url(sel.name, pick)})")
     with c2:
-        st.markdown(why_ui.why_line(sel.run.name, r["predicted"], r["true"], mine.head(why_ui.WHY_TOP)), unsafe_allow_html=True)
+        st.markdown(why_ui.why_line(sel.name, r["predicted"], r["true"], mine.head(why_ui.WHY_TOP)), unsafe_allow_html=True)
         top = mine.head(why_ui.WHY_BARS)
         fig = concept_charts.contribution_bars(top["contribution"].to_numpy(),
                                                [why_ui.concept_label(x) for x in top.to_dict("records")],

@@ -115,7 +115,7 @@ def closer_look(sel: state.Selection, top: pd.DataFrame, samples: pd.DataFrame) 
                    "(mean gradient × activation over its correctly classified images).")
     if not sel.cache.has("channel_images"):
         st.info(f"Which images excite each channel most: not computed yet — "
-                f"{missing_hint(sel.run.name, 'channel_images')}.")
+                f"{missing_hint(sel.name, 'channel_images')}.")
         return
     found = state.table(sel.cache, "channel_images")
     found = found[found["channel"] == channel].sort_values("rank")
@@ -128,7 +128,7 @@ def closer_look(sel: state.Selection, top: pd.DataFrame, samples: pd.DataFrame) 
             st.image(channel_overlay(str(sel.cache.root), int(r), channel, str(sel.image_path(s["path"])), sel),
                      width="stretch")
             st.markdown(f"{s['class']} · max {v:.1f}, mean {mean:.2f} "
-                        f"[↗]({page_url('sample', run=sel.run.name, id=s['id'])})")
+                        f"[↗]({page_url('sample', run=sel.name, id=s['id'])})")
 
 
 def _channel_box(channels: list[int], container) -> int:
@@ -146,7 +146,7 @@ def _channel_box(channels: list[int], container) -> int:
 def concept_gallery(sel: state.Selection, per_row: int = 6) -> None:
     st.header("Concepts")
     if not sel.cache.has("concept_importance"):
-        st.info(f"No concepts yet: run {missing_hint(sel.run.name, 'concept_importance')}.")
+        st.info(f"No concepts yet: run {missing_hint(sel.name, 'concept_importance')}.")
         return
     imp = state.table(sel.cache, "concept_importance")
     labels = concept_labels(sel.cache)
@@ -163,7 +163,7 @@ def concept_gallery(sel: state.Selection, per_row: int = 6) -> None:
         pics.append(pic)
         with cols[i % per_row]:
             st.image(pic, width="stretch")
-            st.markdown(f"**{k} · {plain(names[k])}** [↗]({page_url('atlas', run=sel.run.name, concept=k)})")
+            st.markdown(f"**{k} · {plain(names[k])}** [↗]({page_url('atlas', run=sel.name, concept=k)})")
     grid = images.image_grid(pics, ncols=per_row, cell=160, pad=6, captions=[f"{k} · {names[k]}" for k in concepts])
     export_ui.download_buttons(grid, "concept-featvis")
 
@@ -177,7 +177,7 @@ def main() -> None:
     fv = export_ui.featvis_files(sel)
     samples = sel.samples()
     if not sel.cache.has("top_channels"):
-        st.info(f"No channel analysis yet: run {missing_hint(sel.run.name, 'top_channels')}.")
+        st.info(f"No channel analysis yet: run {missing_hint(sel.name, 'top_channels')}.")
     else:
         top = state.table(sel.cache, "top_channels")
         st.header("Channels per city")
@@ -187,7 +187,7 @@ def main() -> None:
                    "the other top channels are listed after.")
         class_gallery(sel, top, fv)
         st.markdown("The same cities in named, verified concepts — their portraits: "
-                    + " · ".join(links.city_link(sel.run.name, c) for c in sel.labels.classes))
+                    + " · ".join(links.city_link(sel.name, c) for c in sel.labels.classes))
         with st.expander("Group head (" + " / ".join(sel.labels.groups) + ")"):
             class_gallery(sel, top, fv, head="group")
         st.divider()

@@ -107,7 +107,7 @@ def show(sel: state.Selection, a: Analysis, name: str) -> None:
         st.warning(verdict.text, icon="⚠️")
     st.subheader(f"Prediction: {pred} ({a.class_probs[top[0]]:.0%}) · {gpred} "
                  f"({a.group_probs.max():.0%})")
-    st.markdown(f"What makes a street look like {links.city_link(sel.run.name, pred)}? See its portrait.")
+    st.markdown(f"What makes a street look like {links.city_link(sel.name, pred)}? See its portrait.")
     if verdict is not None and not verdict.flagged:
         st.caption(verdict.text)
     elif note:
@@ -145,7 +145,7 @@ def show(sel: state.Selection, a: Analysis, name: str) -> None:
     index = training_index(str(sel.cache.root), sel.cache.mtime("features"), sel)
     if index.dim != a.pooled.shape[0]:
         st.warning("The cached features do not match the model (stale analysis?): "
-                   f"re-run `streetlens analyze {sel.run.name}`.")
+                   f"re-run `streetlens analyze {sel.name}`.")
         return
     near, sims = index.nearest(a.pooled, N_NEIGHBOURS)
     samples = sel.samples().set_index("row")
@@ -158,7 +158,7 @@ def show(sel: state.Selection, a: Analysis, name: str) -> None:
         with col:
             st.image(state.thumbnail_bytes(str(sel.image_path(r["path"])), 160), width="stretch")
             st.markdown(f"{r['class']} · {s:.2f}" + ("" if r["correct"] else " ✗")
-                        + f" [↗]({links.sample_url(sel.run.name, r['id'])})")
+                        + f" [↗]({links.sample_url(sel.name, r['id'])})")
 
 
 def main() -> None:
@@ -174,7 +174,7 @@ def main() -> None:
     up = st.file_uploader(f"A photo ({', '.join(TYPES)}; at most {limit} MB and 64 megapixels)",
                           type=TYPES, key="new_image_upload")
     if up is None:
-        st.info(f"Run **{sel.run.name}** classifies it into {len(sel.labels.classes)} cities and "
+        st.info(f"Run **{sel.name}** classifies it into {len(sel.labels.classes)} cities and "
                 f"{' / '.join(sel.labels.groups)}, and shows where it looked.")
         return
     data = up.getvalue()
@@ -182,7 +182,7 @@ def main() -> None:
     model_file = sel.run.files.model
     try:
         with st.spinner("Classifying and explaining …"):
-            a = analyse(digest, data, up.name, sel.run.name, model_file.stat().st_mtime, limit,
+            a = analyse(digest, data, up.name, sel.name, model_file.stat().st_mtime, limit,
                         model=state.get_model(sel.run))
     except ImageRejected as exc:
         st.error(f"Cannot use {up.name}: {exc}.")

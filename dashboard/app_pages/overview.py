@@ -159,12 +159,31 @@ def headline(run) -> None:
               help="What early stopping chose the epoch by.")
 
 
+def foreign_headline(sel) -> None:
+    """The run explained on another dataset: how it does there (from that analysis), before
+    the numbers of its own test split below."""
+    if not sel.ready:
+        return
+    samples = sel.samples()
+    c1, c2, c3 = st.columns(3)
+    c1.metric(f"City accuracy on {sel.dataset.name}", pct(samples["correct"].mean()),
+              help=f"All {len(samples)} images of that dataset, whatever their split.")
+    c2.metric("Group accuracy there", pct(samples["correct_group"].mean()))
+    c3.metric("Images", f"{len(samples):,}")
+    st.caption(f"Below: the run's own metrics, on the test split of the dataset it was trained on "
+               f"({run_dataset(sel)}).")
+
+
+def run_dataset(sel) -> str:
+    return sel.run.info.get("dataset", {}).get("name", "?")
+
+
 def portraits_section(sel) -> None:
     """Where the question gets answered: a link to every city's portrait, and the
     shortcut finder's flags (or what it checked when it found none)."""
     if not sel.ready:
         return
-    run = sel.run.name
+    run = sel.name
     st.markdown("**What makes each city?** Portraits: "
                 + " · ".join(links.city_link(run, c) for c in sel.labels.classes))
     if not sel.cache.has("shortcut_flags"):
@@ -285,14 +304,16 @@ def main() -> None:
         st.stop()
     run = sel.run
     cfg = run.info["config"]
-    st.markdown(f"#### `{run.name}`")
+    st.markdown(f"#### `{sel.name}`")
+    if sel.selected:
+        foreign_headline(sel)
     st.caption(f"{cfg['backbone']} ({cfg['weights']} weights) · {cfg['mode']} · dataset "
                f"**{run.info.get('dataset', {}).get('name', '?')}** · "
                f"{len(run.labels.classes)} cities, groups {' / '.join(run.labels.groups)} · "
                f"trained {str(run.info.get('created', ''))[:16].replace('T', ' ')}")
     if not sel.ready:
         st.info(f"Not analysed yet, so the Sample, Errors and Atlas pages are empty: run "
-                f"`streetlens analyze {run.name}`.")
+                f"`streetlens analyze {sel.name}`.")
     for p in sel.problems if sel.ready else []:
         st.warning(f"Stale analysis: {p}")
     headline(run)

@@ -106,7 +106,7 @@ def card(sel: state.Selection, city: str, c, rank: int | None, ev: portrait_view
                    if np.isfinite(c.share) else "")
                 + f"**Stability** came back in {c.came_back} of {c.refits} refits of the concepts  \n"
                 + ("**Pulls towards** " + ", ".join(
-                    f"[{plain(t)}]({links.portrait_url(sel.run.name, t)}) {v:+.2f}" for t, v in c.pulls)
+                    f"[{plain(t)}]({links.portrait_url(sel.name, t)}) {v:+.2f}" for t, v in c.pulls)
                    if c.pulls else "Pulls towards no other city."))
             if ev.cue is not None and round(ev.cue[1], 2) >= CUE_IOU:  # as printed
                 st.caption(f"On {plain(city)} photos it overlaps the planted cue “{plain(ev.cue[0])}” best "
@@ -131,8 +131,8 @@ def main() -> None:
     st.title(f"What makes a street look like {city}?")
     gone = concept_views.missing(sel.cache)
     if gone:
-        st.info(f"This run has no concept effects yet: run `streetlens analyze {sel.run.name} "
-                f"--stages {NEEDED_STAGES}` ({missing_hint(sel.run.name, gone[0])} computes the first).")
+        st.info(f"This run has no concept effects yet: run `streetlens analyze {sel.name} "
+                f"--stages {NEEDED_STAGES}` ({missing_hint(sel.name, gone[0])} computes the first).")
         st.stop()
     saved = st.session_state.pop("_name_saved", None)
     if saved:
@@ -140,7 +140,7 @@ def main() -> None:
         st.toast(f"concept {k} is now called “{kept}”" if kept else f"concept {k} went back to its automatic name")
     given = given_names(sel.cache, st.error)
     portrait = concept_views.portrait(sel.cache, city, given)
-    st.caption(f"Run {sel.run.name}. Concepts: NMF directions of the target layer's activations; effect: the "
+    st.caption(f"Run {sel.name}. Concepts: NMF directions of the target layer's activations; effect: the "
                f"drop of the model's probability of {city} when a concept is removed from a test photo's "
                "activations (only the layers after it are run again).")
     for s in portrait.sentences:
@@ -174,7 +174,7 @@ def main() -> None:
         export_ui.download_buttons(fig, f"portrait-{city}-effects")
     export_ui.download_buttons(lambda: export_ui.portrait_figure(sel, city, given),
                                f"portrait-{city}", key=f"dl-portrait-{city}", kind="matplotlib")
-    st.caption("Other cities: " + " · ".join(links.city_link(sel.run.name, c) for c in classes if c != city))
+    st.caption("Other cities: " + " · ".join(links.city_link(sel.name, c) for c in classes if c != city))
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def concept_deletion_section() -> None:
     """Concept deletion (and insertion) curves, per city or averaged, ranked vs random."""
     st.subheader("Concepts instead of pixels")
     if not cache.has("concept_curves"):
-        st.info(f"Not computed yet: {missing_hint(sel.run.name, 'concept_curves')}.")
+        st.info(f"Not computed yet: {missing_hint(sel.name, 'concept_curves')}.")
         return
     curves = state.table(cache, "concept_curves")
     summary = concept_views.deletion_summary(curves)
@@ -115,14 +115,14 @@ def concept_deletion_section() -> None:
                "concepts matter more; – when 3 random concepts do not lower it at all). "
                "Insertion keeps only the first concepts (an activation rebuilt from them alone).")
     st.markdown("Which concepts these are, city by city: "
-                + " · ".join(links.city_link(sel.run.name, c) for c in sel.labels.classes))
+                + " · ".join(links.city_link(sel.name, c) for c in sel.labels.classes))
 
 
 def sweep_section() -> None:
     """Layers × k: reconstruction error, stability, completeness, and the recommendation."""
     st.header("Which layer, how many concepts?")
     if not cache.has("concept_sweep"):
-        st.info(f"No sweep yet: run `streetlens concepts sweep {sel.run.name}` (optionally "
+        st.info(f"No sweep yet: run `streetlens concepts sweep {sel.name}` (optionally "
                 "`--layers … --k 6,12,24`) to compare layers × numbers of concepts.")
         return
     table = state.table(cache, "concept_sweep")
@@ -156,12 +156,12 @@ def sweep_section() -> None:
     if k_now:
         layer = getattr(getattr(sel.run, "spec", None), "target_layer", None)
         st.caption(f"This run's concepts: k={k_now}" + (f" at {layer}" if layer else "") + ". Another k: "
-                   f"`streetlens analyze {sel.run.name} --concepts K --redo concepts`.")
+                   f"`streetlens analyze {sel.name} --concepts K --redo concepts`.")
 
 
 if not cache.has("reliability"):
-    st.info(f"**Not checked yet** (the pixel-level maps). Run `streetlens reliability {sel.run.name}` (or "
-            f"`streetlens analyze {sel.run.name} --reliability`): a few minutes on a CPU. It checks "
+    st.info(f"**Not checked yet** (the pixel-level maps). Run `streetlens reliability {sel.name}` (or "
+            f"`streetlens analyze {sel.name} --reliability`): a few minutes on a CPU. It checks "
             "Grad-CAM, gradients, guided backprop, guided Grad-CAM and integrated gradients.")
     st.header("Does removing a city's concepts change the prediction?")
     concept_deletion_section()
@@ -333,7 +333,7 @@ with st.expander("How the verdicts are decided"):
 - **Localisation** is reported against chance, without a verdict: whether a model should
   look at the annotated cues is a question about the model, not about the explanation.
 - Sample: correctly classified **test** images, one city after another (seed
-  {params.get('seed', 0)}). Re-run with other sizes: `streetlens reliability {sel.run.name}
+  {params.get('seed', 0)}). Re-run with other sizes: `streetlens reliability {sel.name}
   --images 16 --ig-images 8`.
 """
     )

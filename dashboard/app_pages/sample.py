@@ -61,13 +61,13 @@ def sample_view(sel, samples: pd.DataFrame, filtered: pd.DataFrame, labels_by_id
     probs_g = np.asarray(state.array(sel.cache, "group_probs")[r], dtype=np.float32)
     photo = display_photo(str(sel.image_path(row["path"])))
 
-    maps.header(row, sel.run.name)
+    maps.header(row, sel.name)
     maps.predictions(photo, row, sel.labels, probs_c, probs_g)
     st.subheader("Where does the model look?")
     t = maps.target_controls(sel.labels, row, probs_c, probs_g)
     if other:
         side_by_side.side_by_side(sel, other, row, photo, t, display)
-        st.subheader(f"{sel.run.name} alone")
+        st.subheader(f"{sel.name} alone")
     raw = np.asarray(state.array(sel.cache, "cams")[r], dtype=np.float32)
     maps.gradcam_section(sel, photo, raw, t, display)
     maps.ondemand_section(sel, row, photo, t, display)

@@ -93,7 +93,7 @@ def _components(root: str, mtime: float, _cache: RunCache) -> np.ndarray:
 
 def concepts(sel, row: pd.Series, photo, t: Explained, display: dict) -> None:
     if not (sel.cache.has("concept_basis") and sel.cache.has("concept_maps")):
-        st.info(f"No concepts yet: {missing_hint(sel.run.name, 'concept_maps')}.")
+        st.info(f"No concepts yet: {missing_hint(sel.name, 'concept_maps')}.")
         return
     comps = _components(str(sel.cache.root), sel.cache.mtime("concept_basis"), sel.cache)
     r = int(row["row"])

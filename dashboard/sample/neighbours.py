@@ -17,7 +17,7 @@ GREEN, RED = (46, 160, 67), (215, 58, 73)  # frames: the model classifies that i
 def neighbours_section(sel, samples: pd.DataFrame, row: pd.Series) -> None:
     st.subheader("Nearest training images")
     if not sel.cache.has("neighbors"):
-        st.info(f"Not computed yet: {missing_hint(sel.run.name, 'neighbors')}.")
+        st.info(f"Not computed yet: {missing_hint(sel.name, 'neighbors')}.")
         return
     nb = state.array(sel.cache, "neighbors")[int(row["row"])]
     st.caption("Closest in the model's feature space (cosine distance of the pooled features), "

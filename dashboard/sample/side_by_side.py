@@ -23,7 +23,7 @@ NONE = "—"
 def compare_picker(sel: state.Selection) -> str | None:
     """The sidebar's "compare with" choice (kept in the URL as ``compare``)."""
     wanted = state.url_get("compare")
-    others = [n for n in state.run_names() if n != sel.run.name]
+    others = [n for n in state.run_names() if n != sel.name]
     if wanted and wanted not in others:
         st.warning(f"Side by side: there is no other run {plain(wanted)!r}; pick one in the sidebar.")
     if not others:
@@ -40,8 +40,8 @@ def compare_picker(sel: state.Selection) -> str | None:
 
 def _other(sel: state.Selection, name: str) -> tuple[state.Selection | None, str | None]:
     """B's selection, or why it cannot be shown beside A (one line)."""
-    run = state.get_run(name)
-    cache = state.get_cache(run)
+    other = state.selection_of(name)
+    run, cache = other.run, other.cache
     if not cache.has("cams") or not cache.has("samples"):
         return None, f"run {name} is not analysed yet (`streetlens analyze {name}`)"
     try:
@@ -49,8 +49,8 @@ def _other(sel: state.Selection, name: str) -> tuple[state.Selection | None, str
     except CompareError as exc:
         return None, str(exc)
     if list(run.labels.classes) != list(sel.labels.classes) or list(run.labels.groups) != list(sel.labels.groups):
-        return None, f"{name} has other classes than {sel.run.name}"
-    return state.Selection(run, cache, sel.dataset, []), None
+        return None, f"{name} has other classes than {sel.name}"
+    return other, None
 
 
 def _map(raw: np.ndarray, t: Explained) -> np.ndarray:
@@ -64,7 +64,7 @@ def side_by_side(sel: state.Selection, name_b: str, row: pd.Series, photo, t: Ex
     sel_b, problem = _other(sel, name_b)
     st.subheader(f"Side by side with {name_b}")
     if sel_b is None:
-        st.warning(f"Cannot show {plain(name_b)} beside {plain(sel.run.name)}: {plain(problem)}.")
+        st.warning(f"Cannot show {plain(name_b)} beside {plain(sel.name)}: {plain(problem)}.")
         return
     samples_b = sel_b.samples().set_index("id")
     if row["id"] not in samples_b.index:
@@ -76,7 +76,7 @@ def side_by_side(sel: state.Selection, name_b: str, row: pd.Series, photo, t: Ex
     m_a, m_b = _map(raw_a, t), _map(raw_b, t)
     rho = float(map_correlations(m_a[None], m_b[None])[0])
     cols = st.columns(2)
-    for col, name, r, m in ((cols[0], sel.run.name, row, m_a), (cols[1], name_b, row_b, m_b)):
+    for col, name, r, m in ((cols[0], sel.name, row, m_a), (cols[1], name_b, row_b, m_b)):
         with col:
             ok = RIGHT if r["correct"] else WRONG
             st.markdown(f"**{plain(name)}** — predicts **{plain(r['pred_class'])}** {r['p_pred']:.1%} {ok}")

@@ -18,7 +18,7 @@ def run(ctx) -> dict:
     peaks = frame.peak_regions(frame.own_class_cams(ctx.cache.cams(), y))
     frames = frame.frame_table(peaks, y, classes, samples["correct"].to_numpy(bool))
     ctx.cache.write_table("frame_evidence", frames)
-    found = flags.frame_flag_rows(frame.frame_flags(frames), ctx.run.name)
+    found = flags.frame_flag_rows(frame.frame_flags(frames), ctx.cache.name)
 
     if ctx.cache.has("concept_effects") and ctx.cache.has("concept_class_maps"):
         from analysis.precompute.concept_views import concept_names, effects
@@ -26,7 +26,7 @@ def run(ctx) -> dict:
         stab = ctx.cache.table("concept_stability").set_index("concept")["stable"].to_dict() \
             if ctx.cache.has("concept_stability") else {}
         found += flags.concept_flag_rows(effects(ctx.cache), ctx.cache.array("concept_class_maps"), classes,
-                                         concept_names(ctx.cache), stab, ctx.run.name, frame.concept_region_share)
+                                         concept_names(ctx.cache), stab, ctx.cache.name, frame.concept_region_share)
 
     props = properties.properties_table([ctx.dataset.image_path(p) for p in ctx.rows["path"]])
     ctx.cache.write_table("image_properties", props.assign(row=np.arange(len(props))))
@@ -36,12 +36,12 @@ def run(ctx) -> dict:
           "chance": result["chance"], "p_value": result["p_value"]}]
         + [{"property": n, "balanced_accuracy": s, "chance": result["chance"], "p_value": np.nan}
            for n, s in result["by_property"]]))
-    found += flags.property_flag_rows(result, ctx.run.name)
+    found += flags.property_flag_rows(result, ctx.cache.name)
 
     rows = ctx.rows.reset_index(drop=True)
     dups = duplicates.cross_split_duplicates(rows, ctx.param("duplicate_bits"))
     ctx.cache.write_table("near_duplicates", dups)
-    found += flags.duplicate_flag_rows(dups, int(rows["split"].isin(["val", "test"]).sum()), ctx.run.name)
+    found += flags.duplicate_flag_rows(dups, int(rows["split"].isin(["val", "test"]).sum()), ctx.cache.name)
     ctx.cache.write_table("shortcut_flags", flags.flags_frame(found))
     return {"flags": len(found), "kinds": sorted({f.kind for f in found})}
 

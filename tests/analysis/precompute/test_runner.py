@@ -272,3 +272,29 @@ def test_a_moved_dataset_keeps_the_runs_own_cache(tiny_run, tiny_dataset, tmp_pa
     shutil.copytree(tiny_dataset.root, moved)
     again = analyze(tiny_run.path, config=FAST, cache_root=tmp_path, dataset=str(moved), progress=False, log=quiet)
     assert again.root == own.root
+
+
+def test_run_at_dataset_names_that_analysis_in_the_cli(tiny_run, tiny_dataset, tmp_path):
+    """`streetlens analyze RUN@DATASET` resumes the analysis made on that dataset, and the
+    commands that read an analysis (concepts list …) accept the same name."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from analysis.cli import main
+    from analysis.data.dataset import Dataset
+
+    crawl = Dataset(tmp_path / "data" / "crawl")
+    shutil.copytree(tiny_dataset.root, crawl.root)
+    df = crawl.read()
+    crawl.write(df[df["class"] != "seoul"].reset_index(drop=True))
+    models = str(Path(tiny_run.path).parent)
+    cli = CliRunner()
+    first = cli.invoke(main, ["analyze", tiny_run.name, "--models-root", models, "--cache-root", str(tmp_path / "c"),
+                              "--dataset", str(crawl.root), "--stages", "forward"])
+    assert first.exit_code == 0, first.output
+    again = cli.invoke(main, ["analyze", f"{tiny_run.name}@crawl", "--models-root", models,
+                              "--cache-root", str(tmp_path / "c"), "--stages", "forward"])
+    assert again.exit_code == 0, again.output
+    assert "forward    cached" in again.output
+    assert not (tmp_path / "c" / tiny_run.name).exists()  # the run's own analysis was never touched
