@@ -11,28 +11,80 @@ import warnings
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
+CHUNK = 4096
+UMAP_FIT_MAX = 20_000
+"""Above this many images UMAP is fitted on a seeded sample of this size and the rest are
+placed from their nearest sampled neighbours (:func:`umap_2d`)."""
+
 
 def unit_rows(feats: np.ndarray) -> np.ndarray:
     return feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
 
 
-def nearest_training_images(feats: np.ndarray, is_train: np.ndarray, k: int
+def unit_chunks(feats: np.ndarray, chunk: int = CHUNK):
+    """``(start, unit rows)`` of a (memory-mapped) feature array, ``chunk`` rows at a time:
+    nothing holds every image's features at once."""
+    for a in range(0, len(feats), chunk):
+        yield a, unit_rows(np.asarray(feats[a:a + chunk], dtype=np.float32))
+
+
+def nearest_training_images(feats: np.ndarray, is_train: np.ndarray, k: int, chunk: int = CHUNK
                             ) -> tuple[np.ndarray, np.ndarray]:
     """``(rows, cosine distances)`` of the ``k`` nearest training images of every image,
-    nearest first; an image is never its own neighbour."""
-    norm = unit_rows(np.asarray(feats, dtype=np.float32))
+    nearest first; an image is never its own neighbour. The index holds the training
+    images; the others are queried ``chunk`` rows at a time."""
     train = np.flatnonzero(is_train)
     k = min(k, len(train))
-    nn = NearestNeighbors(n_neighbors=min(k + 1, len(train)), metric="euclidean").fit(norm[train])
-    dist, idx = nn.kneighbors(norm)
-    neighbors = train[idx]
-    keep = np.array([[j for j in row if j != i][:k] for i, row in enumerate(neighbors)])
-    kd = np.array([[d for j, d in zip(row, drow) if j != i][:k]
-                   for i, (row, drow) in enumerate(zip(neighbors, dist))])
-    return keep.astype(np.int32), (kd ** 2 / 2).astype(np.float32)
+    nn = NearestNeighbors(n_neighbors=min(k + 1, len(train)), metric="euclidean").fit(
+        unit_rows(np.asarray(feats[train], dtype=np.float32)))
+    keep, kd = np.zeros((len(feats), k), np.int32), np.zeros((len(feats), k), np.float32)
+    for a, norm in unit_chunks(feats, chunk):
+        dist, idx = nn.kneighbors(norm)
+        neighbors = train[idx]
+        for i, (row, drow) in enumerate(zip(neighbors, dist)):
+            mine = row != a + i
+            keep[a + i] = row[mine][:k]
+            kd[a + i] = (drow[mine][:k] ** 2 / 2)
+    return keep, kd
 
 
-def umap_2d(feats: np.ndarray, n_neighbors: int, seed: int) -> np.ndarray:
+def umap_2d(feats: np.ndarray, n_neighbors: int, seed: int, fit_max: int = UMAP_FIT_MAX,
+            chunk: int = CHUNK) -> np.ndarray:
+    """Seeded 2-D UMAP (cosine) of (memory-mapped) features.
+
+    Up to ``fit_max`` images, UMAP is fitted on all of them. Beyond, it is fitted on a
+    seeded sample of ``fit_max`` images, and every other image is placed, ``chunk`` at a
+    time, at the weighted mean of its ``n_neighbors`` nearest sampled images' positions,
+    weighted by UMAP's own fuzzy membership (``smooth_knn_dist``). That is where UMAP's
+    ``transform`` starts, without its epochs: the fit costs the same at any size and
+    memory stays flat.
+    """
+    n = len(feats)
+    if n <= fit_max:
+        return _umap_fit(unit_rows(np.asarray(feats, dtype=np.float32)), n_neighbors, seed)
+    sample = np.sort(np.random.default_rng(seed).choice(n, size=fit_max, replace=False))
+    base = unit_rows(np.asarray(feats[sample], dtype=np.float32))
+    xy = np.zeros((n, 2), np.float32)
+    xy[sample] = _umap_fit(base, n_neighbors, seed)
+    index = NearestNeighbors(n_neighbors=n_neighbors).fit(base)
+    placed = np.ones(n, bool)
+    placed[sample] = False
+    from umap.umap_ import smooth_knn_dist
+
+    for a, norm in unit_chunks(feats, chunk):
+        rows = np.flatnonzero(placed[a:a + len(norm)])
+        if not len(rows):
+            continue
+        dist, idx = index.kneighbors(norm[rows])
+        d = (dist ** 2 / 2).astype(np.float32)
+        sigma, rho = smooth_knn_dist(d, float(n_neighbors))
+        w = np.exp(-np.maximum(d - rho[:, None], 0) / sigma[:, None])
+        w /= w.sum(1, keepdims=True)
+        xy[a + rows] = np.einsum("nk,nkd->nd", w, xy[sample][idx])
+    return xy
+
+
+def _umap_fit(feats: np.ndarray, n_neighbors: int, seed: int) -> np.ndarray:
     """Seeded 2-D UMAP (cosine); tiny datasets (fewer points than neighbours) fall back to PCA.
 
     The neighbour graph is exact and handed to UMAP as ``precomputed_knn``: exact instead

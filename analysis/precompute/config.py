@@ -27,6 +27,7 @@ class AnalyzeConfig:
     featvis_param: str = "fft"  # image parameterisation: "fft" (+ decorrelated colours) or "pixel"
     featvis_transforms: str = "standard"  # robustness transforms: "standard" (lucent's), "jitter", "none"
     umap_neighbors: int = 15
+    umap_fit_max: int = 20_000  # beyond: fitted on a seeded sample, the rest placed (explain/embedding.py)
     knn: int = 8
     seed: int = 0
     stages: tuple[str, ...] | None = None  # None: every stage that runs by default

@@ -58,3 +58,28 @@ def test_training_index_finds_the_most_similar_training_rows():
     no_train = samples.assign(split="test")  # no training rows: every row is a candidate
     assert len(TrainingIndex.from_samples(no_train, feats).rows) == len(feats)
 
+
+
+def test_beyond_fit_max_umap_is_fitted_on_a_sample_and_the_rest_placed_in_their_own_cluster():
+    feats, labels = clusters(seed=2, per=60)  # 180 images, fit on 90
+    xy = umap_2d(feats, n_neighbors=10, seed=0, fit_max=90, chunk=50)
+    sample = np.sort(np.random.default_rng(0).choice(180, size=90, replace=False))
+    # the sampled images are exactly UMAP of the sample
+    np.testing.assert_array_equal(xy[sample], umap_2d(feats[sample], n_neighbors=10, seed=0))
+    placed = np.setdiff1d(np.arange(180), sample)
+    d = np.linalg.norm(xy[placed][:, None] - xy[sample][None], axis=2)
+    nearest_sampled = sample[d.argmin(1)]
+    assert (labels[nearest_sampled] == labels[placed]).mean() > 0.95  # placed in their own cluster
+    # memory-mapped input, any chunk size: the same layout
+    np.testing.assert_array_equal(xy, umap_2d(feats, n_neighbors=10, seed=0, fit_max=90, chunk=7))
+    # up to fit_max: fitted on all, as before
+    np.testing.assert_array_equal(umap_2d(feats, 10, 0, fit_max=180), umap_2d(feats, 10, 0, fit_max=10**9))
+
+
+def test_nearest_training_images_do_not_depend_on_the_chunk():
+    feats, _ = clusters(seed=3, per=20)
+    is_train = np.arange(len(feats)) % 2 == 0
+    a = nearest_training_images(feats, is_train, k=3, chunk=7)
+    b = nearest_training_images(feats, is_train, k=3, chunk=4096)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
