@@ -92,6 +92,6 @@ def badge(method: str, sel=None) -> None:
         return
     cache = _run_cache(sel.cache)
     found = _cached_verdicts(str(cache.root), cache.mtime("reliability")) if cache.has("reliability") else {}
-    text = badge_text(method, found, sel.name)
+    text = badge_text(method, found, sel.run.name)  # the checks belong to the model
     if text:
         st.caption(text + ("  ·  details on the *Reliability* page" if found else ""))
