@@ -36,24 +36,63 @@ def hamming_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _popcount(a[:, None] ^ b[None, :]).astype(np.int16)
 
 
+class HashIndex:
+    """Near-duplicate search on 64-bit pHashes without comparing all pairs: faiss's
+    multi-index hashing (``IndexBinaryMultiHash``). The hash is cut into ``threshold``
+    blocks; two hashes closer than ``threshold`` bits agree exactly on at least one block
+    (pigeonhole), so only the images sharing a block are compared. Exact — the same
+    answers as all pairs (tests/analysis/data/test_dedupe.py) — and hashes can be added
+    one at a time, as an import goes."""
+
+    def __init__(self, threshold: int = DEFAULT_THRESHOLD):
+        import faiss
+
+        self.threshold = int(threshold)
+        blocks = min(max(self.threshold, 1), 64)
+        self.index = faiss.IndexBinaryMultiHash(64, blocks, 64 // blocks)
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    @staticmethod
+    def codes(hexes: Sequence[str]) -> np.ndarray:
+        return np.ascontiguousarray(hashes_to_uint64(hexes)).view(np.uint8).reshape(-1, 8)
+
+    def add(self, hexes: Sequence[str]) -> None:
+        if len(hexes):
+            self.index.add(self.codes(hexes))
+            self.size += len(hexes)
+
+    def within(self, hexes: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each query hash, (indices, distances) of every indexed hash closer than
+        ``threshold`` bits, sorted by distance then index."""
+        if not len(hexes) or not self.size or self.threshold <= 0:
+            return [(np.zeros(0, np.int64), np.zeros(0, np.int32)) for _ in hexes]
+        lims, dist, idx = self.index.range_search(self.codes(hexes), self.threshold)
+        out = []
+        for q in range(len(hexes)):
+            i, d = idx[lims[q]:lims[q + 1]], dist[lims[q]:lims[q + 1]]
+            order = np.lexsort((i, d))
+            out.append((i[order].astype(np.int64), d[order].astype(np.int32)))
+        return out
+
+    def nearest(self, hexes: Sequence[str]) -> list[tuple[int, int] | None]:
+        """(index, distance) of each query's nearest indexed hash closer than ``threshold``
+        (ties: the lowest index), else None."""
+        return [(int(i[0]), int(d[0])) if len(i) else None for i, d in self.within(hexes)]
+
+
 def nearest_within(
     query: Sequence[str], reference: Sequence[str], threshold: int = DEFAULT_THRESHOLD,
-    chunk: int = 2048,
 ) -> list[tuple[int, int] | None]:
     """For each query hash, (index in reference, distance) of its nearest reference hash
-    when that distance is below ``threshold``, else None. Chunked: memory stays flat."""
-    out: list[tuple[int, int] | None] = [None] * len(query)
+    when that distance is below ``threshold`` (ties: the lowest index), else None."""
     if not len(query) or not len(reference):
-        return out
-    q, r = hashes_to_uint64(query), hashes_to_uint64(reference)
-    for start in range(0, len(q), chunk):
-        d = hamming_matrix(q[start : start + chunk], r)
-        best = d.argmin(axis=1)
-        dist = d[np.arange(len(best)), best]
-        for i, (j, dj) in enumerate(zip(best, dist)):
-            if dj < threshold:
-                out[start + i] = (int(j), int(dj))
-    return out
+        return [None] * len(query)
+    index = HashIndex(threshold)
+    index.add(reference)
+    return index.nearest(query)
 
 
 def clusters(hexes: Sequence[str], threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:
@@ -68,13 +107,13 @@ def clusters(hexes: Sequence[str], threshold: int = DEFAULT_THRESHOLD) -> np.nda
             i = parent[i]
         return i
 
-    h = hashes_to_uint64(hexes)
-    for start in range(0, n, 2048):
-        d = hamming_matrix(h[start : start + 2048], h)
-        ii, jj = np.nonzero(d < threshold)
-        for i, j in zip(ii + start, jj):
-            if i < j:
-                ri, rj = find(int(i)), find(int(j))
-                if ri != rj:
-                    parent[max(ri, rj)] = min(ri, rj)
+    index = HashIndex(threshold)
+    index.add(hexes)
+    for start in range(0, n, 4096):
+        for q, (near, _) in enumerate(index.within(hexes[start:start + 4096]), start):
+            for j in near:
+                if q < j:
+                    ri, rj = find(q), find(int(j))
+                    if ri != rj:
+                        parent[max(ri, rj)] = min(ri, rj)
     return np.array([find(i) for i in range(n)])

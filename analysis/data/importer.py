@@ -192,7 +192,8 @@ def register_images(
     # sha256 -> (id, source) of every image already kept: identical bytes from another
     # source are duplicates, from the same source simply "already present"
     known_sha = {sha: (i, src) for sha, i, src in zip(table["sha256"], table["id"], table["source"])}
-    hashes = list(table["phash"].fillna("0"))
+    hashes = dedupe.HashIndex(opts.dup_threshold)  # grows with every accepted image
+    hashes.add(list(table["phash"].fillna("0")))
     ids = list(table["id"])
     rejects: list[dict] = []
     rows: list[dict] = []
@@ -213,7 +214,7 @@ def register_images(
                                     reason=f"identical to {kept}", kind="duplicate",
                                     duplicate_of=kept, time=_now()))
             continue
-        near = dedupe.nearest_within([item.phash], hashes, opts.dup_threshold)[0] if hashes else None
+        near = hashes.nearest([item.phash])[0]
         if near is not None:
             kept, dist = ids[near[0]], near[1]
             report.duplicates.append((item.source, kept, dist))
@@ -236,7 +237,7 @@ def register_images(
         row.update((source_columns or {}).get(item.source, {}))
         rows.append(row)
         known_sha[item.sha256] = (image_id, item.source)
-        hashes.append(item.phash)
+        hashes.add([item.phash])
         ids.append(image_id)
         report.added += 1
 
