@@ -39,17 +39,6 @@ def experiment_names() -> list[str]:
     return [p.stem for p in experiment_files(state.models_root())]
 
 
-def _pick_run(key: str) -> None:
-    """Row click in an experiment's runs table → that run becomes the selected one."""
-    try:
-        rows = list(st.session_state[key]["selection"]["rows"])
-    except (KeyError, TypeError):
-        return
-    names = st.session_state.get(f"{key}_names", [])
-    if rows and rows[0] < len(names):
-        st.session_state["w_run"] = names[rows[0]]
-
-
 def _summary_view(summary: pd.DataFrame) -> pd.DataFrame:
     out = summary[["backbone", "mode", "fraction", "n_train", "seeds", "test_city", "low", "high", "std",
                    "test_city_f1", "test_group", "train_s"]].copy()
@@ -111,7 +100,7 @@ def experiment_section(name: str, selected: str | None, expanded: bool) -> None:
                     "Compare page once both are analysed):")
         shown = runs.drop(columns=["weights"]).assign(fraction=[f"{f:.0%}" for f in runs["fraction"]])
         st.dataframe(charts.style_comparison(shown, selected, rename=False),
-                     hide_index=True, width="stretch", on_select=lambda: _pick_run(key),
+                     hide_index=True, width="stretch", on_select=lambda: state.pick_run_from_table(key),
                      selection_mode="single-row", key=key, height=min(400, 38 + 35 * len(runs)))
 
 

@@ -202,7 +202,7 @@ def compare_partner(sel: state.Selection) -> tuple[str, str] | None:
     for name in state.run_names():
         if name == sel.name:
             continue
-        other = state.selection_of(name).cache
+        other = state.get_cache(state.get_run(name), name)  # its manifest only: no dataset checks here
         if other.has("samples") and other.manifest.get("dataset_fingerprint") == fingerprint:
             return name, "test"
     return None
@@ -247,13 +247,12 @@ def experiment_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], o
     loaded = functools.cache(lambda: results.load(state.models_root(), name))
     out[f"Experiment {name}: accuracy across seeds"] = lambda: figures.grid_chart(
         loaded()[2], loaded()[1], title="Test city accuracy: mean and 95 % interval across seeds")
-    fractions = sel.run.info.get("config", {}).get("train_fraction")
-    try:
-        from analysis.experiment.grid import Experiment
+    from analysis.experiment.grid import Experiment, ExperimentError
 
+    try:
         several = len(Experiment.load(state.models_root(), name).fractions) > 1
-    except ValueError:
-        several = fractions not in (None, 1.0)
+    except ExperimentError:  # the grid's file is gone: its runs still make the accuracy chart
+        several = False
     if several:
         out[f"Experiment {name}: data efficiency"] = lambda: figures.efficiency_chart(
             loaded()[2], loaded()[1], title="Data efficiency: accuracy against training images")

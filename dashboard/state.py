@@ -77,6 +77,19 @@ def url_selectbox(label: str, options: list, key: str, default=None, container=s
     return choice
 
 
+def pick_run_from_table(key: str) -> None:
+    """A row click in the runs table ``key`` (its run names in ``session_state[key +
+    "_names"]``) makes that run the selected one. A selection callback: it runs before the
+    page, so it may set the run selector's state."""
+    try:
+        rows = list(st.session_state[key]["selection"]["rows"])
+    except (KeyError, TypeError):
+        return
+    names = st.session_state.get(f"{key}_names", [])
+    if rows and rows[0] < len(names):
+        st.session_state["w_run"] = names[rows[0]]
+
+
 # ------------------------------------------------------------------ chart clicks
 def chart_points(event) -> list:
     """The points picked on a Plotly chart, from its selection state (what

@@ -10,12 +10,12 @@ from analysis.cli.common import cache_root_option, models_root_option, user_erro
 
 def open_cache(run: str, models_root, cache_root):
     """The run and its analysis: ``RUN`` on its own dataset, ``RUN@DATASET`` on another."""
-    from analysis.store import ON, RunCache, default_cache_root, split_analysis
+    from analysis.store import RunCache, analysis_name, default_cache_root, split_analysis
     from analysis.train.runs import open_run
 
     name, on = split_analysis(run)
     r = open_run(name, models_root)
-    return r, RunCache.for_run(f"{r.name}{ON}{on}" if on else r.name, cache_root or default_cache_root())
+    return r, RunCache.for_run(analysis_name(r.name, on), cache_root or default_cache_root())
 
 
 @click.group()

@@ -44,6 +44,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from analysis.explain.featvis_layers import lucent_layer_name, render_net, resolve_layer
 from analysis.explain.relu_redirect import redirect_relus
 from analysis.explain.scaling import checked_mean_std
 from analysis.nets.precision import autocast, backward_precision
@@ -91,70 +92,6 @@ class Normalized(nn.Module):
         with autocast(x.device, self.precision):
             y = self.net((x - self.mean) / self.std)
         return y.float() if isinstance(y, torch.Tensor) else y
-
-
-# --------------------------------------------------------------------------- layer names
-def _lucent_names(model: nn.Module) -> dict[str, nn.Module]:
-    """Layer name → module exactly as lucent's ``hook_model`` builds them ("_"-joined)."""
-    names: dict[str, nn.Module] = {}
-
-    def walk(net: nn.Module, prefix: list[str]) -> None:
-        for name, layer in net._modules.items():
-            if layer is None:
-                continue
-            names["_".join(prefix + [name])] = layer
-            walk(layer, prefix + [name])
-
-    walk(model, [])
-    return names
-
-
-def _resolve(model: nn.Module, layer: str) -> tuple[str, nn.Module]:
-    """(``get_submodule`` path in ``model``, module) for a dotted path, a trunk path on a
-    classifier (``spec.target_layer`` on a ``TwoHeadClassifier``) or a lucent name."""
-    candidates = [layer]
-    trunk = getattr(model, "trunk", None)
-    if isinstance(trunk, nn.Module):
-        candidates.append(f"trunk.{layer}")
-    for path in candidates:
-        try:
-            return path, model.get_submodule(path)
-        except AttributeError:
-            pass
-    module = _lucent_names(model).get(layer)
-    if module is not None:
-        for path, m in model.named_modules():
-            if m is module:
-                return path, m
-    raise ValueError(f"layer {layer!r} not found in {type(model).__name__}; give a "
-                     f"get_submodule path such as the backbone's target_layer")
-
-
-def lucent_layer_name(model: nn.Module, target_layer: str) -> str:
-    """The name under which lucent's ``render_vis(model, …)`` hooks ``target_layer``.
-
-    ``target_layer`` is a ``get_submodule`` path of ``model`` (or, for a classifier with a
-    ``trunk``, of its trunk, e.g. ``spec.target_layer``); lucent joins the path with "_"
-    ("trunk.block3" → "trunk_block3"). Raises if another module would shadow the name.
-    """
-    path, module = _resolve(model, target_layer)
-    name = path.replace(".", "_")
-    if _lucent_names(model).get(name) is not module:
-        raise ValueError(f"lucent's name {name!r} for {path!r} is shadowed by another module")
-    return name
-
-
-def _render_net(model: nn.Module, path: str) -> tuple[nn.Module, str]:
-    """(smallest module whose forward reaches ``path``, ``path`` inside it): a Sequential
-    trunk is cut after the stage holding the layer (no head, no later stages — they
-    would only cost time); other models run whole."""
-    for prefix, seq in (("trunk.", getattr(model, "trunk", None)), ("", model)):
-        if isinstance(seq, nn.Sequential) and path.startswith(prefix):
-            inner = path[len(prefix):]
-            names = [n for n, _ in seq.named_children()]
-            if inner.split(".")[0] in names:
-                return seq[: names.index(inner.split(".")[0]) + 1], inner
-    return model, path
 
 
 # --------------------------------------------------------------------------- state guards
@@ -352,11 +289,11 @@ def render_checkpoints(model: nn.Module, layer_name: str, objectives: Sequence[O
             raise ValueError(f"unknown parameterisation {param!r}; use one of {', '.join(PARAMETERISATIONS)}")
         fft, decorrelate = PARAMETERISATIONS[param]
     steps = checkpoints[-1]
-    path, module = _resolve(model, layer_name)
+    path, module = resolve_layer(model, layer_name)
     first = next(model.parameters(), None)
     home = first.device if first is not None else torch.device("cpu")
     device = home if device is None else torch.device(device)
-    inner, inner_path = _render_net(model, path)
+    inner, inner_path = render_net(model, path)
     net = Normalized(inner, mean_std, precision=backward_precision(precision, inner, device)).to(device)
     lucent_name = lucent_layer_name(net, "net." + inner_path)
     if transforms is None or isinstance(transforms, str):
@@ -408,13 +345,13 @@ def layer_activation(model: nn.Module, layer_name: str, images: Sequence[Image.I
                      mean_std=None) -> torch.Tensor:
     """Mean activation per channel (n, C) of ``layer_name`` for images in [0, 1] — to check
     that a rendering excites what it was optimised for."""
-    path, module = _resolve(model, layer_name)
+    path, module = resolve_layer(model, layer_name)
     if not isinstance(images, torch.Tensor):
         images = torch.stack([torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.float32) / 255)
                               .permute(2, 0, 1) for im in images])
     first = next(model.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
-    net = Normalized(_render_net(model, path)[0], mean_std).to(device)
+    net = Normalized(render_net(model, path)[0], mean_std).to(device)
     seen: list[torch.Tensor] = []
     with _guarded(model):
         handle = module.register_forward_hook(lambda m, i, o: seen.append(o.detach()))

@@ -14,7 +14,7 @@ import pandas as pd
 from analysis.data.dataset import Dataset
 from analysis.explain.compare import agreement, cka, concepts, maps, stats
 from analysis.explain.gradcam import gradcam_map
-from analysis.store import ON, CacheError, RunCache, pair_file, split_analysis, write_bytes_atomic
+from analysis.store import CacheError, RunCache, analysis_name, pair_file, split_analysis, write_bytes_atomic
 
 
 class CompareError(ValueError):
@@ -89,7 +89,7 @@ def open_pair(name_a: str, name_b: str, models_root=None, cache_root=None) -> tu
     for name in (name_a, name_b):  # RUN, or RUN@DATASET: the run's analysis of another dataset
         run_name, on = split_analysis(name)
         run = open_run(run_name, models_root)
-        cache = RunCache.for_run(f"{run.name}{ON}{on}" if on else run.name, cache_root or default_cache_root())
+        cache = RunCache.for_run(analysis_name(run.name, on), cache_root or default_cache_root())
         if not cache.exists():
             raise CacheError(f"{cache.name} has no analysis yet: run `streetlens analyze {cache.name}`")
         caches.append(cache)

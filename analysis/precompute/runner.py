@@ -22,7 +22,7 @@ from analysis.nets.device import choose_device
 from analysis.precompute.config import AnalyzeConfig
 from analysis.precompute.context import Context
 from analysis.precompute.stage import Stage, all_stages, producers
-from analysis.store import ON, SCHEMA_VERSION, RunCache, default_cache_root, file_fingerprint, split_analysis
+from analysis.store import SCHEMA_VERSION, RunCache, analysis_name, default_cache_root, file_fingerprint, split_analysis
 from analysis.train.runs import Run, code_version, open_run
 
 
@@ -92,7 +92,7 @@ def cache_name(run: Run, ds: Dataset, rows) -> str:
     images, labels and splits) — and ``<run>@<dataset>`` for any other."""
     own = Path(ds.root).resolve() == Path(run.info["dataset"]["path"]).resolve() or \
         fingerprint(rows) == run.info["dataset"].get("fingerprint")
-    return run.name if own else f"{run.name}{ON}{ds.name}"
+    return analysis_name(run.name, None if own else ds.name)
 
 
 def open_cache(run: Run, rows, ds: Dataset, cache_root: Path | None, log: Callable[[str], None]
@@ -129,7 +129,7 @@ def analyze(run_name: str | Path, *, config: AnalyzeConfig | None = None, datase
     run_part, on = split_analysis(str(run_name)) if not Path(str(run_name)).is_dir() else (run_name, None)
     run = open_run(run_part, models_root)
     if on and not dataset:  # `analyze RUN@DATASET`: the dataset that analysis was made on
-        known = RunCache.for_run(f"{run.name}{ON}{on}", cache_root or default_cache_root()).manifest.get("dataset")
+        known = RunCache.for_run(analysis_name(run.name, on), cache_root or default_cache_root()).manifest.get("dataset")
         dataset = known or on
     ds = dataset_for_run(run, dataset)
     rows = ds.usable()

@@ -11,8 +11,8 @@ It sits at the bottom of the package: it imports nothing else of streetlens.
 """
 
 from analysis.store.arrays import StreamingArray, batched
+from analysis.store.analyses import ON, analyses_of, analysis_name, pair_file, split_analysis
 from analysis.store.cache import (
-                                  ON,
                                   ARTEFACTS,
                                   SCHEMA_VERSION,
                                   Artefact,
@@ -20,9 +20,6 @@ from analysis.store.cache import (
                                   RunCache,
                                   declare,
                                   default_cache_root,
-                                  analyses_of,
-                                  pair_file,
-                                  split_analysis,
 )
 from analysis.store.datasets import CLASSES_FILE, SOURCES_LOG, DatasetFiles, default_data_root
 from analysis.store.files import atomic_path, file_fingerprint, write_bytes_atomic, write_json_atomic
@@ -33,7 +30,7 @@ from analysis.store.runs import RunFiles, default_models_root, experiment_file, 
 from analysis.store.trunk import TrunkFiles
 
 __all__ = [
-    "ARTEFACTS", "ON", "SCHEMA_VERSION", "Artefact", "CacheError", "RunCache", "declare", "default_cache_root", "pair_file", "analyses_of", "split_analysis",
+    "ARTEFACTS", "ON", "SCHEMA_VERSION", "Artefact", "CacheError", "RunCache", "declare", "default_cache_root", "pair_file", "analyses_of", "analysis_name", "split_analysis",
     "StreamingArray", "batched", "CLASSES_FILE", "SOURCES_LOG", "DatasetFiles", "default_data_root",
     "atomic_path", "file_fingerprint", "write_bytes_atomic", "write_json_atomic", "JobFiles",
     "RunFiles", "default_models_root", "experiment_file", "experiment_files", "TrunkFiles", "NameBook", "NamesError", "check_name",

@@ -136,15 +136,6 @@ def _selection(event, field: str) -> list:
         return []
 
 
-def _pick_run_from_table() -> None:
-    """Row click in the runs table → that run becomes the selected one (a callback: it runs
-    before the page, so it may set the run selector's state)."""
-    rows = _selection(st.session_state.get("runs_table"), "rows")
-    names = st.session_state.get("_runs_table_names", [])
-    if rows and rows[0] < len(names):
-        st.session_state["w_run"] = names[rows[0]]
-
-
 def headline(run) -> None:
     info = run.info
     c1, c2, c3, c4 = st.columns(4)
@@ -209,11 +200,12 @@ def runs_section(selected: str) -> None:
     if df.empty:
         st.caption("Every run belongs to an experiment (below)." if grouped.any() else "No runs.")
         return
-    st.session_state["_runs_table_names"] = df["run"].tolist()
+    st.session_state["runs_table_names"] = df["run"].tolist()
     same = [c for c in ("dataset", "weights") if c in df and df[c].nunique() <= 1]
     show = df.drop(columns=same)
     st.dataframe(charts.style_comparison(show, selected), hide_index=True, width="stretch",
-                 on_select=_pick_run_from_table, selection_mode="single-row", key="runs_table")
+                 on_select=lambda: state.pick_run_from_table("runs_table"), selection_mode="single-row",
+                 key="runs_table")
     common = ", ".join(f"{c} **{df[c].iat[0]}**" for c in same)
     st.caption("Accuracy of the city and the group head on val and test, macro-F1 of cities on test. Best value "
                "of each metric in green; the selected run is highlighted — click a row's left edge "

@@ -14,9 +14,9 @@ from analysis.explain.featvis import (
     Normalized,
     image_param,
     layer_activation,
-    lucent_layer_name,
     render_features,
 )
+from analysis.explain.featvis_layers import lucent_layer_name
 from analysis.nets import get_backbone
 
 MEAN_STD = get_backbone("tiny_cnn").mean_std()
