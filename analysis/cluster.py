@@ -49,15 +49,31 @@ def check_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
                            f"`ray start --head --node-ip-address={LOOPBACK}` or check --address") from None
 
 
+def driver_ip(address: str | None) -> str | None:
+    """The address this driver announces to the cluster: loopback for a local cluster or one
+    reached on loopback (so nothing listens on another interface); ``$STREETLENS_RAY_NODE_IP``
+    if set (a real cluster that must reach this machine); else Ray's own choice."""
+    if os.environ.get("STREETLENS_RAY_NODE_IP"):
+        return os.environ["STREETLENS_RAY_NODE_IP"]
+    if address is None:
+        return LOOPBACK
+    host = address.removeprefix("ray://").rpartition(":")[0]
+    return LOOPBACK if host in (LOOPBACK, "localhost") else None
+
+
 def init_kwargs(address: str | None, num_cpus: int | None = None) -> dict:
     """The arguments of ``ray.init`` for ``address`` (see the module's docstring)."""
+    kw = {"log_to_driver": False, "configure_logging": False}
+    ip = driver_ip(address)
+    if ip:
+        kw["_node_ip_address"] = ip
     if address is None:
-        kw = {"_node_ip_address": LOOPBACK, "include_dashboard": False, "log_to_driver": False,
-              "configure_logging": False}
+        kw["include_dashboard"] = False
         if num_cpus:
             kw["num_cpus"] = num_cpus
-        return kw
-    return {"address": address, "log_to_driver": False, "configure_logging": False}
+    else:
+        kw["address"] = address
+    return kw
 
 
 @contextmanager
@@ -71,7 +87,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     if address not in (None, "auto"):
         check_address(address)
     if address == "auto" and not os.environ.get("RAY_ADDRESS"):
-        _check_auto()
+        address = _check_auto()
     try:
         ray.init(**init_kwargs(address, num_cpus))
     except ConnectionError as e:
@@ -82,8 +98,9 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         ray.shutdown()
 
 
-def _check_auto() -> None:
-    """``--address auto`` with no cluster started on this machine: say so at once."""
+def _check_auto() -> str:
+    """``--address auto``: the cluster ``ray start`` left on this machine (its HOST:PORT), or
+    one line at once when there is none."""
     from pathlib import Path
     import tempfile
 
@@ -92,4 +109,6 @@ def _check_auto() -> None:
         raise ClusterError("--address auto: no Ray cluster was started on this machine; run "
                            f"`ray start --head --node-ip-address={LOOPBACK}` first, or leave out "
                            "--address for a local one")
-    check_address(current.read_text().strip())
+    address = current.read_text().strip()
+    check_address(address)
+    return address

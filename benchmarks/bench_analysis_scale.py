@@ -88,6 +88,29 @@ def subset(big, n: int, root: Path):
     return ds
 
 
+def setup(work: Path, px: int, biggest: int) -> tuple[str, object]:
+    """The benchmark's run (EfficientNet-Lite0 transfer on a small procedural dataset) and a
+    procedural dataset of at least ``biggest`` images it never saw; both kept in ``work``."""
+    data, models, caches = work / "data", work / "models", work / "cache"
+    from analysis.data.dataset import Dataset
+    from analysis.data.synthetic import synthesize_dataset
+    from analysis.train.trainer import TrainConfig, train
+
+    train_ds = Dataset(data / "scale-train")
+    if not train_ds.exists():
+        synthesize_dataset(train_ds, per_class=20, size=px, seed=1, progress=False, workers=os.cpu_count())
+    run_name = "scale-lite0-transfer"
+    if not (models / run_name).exists():
+        train(TrainConfig(dataset=str(train_ds.root), backbone="efficientnet_lite0", mode="transfer", epochs=2,
+                          image_size=px, name=run_name, models_root=str(models),
+                          cache_root=str(caches)), progress=False)
+    big = Dataset(data / "scale-big")
+    if not big.exists() or len(big.read()) < biggest:
+        synthesize_dataset(big, per_class=-(-biggest // 10), size=px, seed=2, progress=False,
+                           workers=os.cpu_count())
+    return run_name, big
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,4000,12000")
@@ -99,23 +122,8 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     data, models, caches = work / "data", work / "models", work / "cache"
 
-    from analysis.data.dataset import Dataset
-    from analysis.data.synthetic import synthesize_dataset
-    from analysis.train.trainer import TrainConfig, train
-
     t0 = time.perf_counter()
-    train_ds = Dataset(data / "scale-train")
-    if not train_ds.exists():
-        synthesize_dataset(train_ds, per_class=20, size=args.px, seed=1, progress=False, workers=os.cpu_count())
-    run_name = "scale-lite0-transfer"
-    if not (models / run_name).exists():
-        train(TrainConfig(dataset=str(train_ds.root), backbone="efficientnet_lite0", mode="transfer", epochs=2,
-                          image_size=args.px, name=run_name, models_root=str(models),
-                          cache_root=str(caches)), progress=False)
-    big = Dataset(data / "scale-big")
-    if not big.exists() or len(big.read()) < sizes[-1]:
-        synthesize_dataset(big, per_class=-(-sizes[-1] // 10), size=args.px, seed=2, progress=False,
-                           workers=os.cpu_count())
+    run_name, big = setup(work, args.px, sizes[-1])
     print(f"setup {time.perf_counter() - t0:.0f} s; work folder {work}", flush=True)
     print(f"{'images':>7} {'inference s':>12} {'analysis s':>11} {'ratio':>6} {'peak GB':>8} "
           f"{'user s':>7} {'kernel s':>9} {'cache KB/img':>13}", flush=True)

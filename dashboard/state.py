@@ -11,7 +11,6 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import Image, ImageOps
@@ -19,6 +18,7 @@ from PIL import Image, ImageOps
 from analysis.data.dataset import Dataset, fingerprint
 from analysis.store import (
     RunCache,
+    ShardedArray,
     RunFiles,
     default_cache_root,
     default_data_root,
@@ -149,23 +149,23 @@ def get_cache(run: Run, name: str | None = None) -> RunCache:
 
 
 @st.cache_data(show_spinner=False)
-def _table(path: str, mtime: float) -> pd.DataFrame:
-    return pd.read_parquet(path)
+def _table(root: str, name: str, mtime: float) -> pd.DataFrame:
+    return RunCache(root).table(name)
 
 
 def table(cache: RunCache, name: str) -> pd.DataFrame:
     """Table artefact ``name`` of the cache (read once per change of the file)."""
-    return _table(str(cache.path(name)), cache.mtime(name))
+    return _table(str(cache.root), name, cache.mtime(name))
 
 
 @st.cache_resource(show_spinner=False)
-def _array(path: str, mtime: float) -> np.ndarray:
-    return np.load(path, mmap_mode="r")
+def _array(root: str, name: str, mtime: float) -> ShardedArray:
+    return RunCache(root).array(name)
 
 
-def array(cache: RunCache, name: str) -> np.ndarray:
-    """Array artefact ``name``, memory-mapped (opened once per process)."""
-    return _array(str(cache.path(name)), cache.mtime(name))
+def array(cache: RunCache, name: str) -> ShardedArray:
+    """Array artefact ``name``, opened once per process; index it for the rows a page shows."""
+    return _array(str(cache.root), name, cache.mtime(name))
 
 
 def make_thumbnail(path: str | Path, size: int = 160) -> bytes:

@@ -33,7 +33,7 @@ def store_file_names() -> set[str]:
 
 def test_the_store_knows_the_names_this_test_looks_for():
     names = store_file_names()
-    assert {"cams.npy", "samples.parquet", "concept_maps.npy", "manifest.json", "model.pt", "run.json",
+    assert {"cams.zarr", "samples.parquet", "concept_maps.zarr", "manifest.json", "model.pt", "run.json",
             "history.csv", "dataset.parquet", "masks.npz", "progress.json"} <= names
     assert not any(n.startswith(".") for n in names)
 

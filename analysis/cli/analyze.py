@@ -81,10 +81,22 @@ def list_stages(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--device", default="auto", show_default=True)
 @click.option("--reliability", is_flag=True,
               help="Also run the reliability checks (opt-in; see `streetlens reliability`).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where the per-image stage runs: this process, or Ray Data over an actor pool "
+                   "(the same shards either way; see README \"Past one machine\").")
+@click.option("--address", default=None,
+              help="Ray: 'auto' (the cluster `ray start` began here) or HOST:PORT "
+                   "[default: a private local cluster on 127.0.0.1].")
+@click.option("--workers", "ray_actors", default=0, show_default=True,
+              help="Ray: model actors [0: one per GPU, else one per two CPUs].")
+@click.option("--shard-rows", default=256, show_default=True,
+              help="Images per shard of a new cache (the unit of writing, checking and recomputing).")
+@click.option("--verify", is_flag=True,
+              help="Check every shard's checksum before trusting cached results (sizes are always checked).")
 @user_errors
 def analyze_cmd(run, models_root, dataset_name, cache_root, stages, redo, settings, n_concepts, featvis_steps,
                 featvis_size, featvis_lr, featvis_param, featvis_transforms, featvis_precision, batch_size, seed,
-                device, reliability):
+                device, reliability, engine, address, ray_actors, shard_rows, verify):
     """Precompute everything the dashboard shows for RUN (whole dataset)."""
     from analysis.precompute import AnalyzeConfig, analyze, summary_lines
 
@@ -92,7 +104,10 @@ def analyze_cmd(run, models_root, dataset_name, cache_root, stages, redo, settin
                         featvis_size=featvis_size, featvis_lr=featvis_lr, featvis_param=featvis_param,
                         featvis_transforms=featvis_transforms, featvis_precision=featvis_precision, seed=seed, device=device,
                         stages=split_names(stages) if stages else None, redo=split_names(redo),
-                        extra=parse_settings(settings))
+                        extra=parse_settings(settings), engine=engine, address=address,
+                        ray_actors=ray_actors, shard_rows=shard_rows, verify=verify)
+    if address and engine != "ray":
+        raise click.UsageError("--address is for --engine ray")
     if reliability:
         from analysis.precompute import default_stages
 

@@ -44,6 +44,12 @@ class AnalyzeConfig:
     reliability_methods: str = ""  # comma-separated; "" = the dashboard's five
     reliability_modes: str = "cascade,independent"
     device: str = "auto"
+    # where the per-image stage runs (analysis/precompute/engines): "local" or "ray"
+    engine: str = "local"
+    address: str | None = None  # Ray: None = a local cluster on 127.0.0.1; "auto"; HOST:PORT
+    ray_actors: int = 0  # Ray: model actors (0: one per GPU, else one per two CPUs)
+    shard_rows: int = 256  # images per shard of a new cache: the unit of writing and recomputing
+    verify: bool = False  # check every shard's CRC before trusting a cached stage (sizes: always)
     extra: dict = field(default_factory=dict)
     """Parameters of stages that have no field here (a new stage's, by name)."""
 

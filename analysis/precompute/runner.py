@@ -95,8 +95,8 @@ def cache_name(run: Run, ds: Dataset, rows) -> str:
     return analysis_name(run.name, None if own else ds.name)
 
 
-def open_cache(run: Run, rows, ds: Dataset, cache_root: Path | None, log: Callable[[str], None]
-               ) -> tuple[RunCache, dict]:
+def open_cache(run: Run, rows, ds: Dataset, cache_root: Path | None, log: Callable[[str], None],
+               shard_rows: int = 256) -> tuple[RunCache, dict]:
     """The run's cache, reset when it was computed for another model or dataset. A run
     analysed on a dataset other than its own (``--dataset OTHER``) gets a cache of its own,
     ``<run>@<dataset>``: the run's analysis of its own data is never overwritten."""
@@ -111,7 +111,7 @@ def open_cache(run: Run, rows, ds: Dataset, cache_root: Path | None, log: Callab
         cache.reset()
     if not cache.exists():
         cache.manifest = {**key, "run": run.name, "stages": {}, "n_images": len(rows),
-                          "code_version": code_version(), "dataset": str(ds.root)}
+                          "code_version": code_version(), "dataset": str(ds.root), "shard_rows": shard_rows}
         cache.save_manifest()
     return cache, key
 
@@ -140,7 +140,36 @@ def analyze(run_name: str | Path, *, config: AnalyzeConfig | None = None, datase
     unknown = [s for s in config.redo if s not in stages]
     if unknown:
         raise ValueError(f"cannot redo unknown stage(s) {', '.join(unknown)}; choose from {', '.join(stages)}")
-    cache, key = open_cache(run, rows, ds, cache_root, log)
+    cache, key = open_cache(run, rows, ds, cache_root, log, config.shard_rows)
+    with cache.writing():
+        return _run_stages(cache, key, run, ds, rows, config, stages, selected, progress, log)
+
+
+def check_shards(cache: RunCache, stages: dict[str, Stage], full: bool, log: Callable[[str], None]) -> None:
+    """A finished stage whose shards are missing, truncated or (``full``) corrupt goes back
+    to unfinished with just those shards forgotten: the run then writes only them again.
+    Its fingerprint is kept, so what was computed from it stays (the values come back the same)."""
+    for name in stages:
+        record = cache.stage_record(name)
+        if not record.get("done") or "shards" not in record:
+            continue
+        shards = cache.shard_set(name)
+        damaged = shards.damaged(full=full)
+        if not damaged:
+            continue
+        for index, why in damaged[:5]:
+            a, b = shards.layout.bounds(index)
+            log(f"{name}: shard {index} (images {a}–{b - 1}) is damaged: {why}; computing it again")
+        if len(damaged) > 5:
+            log(f"{name}: … and {len(damaged) - 5} more damaged shards")
+        shards.drop([i for i, _ in damaged])
+        cache.start_stage(name, **{k: v for k, v in record.items() if k in ("fingerprint", "params")})
+
+
+def _run_stages(cache: RunCache, key: dict, run: Run, ds: Dataset, rows, config: AnalyzeConfig,
+                stages: dict[str, Stage], selected: tuple[str, ...], progress: bool,
+                log: Callable[[str], None]) -> RunCache:
+    check_shards(cache, stages, config.verify, log)
     for name in config.redo:
         _discard(name, cache, stages)
     if config.redo:

@@ -12,15 +12,10 @@ It sits at the bottom of the package: it imports nothing else of streetlens.
 
 from analysis.store.arrays import StreamingArray, batched
 from analysis.store.analyses import ON, analyses_of, analysis_name, pair_file, split_analysis
-from analysis.store.cache import (
-                                  ARTEFACTS,
-                                  SCHEMA_VERSION,
-                                  Artefact,
-                                  CacheError,
-                                  RunCache,
-                                  declare,
-                                  default_cache_root,
-)
+from analysis.store.artefacts import ARTEFACTS, Artefact, declare
+from analysis.store.cache import SCHEMA_VERSION, CacheError, RunCache, default_cache_root
+from analysis.store.chunked import ShardedArray
+from analysis.store.shards import ShardError, ShardLayout, ShardSet
 from analysis.store.datasets import CLASSES_FILE, SOURCES_LOG, DatasetFiles, default_data_root
 from analysis.store.files import atomic_path, file_fingerprint, write_bytes_atomic, write_json_atomic
 from analysis.store.jobs import JobFiles
@@ -31,7 +26,7 @@ from analysis.store.trunk import TrunkFiles
 
 __all__ = [
     "ARTEFACTS", "ON", "SCHEMA_VERSION", "Artefact", "CacheError", "RunCache", "declare", "default_cache_root", "pair_file", "analyses_of", "analysis_name", "split_analysis",
-    "StreamingArray", "batched", "CLASSES_FILE", "SOURCES_LOG", "DatasetFiles", "default_data_root",
+    "StreamingArray", "batched", "ShardedArray", "ShardError", "ShardLayout", "ShardSet", "CLASSES_FILE", "SOURCES_LOG", "DatasetFiles", "default_data_root",
     "atomic_path", "file_fingerprint", "write_bytes_atomic", "write_json_atomic", "JobFiles",
     "RunFiles", "default_models_root", "experiment_file", "experiment_files", "TrunkFiles", "NameBook", "NamesError", "check_name",
     "MAX_NAME_LENGTH",

@@ -1,20 +1,21 @@
 """Arrays written batch by batch that survive a crash.
 
-Long arrays are written *streaming* into ``<name>.partial`` with a progress file (rows
-done) updated after each flushed batch; the final name appears only by an atomic rename
-once complete. A killed analysis resumes where it stopped, and a reader never sees a
-half-written array under its final name.
+A long array is written *streaming* into ``<name>.partial`` (a chunked array, see
+:mod:`.chunked`), one shard of rows at a time, with a progress file (rows done) updated
+after each shard; the final name appears only by an atomic rename once complete. A killed
+analysis resumes at the first unfinished shard, and a reader never sees a half-written
+array under its final name.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from analysis.store import chunked
 from analysis.store.files import write_json_atomic
 
 PARTIAL_SUFFIX = ".partial"
@@ -22,36 +23,29 @@ PROGRESS_SUFFIX = ".progress.json"
 
 
 class StreamingArray:
-    """An (N, …) array filled batch by batch, resumable after a crash.
+    """An (N, …) array filled in row order, batch by batch, resumable after a crash.
 
-    ``start`` is the number of rows already on disk; write rows from there on with
-    :meth:`write`, then :meth:`finish` renames the file into place.
+    ``start`` is the number of rows already on disk (whole shards); write rows from there on
+    with :meth:`write`, then :meth:`finish` moves the array into place. Rows are buffered
+    up to a shard boundary, so each shard file is written once, whole."""
 
-    Rows go to the file with ``os.pwrite`` at their offset: once the call returns they are
-    in the page cache, which outlives a killed process, and the progress file follows.
-    (The former memory map had to ``msync`` the *whole* mapping after every batch, a cost
-    that grew with the array: O(N²) kernel time over an analysis, see
-    benchmarks/bench_analysis_scale.py.)"""
-
-    def __init__(self, target: Path, shape: tuple[int, ...], dtype: str, key: dict):
-        self.target, self.shape, self.dtype = Path(target), tuple(shape), np.dtype(dtype)
+    def __init__(self, target: Path, shape: tuple[int, ...], dtype: str, key: dict,
+                 shard_rows: int = chunked.SHARD_ROWS):
+        self.target, self.shape, self.dtype = Path(target), tuple(int(s) for s in shape), np.dtype(dtype)
         self.partial = self.target.with_name(self.target.name + PARTIAL_SUFFIX)
         self.progress = self.target.with_name(self.target.name + PROGRESS_SUFFIX)
-        self.key = {**key, "shape": list(self.shape), "dtype": self.dtype.str}
+        self.rows = max(1, min(int(shard_rows), max(self.shape[0], 1)))
+        self.key = {**key, "shape": list(self.shape), "dtype": self.dtype.str, "shard_rows": self.rows}
         state = self._read_progress()
-        if state and state.get("key") == self.key and self.partial.is_file():
-            header = np.lib.format.open_memmap(self.partial, mode="r")  # reads the header only
+        if state and state.get("key") == self.key and chunked.exists(self.partial):
             self.start = int(state["rows"])
+            self.z = chunked.open_writable(self.partial)
         else:
-            self.partial.unlink(missing_ok=True)
-            # the .npy header and a sparse file of the full size; rows are written into it
-            header = np.lib.format.open_memmap(self.partial, mode="w+", dtype=self.dtype, shape=self.shape)
+            self.z = chunked.create(self.partial, self.shape, self.dtype, self.rows)
             self.start = 0
             self._write_progress(0)
-        self.offset = header.offset
-        del header
-        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
-        self.fd = os.open(self.partial, os.O_WRONLY)
+        self.next = self.start  # the next row write() expects
+        self.buffer: list[np.ndarray] = []
 
     def _read_progress(self) -> dict | None:
         try:
@@ -63,27 +57,36 @@ class StreamingArray:
         write_json_atomic(self.progress, {"key": self.key, "rows": rows})
 
     def write(self, start: int, values: np.ndarray) -> None:
-        """Rows ``start:start+len(values)``; progress is recorded only after they are written."""
+        """Rows ``start:start+len(values)``, in order; progress is recorded shard by shard."""
         values = np.ascontiguousarray(values, dtype=self.dtype)
         if values.shape[1:] != self.shape[1:] or start + len(values) > self.shape[0]:
             raise ValueError(f"rows {start}:{start + len(values)} of shape {values.shape[1:]} do not fit "
                              f"an array of shape {self.shape}")
-        view, pos = memoryview(values.reshape(-1).view(np.uint8)), self.offset + start * self.row_bytes
-        while view:
-            done = os.pwrite(self.fd, view, pos)
-            view, pos = view[done:], pos + done
-        self._write_progress(start + len(values))
+        if start != self.next:
+            raise ValueError(f"rows must be written in order: expected row {self.next}, got {start}")
+        self.buffer.append(values)
+        self.next += len(values)
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write every shard the buffer completes (the last shard ends at the last row)."""
+        shard_start = self.next - sum(len(v) for v in self.buffer)
+        index = shard_start // self.rows
+        end = min(self.shape[0], (index + 1) * self.rows)
+        while self.buffer and self.next >= end:
+            block = np.concatenate(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
+            take = end - shard_start
+            chunked.write_shard(self.z, index, block[:take])
+            self.buffer = [block[take:]] if len(block) > take else []
+            self._write_progress(end)
+            shard_start, index = end, index + 1
+            end = min(self.shape[0], (index + 1) * self.rows)
 
     def finish(self) -> None:
-        os.close(self.fd)
-        self.fd = None
-        os.replace(self.partial, self.target)
+        if self.next != self.shape[0]:
+            raise ValueError(f"only {self.next} of {self.shape[0]} rows were written")
+        chunked.replace_dir(self.partial, self.target)
         self.progress.unlink(missing_ok=True)
-
-    def __del__(self):  # a stream dropped unfinished (a crash, an exception): release the file
-        if getattr(self, "fd", None) is not None:
-            os.close(self.fd)
-            self.fd = None
 
 
 def batched(n: int, batch_size: int, start: int = 0) -> Iterator[tuple[int, int]]:

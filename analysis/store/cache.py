@@ -4,9 +4,12 @@ Why it looks like this:
 - Every artefact has a *name* (``cams``, ``samples`` …) that stages declare as what they
   read and write; only this module maps names to files. Pages, stages and the CLI ask
   for ``cache.cams()`` or ``cache.array("cams")``, never for a file.
-- Arrays are ``.npy`` files opened as memory maps, so the dashboard opens a 4,000-image
-  cache instantly and reads only the rows a page shows; long ones are written streaming
-  and resumably (:class:`~analysis.store.arrays.StreamingArray`).
+- Arrays are chunked and sharded by image (:mod:`.chunked`, zarr v3), so the dashboard
+  opens a million-image cache instantly and decodes only the rows a page shows; the
+  per-image stage writes them shard by shard, from one process or many
+  (:mod:`.shards`), and long ones are written streaming and resumably
+  (:class:`~analysis.store.arrays.StreamingArray`). Tables are parquet: one file, or a
+  folder of parts (one per shard) that reads as one table.
 - The manifest records the schema version and the fingerprints of the model file and of
   the dataset it was computed on; a reader compares them with the run and dataset as they
   are now and reports a stale or foreign cache instead of showing wrong pictures.
@@ -17,103 +20,35 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from analysis.store import chunked
 from analysis.store.arrays import PARTIAL_SUFFIX, PROGRESS_SUFFIX, StreamingArray
+from analysis.store.artefacts import ARTEFACTS, Artefact, artefact
 from analysis.store.files import atomic_path, write_json_atomic
 from analysis.store.names import NameBook
+from analysis.store.shards import INCOMPLETE, ShardLayout, ShardSet
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: arrays chunked and sharded by image (zarr), per-image tables in parts
+SHARDS_DIR = "shards"
+# files inside the concepts folder (named here, and only here)
+_BASIS_COMPONENTS = "components.npy"
+_BASIS_INFO = "concepts.json"
 MANIFEST_FILE = "manifest.json"
 NAMES_FILE = "concept_names.json"  # what users named; kept when the cache is reset
+LOCK_FILE = ".analysis.lock"  # held by the one `streetlens analyze` writing this cache
 
 
 class CacheError(ValueError):
     """A cache that cannot be used; the message says what to do."""
 
 
-@dataclass(frozen=True)
-class Artefact:
-    """One named thing in a run's cache: where it lives and what it holds."""
-
-    name: str
-    file: str  # relative to the run's cache folder
-    kind: str  # "array" (.npy memmap), "table" (parquet), "folder" (files named by the cache)
-    doc: str
-
-
-ARTEFACTS: dict[str, Artefact] = {a.name: a for a in (
-    # forward: one pass over every image
-    Artefact("samples", "samples.parquet", "table",
-             "one row per image: labels, both heads' predictions, confidence, margin"),
-    Artefact("class_logits", "class_logits.npy", "array", "(N, classes) city logits"),
-    Artefact("group_logits", "group_logits.npy", "array", "(N, groups) group logits"),
-    Artefact("class_probs", "class_probs.npy", "array", "(N, classes) city probabilities"),
-    Artefact("group_probs", "group_probs.npy", "array", "(N, groups) group probabilities"),
-    Artefact("features", "features.npy", "array", "(N, C) pooled features"),
-    Artefact("activations", "activations.npy", "array", "(N, C, h, w) target-layer activations, fp16"),
-    Artefact("cams", "cams.npy", "array", "(N, K, h, w) raw Grad-CAM of every output of both heads"),
-    Artefact("gradients", "gradients.npy", "array", "(N, K, C) Grad-CAM weights (pooled gradients)"),
-    Artefact("channel_attr", "channel_attr.npy", "array",
-             "(N, K, C) channel attribution: activation × gradient summed over the map"),
-    # map
-    Artefact("umap", "umap.parquet", "table", "2-D UMAP of the pooled features"),
-    Artefact("neighbors", "neighbors.npy", "array", "(N, k) rows of the nearest training images"),
-    Artefact("neighbor_dist", "neighbor_dist.npy", "array", "(N, k) their cosine distances"),
-    # channels
-    Artefact("top_channels", "top_channels.parquet", "table", "channels that drive each class and group"),
-    # concepts
-    Artefact("concept_basis", "concepts", "folder", "NMF concept directions and how well they fit"),
-    Artefact("concept_maps", "concept_maps.npy", "array", "(N, concepts, h, w) concept maps"),
-    Artefact("concept_importance", "concept_importance.parquet", "table",
-             "concept × class importance (gradient × concept activation)"),
-    Artefact("concept_patches", "concept_patches.parquet", "table", "top patches of every concept"),
-    Artefact("concept_patch_images", "concepts/patches", "folder", "the top patches as pictures"),
-    # featvis
-    Artefact("featvis", "featvis.parquet", "table", "which feature visualisations exist"),
-    Artefact("featvis_images", "featvis", "folder", "lucent renders of concepts and top channels"),
-    # reliability
-    Artefact("reliability", "reliability.parquet", "table",
-             "randomisation, faithfulness and localisation numbers (long form)"),
-    Artefact("reliability_curves", "reliability_curves.parquet", "table",
-             "mean deletion/insertion curves"),
-    # the dashboard's per-image maps
-    Artefact("ondemand", "ondemand", "folder", "pixel-level maps computed on demand, one file each"),
-)}
-
-# files inside the folders above (named here, and only here)
-_BASIS_COMPONENTS = "components.npy"
-_BASIS_INFO = "concepts.json"
-
-
 def default_cache_root() -> Path:
     return Path(os.environ.get("STREETLENS_CACHE", "cache"))
-
-
-def declare(name: str, kind: str, doc: str) -> Artefact:
-    """A new artefact (a new stage's): its file follows the naming rule of its kind, so a
-    stage module names what it writes without spelling a file."""
-    files = {"array": f"{name}.npy", "table": f"{name}.parquet", "folder": name}
-    if kind not in files:
-        raise ValueError(f"artefact {name!r}: kind must be one of {', '.join(files)}, not {kind!r}")
-    existing = ARTEFACTS.get(name)
-    if existing is not None:
-        if existing.kind != kind:
-            raise ValueError(f"artefact {name!r} is already a {existing.kind}")
-        return existing
-    ARTEFACTS[name] = Artefact(name, files[kind], kind, doc)
-    return ARTEFACTS[name]
-
-
-def artefact(name: str) -> Artefact:
-    try:
-        return ARTEFACTS[name]
-    except KeyError:
-        raise KeyError(f"no artefact {name!r}; known: {', '.join(ARTEFACTS)}") from None
 
 
 class RunCache:
@@ -182,6 +117,24 @@ class RunCache:
                        f"re-run `streetlens analyze {self.name}`")
         return out
 
+    @contextmanager
+    def writing(self):
+        """Held while an analysis writes this cache: a second one (another terminal, a
+        dashboard job) is refused at once instead of interleaving its writes."""
+        from filelock import FileLock, Timeout
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.root / LOCK_FILE))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise CacheError(f"another analysis is writing {self.root} right now: wait for it to finish "
+                             "(its progress is in its terminal or the dashboard), then run this again") from None
+        try:
+            yield self
+        finally:
+            lock.release()
+
     # -- any artefact by name ---------------------------------------------------------------
     def artefact(self, name: str) -> Artefact:
         """Artefact ``name``: a built-in one, one a stage module declared in this process,
@@ -207,14 +160,19 @@ class RunCache:
         return self.root / self.artefact(name).file
 
     def has(self, name: str) -> bool:
-        """Whether artefact ``name`` is in the cache (False for one nobody has declared)."""
+        """Whether artefact ``name`` is in the cache, complete (False for one nobody declared)."""
         try:
             p = self.path(name)
         except KeyError:
             return False
         if name == "concept_basis":
             return (p / _BASIS_COMPONENTS).is_file() and (p / _BASIS_INFO).is_file()
-        return p.is_dir() if self.artefact(name).kind == "folder" else p.is_file()
+        kind = self.artefact(name).kind
+        if kind == "array":
+            return chunked.exists(p) and not (p / INCOMPLETE).exists()
+        if kind == "table":
+            return p.is_file() or (p.is_dir() and not (p / INCOMPLETE).exists())
+        return p.is_dir()
 
     def mtime(self, name: str) -> float:
         """Modification time of artefact ``name`` (0 when absent): a key for readers' caches."""
@@ -223,6 +181,8 @@ class RunCache:
         p = self.path(name)
         if name == "concept_basis":
             p = p / _BASIS_COMPONENTS
+        if self.artefact(name).kind == "array":
+            return chunked.mtime(p)
         return p.stat().st_mtime if p.exists() else 0.0
 
     def remove(self, name: str) -> None:
@@ -230,41 +190,61 @@ class RunCache:
         if name == "concept_basis":  # the folder also holds the patch pictures
             for f in (_BASIS_COMPONENTS, _BASIS_INFO):
                 (p / f).unlink(missing_ok=True)
-        elif p.is_dir():
+            return
+        if p.is_dir():
             shutil.rmtree(p)
         else:
             p.unlink(missing_ok=True)
-            for suffix in (PARTIAL_SUFFIX, PROGRESS_SUFFIX):
-                p.with_name(p.name + suffix).unlink(missing_ok=True)
+        for suffix in (PARTIAL_SUFFIX, PROGRESS_SUFFIX):
+            extra = p.with_name(p.name + suffix)
+            shutil.rmtree(extra) if extra.is_dir() else extra.unlink(missing_ok=True)
 
     def _missing(self, name: str) -> CacheError:
         return CacheError(f"{self.path(name)} is missing: run `streetlens analyze {self.name}`")
 
-    def array(self, name: str) -> np.ndarray:
-        """A read-only memory map of array artefact ``name``."""
+    def array(self, name: str) -> chunked.ShardedArray:
+        """Array artefact ``name``, read lazily: index it (``a[rows]``) for numpy rows."""
         self._check_kind(name, "array")
         if not self.has(name):
             raise self._missing(name)
-        return np.load(self.path(name), mmap_mode="r")
+        return chunked.ShardedArray(self.path(name))
 
     def streaming(self, name: str, shape, dtype, key: dict) -> StreamingArray:
         self._check_kind(name, "array")
         self.root.mkdir(parents=True, exist_ok=True)
-        return StreamingArray(self.path(name), shape, dtype, key)
+        return StreamingArray(self.path(name), shape, dtype, key, self.shard_rows)
 
     def write_array(self, name: str, values: np.ndarray) -> None:
         self._check_kind(name, "array")
-        with atomic_path(self.path(name)) as tmp, open(tmp, "wb") as f:
-            np.save(f, values)
+        self.root.mkdir(parents=True, exist_ok=True)
+        chunked.write_whole(self.path(name), np.asarray(values), self.shard_rows)
+
+    @property
+    def shard_rows(self) -> int:
+        """Images per shard of this cache (the manifest's, else the default)."""
+        return int(self.manifest.get("shard_rows") or chunked.SHARD_ROWS)
+
+    def shard_set(self, stage: str, layout: ShardLayout | None = None, made_from: dict | None = None) -> ShardSet:
+        """The shards of ``stage``'s per-image output. A writer passes the ``layout``; another
+        process (a Ray worker, a checker) finds it in the cache."""
+        records = self.root / SHARDS_DIR / stage
+        if layout is None:
+            layout = ShardLayout.from_json(json.loads((records / "layout.json").read_text()))
+        made_from = made_from if made_from is not None else {
+            k: self.manifest.get(k) for k in ("model_fingerprint", "dataset_fingerprint")}
+        paths = {name: self.path(name) for name in (*layout.arrays, *layout.tables)}
+        return ShardSet(records, paths, layout, made_from)
 
     def table(self, name: str) -> pd.DataFrame:
         self._check_kind(name, "table")
         if not self.has(name):
             raise self._missing(name)
-        return pd.read_parquet(self.path(name))
+        return read_parquet(self.path(name))
 
     def write_table(self, name: str, df: pd.DataFrame) -> None:
         self._check_kind(name, "table")
+        if self.path(name).is_dir():  # a table once written in parts
+            shutil.rmtree(self.path(name))
         with atomic_path(self.path(name)) as tmp:
             df.to_parquet(tmp, index=False)
 
@@ -273,6 +253,13 @@ class RunCache:
             raise TypeError(f"artefact {name!r} is a {self.artefact(name).kind}, not a {kind}")
 
     # -- named accessors -------------------------------------------------------------
+    def table_columns(self, name: str, columns: list[str]) -> pd.DataFrame:
+        """Only ``columns`` of table ``name`` (parquet reads just those)."""
+        self._check_kind(name, "table")
+        if not self.has(name):
+            raise self._missing(name)
+        return read_parquet(self.path(name), columns=columns)
+
     def samples(self) -> pd.DataFrame:
         return self.table("samples")
 
@@ -380,7 +367,15 @@ class RunCache:
         recomputed from scratch; the names find their concepts again by direction)."""
         if self.root.is_dir():
             for p in self.root.iterdir():
-                if p.name in (NAMES_FILE, NAMES_FILE + ".lock"):
+                if p.name in (NAMES_FILE, NAMES_FILE + ".lock", LOCK_FILE):
                     continue
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
         self.manifest = {}
+
+
+def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A parquet table: one file, or a folder of parts read as one, in row order."""
+    df = pd.read_parquet(path, columns=columns)
+    if Path(path).is_dir() and "row" in df.columns and not df["row"].is_monotonic_increasing:
+        df = df.sort_values("row", kind="stable").reset_index(drop=True)
+    return df

@@ -125,7 +125,7 @@ def test_an_analysis_of_another_model_file_gives_no_check(analysed_run, tmp_path
     copy = RunCache.for_run(run.name, tmp_path / "cache")
     copy.root.mkdir(parents=True)
     for path in (cache.manifest_path, *(cache.path(a) for a in ("samples", "features", "ood_calibration"))):
-        shutil.copy(path, copy.root / path.name)
+        (shutil.copytree if path.is_dir() else shutil.copy)(path, copy.root / path.name)
     check, note = load_ood_check(RunCache.for_run(run.name, tmp_path / "cache"), run)
     assert check is not None and note is None
     manifest = json.loads(copy.manifest_path.read_text())

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from analysis.precompute import AnalyzeConfig, all_stages, analyze, missing_hint
-from analysis.precompute.context import Context
+from analysis.precompute.engines.forward_work import ForwardWorker
 from analysis.precompute.runner import downstream, plan
 from analysis.store import RunCache
 from analysis.train.data import load_rgb
@@ -54,65 +54,67 @@ def test_forward_artefacts_match_the_model(tiny_run, tiny_dataset, tmp_path):
 
 
 def test_interrupted_analysis_resumes_without_corruption(tiny_run, tmp_path, monkeypatch):
-    reference = analyze(tiny_run.path, config=FAST, cache_root=tmp_path / "ref", progress=False, log=quiet)
-    real = Context.image_batches
-    calls = {"n": 0}
+    """Ctrl-C in the 4th of 9 shards: 3 shards stay committed, nothing is readable as
+    finished, and the rerun computes exactly the 6 others — bit-identical to a clean run."""
+    config = AnalyzeConfig(batch_size=8, stages=("forward", "channels"), shard_rows=8)
+    reference = analyze(tiny_run.path, config=config, cache_root=tmp_path / "ref", progress=False, log=quiet)
+    real = ForwardWorker.write
+    written = []
 
-    def crashing(ctx, start=0, skip=None):
-        for item in real(ctx, start, skip):
-            calls["n"] += 1
-            if calls["n"] == 4:
-                raise KeyboardInterrupt  # dies in the middle of the forward stage
-            yield item
+    def crashing(worker, index, pixels=None):
+        if len(written) == 3:
+            raise KeyboardInterrupt  # dies in the middle of the forward stage
+        written.append(index)
+        return real(worker, index, pixels)
 
-    monkeypatch.setattr(Context, "image_batches", crashing)
+    monkeypatch.setattr(ForwardWorker, "write", crashing)
     with pytest.raises(KeyboardInterrupt):
-        analyze(tiny_run.path, config=FAST, cache_root=tmp_path / "c", progress=False, log=quiet)
+        analyze(tiny_run.path, config=config, cache_root=tmp_path / "c", progress=False, log=quiet)
     cache = RunCache.for_run(tiny_run.name, tmp_path / "c")
-    cams = cache.path("cams")
-    assert not cams.exists() and cams.with_name(cams.name + ".partial").exists()
-    progress = json.loads(cams.with_name(cams.name + ".progress.json").read_text())
-    assert progress["rows"] == 3 * 8
-    starts = []
+    assert not cache.has("cams") and not cache.has("samples")  # no reader takes it for finished
+    assert cache.shard_set("forward").done() == [0, 1, 2]
+    written.clear()
 
-    def recording(ctx, start=0, skip=None):
-        starts.append(start)
-        return real(ctx, start, skip)
+    def recording(worker, index, pixels=None):
+        written.append(index)
+        return real(worker, index, pixels)
 
-    monkeypatch.setattr(Context, "image_batches", recording)
-    resumed = analyze(tiny_run.path, config=FAST, cache_root=tmp_path / "c", progress=False, log=quiet)
-    assert starts == [24]  # continued, did not start over
-    for name in ("cams", "class_logits", "channel_attr", "activations"):
-        np.testing.assert_array_equal(resumed.array(name), reference.array(name))
+    monkeypatch.setattr(ForwardWorker, "write", recording)
+    resumed = analyze(tiny_run.path, config=config, cache_root=tmp_path / "c", progress=False, log=quiet)
+    assert written == [3, 4, 5, 6, 7, 8]  # continued, did not start over
+    for name in ("cams", "class_logits", "channel_attr", "activations", "features", "class_probs"):
+        np.testing.assert_array_equal(resumed.array(name)[:], reference.array(name)[:])
+    pd.testing.assert_frame_equal(resumed.samples(), reference.samples())
+    listed = resumed.stage_record("forward")["shards"]
+    assert listed["count"] == 9 and [s["rows"] for s in listed["list"]][-1] == [64, 72]
 
 
 def test_killed_process_resumes(tiny_run, tmp_path):
     """A real SIGKILL in the middle of the forward stage, then a rerun."""
     code = (f"import sys; sys.path.insert(0, {str(ROOT)!r});"
             "from analysis.precompute import analyze, AnalyzeConfig;"
-            f"analyze({str(tiny_run.path)!r}, config=AnalyzeConfig(batch_size=1, stages=('forward',)),"
-            f" cache_root={str(tmp_path)!r}, progress=False, log=lambda *a: None)")
+            f"analyze({str(tiny_run.path)!r}, config=AnalyzeConfig(batch_size=1, shard_rows=4, "
+            f"stages=('forward',)), cache_root={str(tmp_path)!r}, progress=False, log=lambda *a: None)")
     proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)})
-    cams = RunCache.for_run(tiny_run.name, tmp_path).path("cams")
-    progress = cams.with_name(cams.name + ".progress.json")
+    cache = RunCache.for_run(tiny_run.name, tmp_path)
     deadline = time.time() + 120
-    rows = 0
+    done = 0
     while time.time() < deadline and proc.poll() is None:
         try:
-            rows = json.loads(progress.read_text())["rows"]
+            done = len(cache.shard_set("forward").done())
         except (OSError, ValueError, KeyError):
-            rows = 0
-        if rows >= 5:
+            done = 0
+        if done >= 2:
             break
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert 5 <= rows < 72, "the process should have been killed mid-stage"
-    cache = analyze(tiny_run.path, config=AnalyzeConfig(batch_size=4, stages=("forward",)),
+    assert 2 <= done < 18, "the process should have been killed mid-stage"
+    cache = analyze(tiny_run.path, config=AnalyzeConfig(batch_size=4, shard_rows=4, stages=("forward",)),
                     cache_root=tmp_path, progress=False, log=quiet)
-    fresh = analyze(tiny_run.path, config=AnalyzeConfig(batch_size=4, stages=("forward",)),
+    fresh = analyze(tiny_run.path, config=AnalyzeConfig(batch_size=4, shard_rows=4, stages=("forward",)),
                     cache_root=tmp_path / "fresh", progress=False, log=quiet)
-    np.testing.assert_allclose(cache.cams(), fresh.cams(), atol=1e-3)
+    np.testing.assert_allclose(cache.cams()[:], fresh.cams()[:], atol=1e-3)
     # same rows, labels and predictions; probabilities equal up to summation order (rows
     # the killed process computed in batches of 1, the rerun in batches of 4); the margin
     # is a difference of two probabilities, so it gets an absolute tolerance too

@@ -1,0 +1,105 @@
+"""The Ray engine: the per-image stage as a Ray Data pipeline.
+
+    shards still to write (from the cache's records)
+      → decode + resize each shard's photos       parallel tasks (uint8, a quarter of float32)
+      → model in an actor pool                    loaded once per actor; ``num_gpus=1`` per
+                                                  actor where the cluster has GPUs
+      → each actor writes its shards              into the one cache every node can reach
+      → the driver collects the committed records
+
+Faults: Ray Data restarts a lost actor and retries its unfinished shard (actors run with
+``max_restarts=-1``, ``max_task_retries=-1``), and a task lost with its node is retried;
+a finished shard is never redone (its record is the commit). A rerun after the whole job
+was killed starts from the shards without a record.
+
+Everything a remote process needs travels as plain paths and numbers (:class:`WorkSpec`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from analysis.cluster import ray_session
+from analysis.precompute.engines.forward_work import (
+    ForwardWorker,
+    PixelReader,
+    WorkSpec,
+    decode_paths,
+)
+from analysis.train.runs import open_run
+
+
+class DecodeShards:
+    """Ray Data task: ``{"shard", "paths"}`` rows → ``{"shard", "pixels", "shape"}``."""
+
+    def __init__(self, run_path: str):
+        self.reader = PixelReader(open_run(run_path))
+
+    def __call__(self, batch: dict) -> dict:
+        shards, pixels, shapes = [], [], []
+        for index, paths in zip(batch["shard"], batch["paths"]):
+            x = decode_paths(self.reader, [str(p) for p in paths])
+            shards.append(int(index))
+            pixels.append(b"" if x is None else x.numpy().tobytes())
+            shapes.append(json.dumps([] if x is None else list(x.shape)))
+        return {"shard": np.array(shards), "pixels": np.array(pixels, dtype=object),
+                "shape": np.array(shapes, dtype=object)}
+
+
+class InferShards:
+    """Ray Data actor: holds the model and writes whole shards into the cache."""
+
+    def __init__(self, spec: WorkSpec):
+        self.worker = ForwardWorker(spec)
+
+    def __call__(self, batch: dict) -> dict:
+        records = []
+        for index, raw, shape in zip(batch["shard"], batch["pixels"], batch["shape"]):
+            shape = json.loads(shape)
+            pixels = None if not shape else torch.from_numpy(
+                np.frombuffer(raw, dtype=np.uint8).reshape(shape).copy())
+            records.append(json.dumps(self.worker.write(int(index), pixels)))
+        return {"record": np.array(records, dtype=object)}
+
+
+def plan_resources(ray, actors: int | None, cpus: float | None) -> dict:
+    """Actors and their resources on this cluster: one actor per GPU where there are GPUs;
+    otherwise CPU actors, each running torch on its share of the cores."""
+    total = ray.cluster_resources()
+    gpus, cpu_count = int(total.get("GPU", 0)), max(1, int(total.get("CPU", 1)))
+    if gpus:
+        n = actors or gpus
+        return {"actors": n, "num_gpus": 1, "num_cpus": 1, "threads": 0, "decode_cpus": 1}
+    n = actors or max(1, cpu_count // 2)
+    share = max(1, cpu_count // n)
+    # actors ask for a little less than their share, so the decoding tasks always get a slot
+    return {"actors": n, "num_gpus": 0, "num_cpus": cpus or max(0.5, share - 0.5), "threads": share,
+            "decode_cpus": 0.5}
+
+
+def run(ctx, shards, todo, on_shard) -> None:
+    if not todo:
+        return
+    config = ctx.config
+    with ray_session(config.address) as ray:
+        import ray.data
+
+        res = plan_resources(ray, config.ray_actors or None, None)
+        spec = WorkSpec(str(ctx.run.path.resolve()), str(ctx.dataset.root.resolve()),
+                        str(ctx.cache.root.resolve()), config.batch_size, "auto", res["threads"])
+        # the driver knows which rows the trunk cache covers: their photos are not even read
+        planner = ForwardWorker(spec, run=ctx.run, dataset=ctx.dataset, rows=ctx.rows, model=ctx.model)
+        items = [{"shard": i, "paths": planner.paths_to_decode(i)} for i in todo]
+        ds = ray.data.from_items(items, override_num_blocks=len(items))
+        ds = ds.map_batches(DecodeShards, fn_constructor_args=(spec.run_path,), batch_size=1,
+                            num_cpus=res["decode_cpus"], concurrency=(1, max(2, res["actors"] * 2)),
+                            batch_format="numpy")
+        ds = ds.map_batches(InferShards, fn_constructor_args=(spec,), batch_size=1,
+                            concurrency=res["actors"], num_cpus=res["num_cpus"], num_gpus=res["num_gpus"],
+                            batch_format="numpy")
+        for row in ds.iter_rows():
+            on_shard(json.loads(row["record"]))
+

@@ -1,0 +1,120 @@
+"""The Ray engine on a two-node cluster on this machine (every node on 127.0.0.1): the same
+shards as the local engine, bit for bit; a worker killed and a node removed mid-run cost
+only their unfinished shards; a rerun after the job dies resumes."""
+
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+
+ray = pytest.importorskip("ray")  # the `ray` extra; `make test` installs it (dev extra)
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from analysis.precompute import AnalyzeConfig, analyze  # noqa: E402
+from analysis.store import RunCache  # noqa: E402
+
+ARRAYS = ("class_logits", "group_logits", "class_probs", "features", "activations", "cams", "gradients",
+          "channel_attr")
+NODE = {"node_ip_address": "127.0.0.1", "include_dashboard": False, "object_store_memory": 100 * 2**20}
+
+
+def quiet(*_):
+    pass
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head and a worker node, both on loopback; the test process is the driver."""
+    c = Cluster(initialize_head=True, head_node_args={**NODE, "num_cpus": 2})
+    worker = c.add_node(**NODE, num_cpus=2)
+    ray.init(address=c.address, _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)
+    yield c, worker
+    ray.shutdown()
+    c.shutdown()
+
+
+def config(**kw):
+    return AnalyzeConfig(batch_size=2, stages=("forward",), shard_rows=4, **kw)
+
+
+@pytest.fixture(scope="module")
+def local_reference(tiny_run, tmp_path_factory):
+    return analyze(tiny_run.path, config=config(), cache_root=tmp_path_factory.mktemp("local"),
+                   progress=False, log=quiet)
+
+
+def assert_same(cache, reference):
+    for name in ARRAYS:
+        a, b = cache.array(name)[:], reference.array(name)[:]
+        assert a.dtype == b.dtype and np.array_equal(a, b), f"{name} differs: max {np.abs(a - b).max()}"
+    pd.testing.assert_frame_equal(cache.samples(), reference.samples())
+
+
+def test_ray_engine_writes_the_local_engines_shards_bit_for_bit(cluster, tiny_run, local_reference, tmp_path):
+    cache = analyze(tiny_run.path, config=config(engine="ray", ray_actors=2), cache_root=tmp_path,
+                    progress=False, log=quiet)
+    assert_same(cache, local_reference)
+    record = cache.stage_record("forward")
+    assert record["engine"] == "ray" and record["shards"]["count"] == 18
+    assert cache.shard_set("forward").damaged(full=True) == []
+
+
+def actor_processes():
+    return [p for p in psutil.process_iter(["cmdline"])
+            if any("InferShards" in part for part in (p.info["cmdline"] or []))]
+
+
+def run_in_background(tiny_run, cache_root, **kw):
+    out = {}
+
+    def target():
+        try:
+            out["cache"] = analyze(tiny_run.path, config=config(engine="ray", **kw), cache_root=cache_root,
+                                   progress=False, log=quiet)
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            out["error"] = e
+
+    t = threading.Thread(target=target)
+    t.start()
+    return t, out
+
+
+def wait_for_shards(cache_root, run_name, at_least, timeout=180):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            done = len(RunCache.for_run(run_name, cache_root).shard_set("forward").done())
+        except (OSError, ValueError, KeyError):
+            done = 0
+        if done >= at_least:
+            return done
+        time.sleep(0.05)
+    raise AssertionError("no shard was written in time")
+
+
+def test_a_killed_actor_costs_only_its_unfinished_shard(cluster, tiny_run, local_reference, tmp_path):
+    thread, out = run_in_background(tiny_run, tmp_path, ray_actors=2)
+    done = wait_for_shards(tmp_path, tiny_run.name, 2)
+    victims = actor_processes()
+    assert victims, "no model actor process found"
+    victims[0].kill()  # SIGKILL, as an out-of-memory killer would
+    thread.join(timeout=300)
+    assert "error" not in out, out.get("error")
+    assert done < 18, "the run had finished before the kill"
+    assert_same(out["cache"], local_reference)
+
+
+def test_a_node_removed_mid_run_and_a_killed_job_cost_only_unfinished_shards(cluster, tiny_run, local_reference,
+                                                                            tmp_path):
+    c, worker = cluster
+    thread, out = run_in_background(tiny_run, tmp_path, ray_actors=2)
+    done = wait_for_shards(tmp_path, tiny_run.name, 2)
+    c.remove_node(worker, allow_graceful=False)  # the machine is gone
+    thread.join(timeout=300)
+    c.add_node(**NODE, num_cpus=2)
+    assert "error" not in out, out.get("error")
+    assert done < 18, "the run had finished before the node was removed"
+    assert_same(out["cache"], local_reference)
