@@ -122,24 +122,28 @@ def fit_concepts_minibatch(activations, n_concepts: int = 12, seed: int = 0, max
     rng = np.random.default_rng(seed)
     orders = [rng.permutation(images)[:per_pass] for _ in range(max(1, epochs))]
 
-    # 1. the start: a plain NMF of the first images of the first pass
-    warm = orders[0][:max(1, min(per_pass, -(-warm_rows // hw)))]
+    # 1. the start: a plain NMF of the first images of the first pass (warm_rows ≤ 0:
+    #    MiniBatchNMF's own start, NNDSVDa of the first mini-batch, kept for comparison)
+    warm = orders[0][:max(1, min(per_pass, -(-warm_rows // hw)))] if warm_rows > 0 else orders[0][:1]
     X = np.maximum(_read_rows(activations, warm, c), 0)
-    if n_concepts > min(X.shape):
+    if n_concepts > min(X.shape) and warm_rows > 0:
         raise ValueError(f"n_concepts={n_concepts} exceeds min(rows, channels)={min(X.shape)}")
-    if not np.any(X):
+    if not np.any(X) and warm_rows > 0:
         raise ValueError("activations are all zero (after clipping negatives); nothing to factorise")
-    start = NMF(n_components=n_concepts, init="nndsvda", solver="cd", random_state=seed,
-                max_iter=max_iter, tol=tol)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Maximum number of iterations")
-        start.fit(X)
-    H0 = start.components_.astype(np.float32)
+    H0 = None
+    if warm_rows > 0:
+        start = NMF(n_components=n_concepts, init="nndsvda", solver="cd", random_state=seed,
+                    max_iter=max_iter, tol=tol)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Maximum number of iterations")
+            start.fit(X)
+        H0 = start.components_.astype(np.float32)
     del X
 
     # 2. the passes: one partial_fit per mini-batch
     steps_per_pass = max(1, -(-per_pass * hw // batch_rows))
-    model = MiniBatchNMF(n_components=n_concepts, init="custom", batch_size=batch_rows, random_state=seed,
+    model = MiniBatchNMF(n_components=n_concepts, init="custom" if H0 is not None else "nndsvda",
+                         batch_size=batch_rows, random_state=seed,
                          forget_factor=forget ** (1.0 / steps_per_pass), tol=tol)
     fed = 0
     total = len(orders) * steps_per_pass
@@ -147,7 +151,7 @@ def fit_concepts_minibatch(activations, n_concepts: int = 12, seed: int = 0, max
         for order in orders:
             for rows in _minibatches(_chunks(activations, order, c, chunk), batch_rows):
                 rows = np.maximum(rows, 0)
-                if fed == 0:  # the custom start: H0, and a W guess the step does not use
+                if fed == 0 and H0 is not None:  # the custom start: H0, and a W guess the step does not use
                     model.partial_fit(rows, W=np.ones((len(rows), n_concepts), np.float32), H=H0)
                 else:
                     model.partial_fit(rows)
@@ -171,7 +175,7 @@ def fit_concepts_minibatch(activations, n_concepts: int = 12, seed: int = 0, max
     order = np.argsort(-mass, kind="stable")
     rel = float(np.sqrt(sq_err / sq_all)) if sq_all > 0 else 0.0
     info = {**(meta or {}), "fit": "minibatch", "rows_fed": int(fed), "passes": len(orders),
-            "batch_rows": int(batch_rows), "warm_rows": int(len(warm) * hw)}
+            "batch_rows": int(batch_rows), "warm_rows": int(len(warm) * hw) if warm_rows > 0 else 0}
     return ConceptBasis(components=W[order].astype(np.float32), relative_error=rel, explained=1.0 - rel ** 2,
                         n_rows=int(per_pass * hw), n_images=int(images.size), seed=seed,
                         negative_fraction=negatives / max(seen, 1), meta=info)
