@@ -2,14 +2,15 @@
 of the stored activations, so that memory stays flat however many images there are.
 
 ``fit_concepts`` (factorize.py) gathers up to ``max_rows`` positions in memory and fits
-NMF once: ``max_rows × C`` floats plus the solver's copies (about 1.5 GB at 100,000 rows
-of EfficientNet-Lite0's 1,280 channels). The streaming fit holds one chunk of images and
-one mini-batch of rows instead:
+NMF once: ``max_rows × C`` floats plus the solver's copies (a peak of 1.9 GB at 100,000
+positions of EfficientNet-Lite0's 1,280 channels). The streaming fit holds one chunk of
+images and one mini-batch of rows instead:
 
 1. a seeded permutation of the images; the rows of its first images (``warm_rows``) get a
-   plain NMF (coordinate descent, NNDSVDa), the start of the stream. Without it,
-   MiniBatchNMF's own start (NNDSVDa of the first mini-batch alone) leaves it at about
-   twice NMF's reconstruction error after one pass (benchmarks/bench_concepts_stream.py);
+   plain NMF (coordinate descent, NNDSVDa), the start of the stream. From MiniBatchNMF's
+   own start (NNDSVDa of the first mini-batch alone, ``warm_rows=0``) one pass ends at a
+   relative error of 0.326 instead of NMF's 0.310 on demo-like activations, 0.100 instead
+   of 0.019 on planted ones (benchmarks/bench_concepts_stream.py);
 2. ``epochs`` passes of ``partial_fit`` over mini-batches of ``batch_rows`` rows, each pass
    over a fresh permutation of the images (up to ``max_rows`` rows of whole images per
    pass, so the time per pass stays bounded too). The images are read ``chunk`` at a time
@@ -20,8 +21,11 @@ one mini-batch of rows instead:
    relative error and the order of the concepts (largest activation mass first).
 
 Deterministic for a seed. ``resolve_fit`` says which fit ``"auto"`` means for a dataset:
-the plain NMF while the rows fit in memory comfortably (it reconstructs a little better
-and its result is what earlier analyses hold), the stream beyond.
+the plain NMF up to ``MINIBATCH_FROM_ROWS`` positions (a hair better, seconds there, and
+what earlier analyses hold), the stream beyond. Measured on demo-like activations (1,280
+channels, 12 concepts): relative error 0.3097 vs NMF's 0.3095 at 29,400 positions, 0.3134
+vs 0.3132 at 117,600; the concepts match NMF's at a Pearson correlation ≥ 0.994; peak
+memory 121 MiB at both sizes, the NMF's 587 MiB and 1.9 GB (2.3 GB without the cap).
 """
 from __future__ import annotations
 
