@@ -134,12 +134,15 @@ def run_disputes(run: str | Path, ds: Dataset, table: pd.DataFrame, *,
         # relabelled since the analysis: p(label) of the new label, from the cached probs
         changed = np.nonzero((samples["class"] != samples["class_then"].astype(str)).to_numpy())[0]
         if len(changed):
-            probs = np.asarray(cache.class_probs()) if cache.has("class_probs") else None
+            rows = samples["row"].to_numpy(dtype=np.int64)[changed]
+            # only the relabelled images' rows are read (integer indexing of the cached array)
+            probs = np.asarray(cache.class_probs()[np.unique(rows)]) if cache.has("class_probs") else None
+            at = {r: i for i, r in enumerate(np.unique(rows))}
             index = {c: i for i, c in enumerate(classes)}
             col = samples.columns.get_loc("p_true")
-            for k in changed:
-                c, row = samples["class"].iat[k], int(samples["row"].iat[k])
-                samples.iat[k, col] = float(probs[row, index[c]]) if probs is not None and c in index else 0.0
+            for k, row in zip(changed, rows):
+                c = samples["class"].iat[k]
+                samples.iat[k, col] = float(probs[at[row], index[c]]) if probs is not None and c in index else 0.0
         parts.append(disputes_from_samples(samples))
         source.append(f"{len(samples)} from the analysis cache of {r.name}")
     done = set(parts[0]["id"].astype(str)) if parts else set()

@@ -1,15 +1,20 @@
 """The model's feature space at a glance: a 2-D UMAP and each image's nearest training images.
 
-Both use cosine distance on the pooled features. Nearest neighbours are exact
-(scikit-learn on unit vectors, where cosine distance = ‖a − b‖² / 2).
+Both use cosine distance on the pooled features. Each image's nearest training images
+come from an exact cosine index of the training images (faiss, ``knn.py``), queried in
+chunks; UMAP's own neighbour graph (at most ``UMAP_FIT_MAX`` images) is scikit-learn's
+exact search on unit vectors, where cosine distance = ‖a − b‖² / 2.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
+
+from analysis.explain.knn import CosineIndex
 
 CHUNK = 4096
 UMAP_FIT_MAX = 20_000
@@ -28,24 +33,22 @@ def unit_chunks(feats: np.ndarray, chunk: int = CHUNK):
         yield a, unit_rows(np.asarray(feats[a:a + chunk], dtype=np.float32))
 
 
+def training_neighbours(feats, is_train: np.ndarray, k: int, chunk: int = CHUNK
+                        ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``(start, rows, cosine distances)``, ``chunk`` images at a time, of the ``k`` nearest
+    training images of every image, nearest first; an image is never its own neighbour.
+    The training images are held in an exact cosine index (``knn.CosineIndex``), filled and
+    queried ``chunk`` rows at a time: memory is the index, never a matrix of all pairs."""
+    index = CosineIndex.from_rows(feats, np.flatnonzero(is_train), chunk)
+    for a, rows, sims in index.search_rows(feats, k, chunk, exclude_self=True):
+        yield a, rows.astype(np.int32), np.maximum(1.0 - sims, 0.0).astype(np.float32)
+
+
 def nearest_training_images(feats: np.ndarray, is_train: np.ndarray, k: int, chunk: int = CHUNK
                             ) -> tuple[np.ndarray, np.ndarray]:
-    """``(rows, cosine distances)`` of the ``k`` nearest training images of every image,
-    nearest first; an image is never its own neighbour. The index holds the training
-    images; the others are queried ``chunk`` rows at a time."""
-    train = np.flatnonzero(is_train)
-    k = min(k, len(train))
-    nn = NearestNeighbors(n_neighbors=min(k + 1, len(train)), metric="euclidean").fit(
-        unit_rows(np.asarray(feats[train], dtype=np.float32)))
-    keep, kd = np.zeros((len(feats), k), np.int32), np.zeros((len(feats), k), np.float32)
-    for a, norm in unit_chunks(feats, chunk):
-        dist, idx = nn.kneighbors(norm)
-        neighbors = train[idx]
-        for i, (row, drow) in enumerate(zip(neighbors, dist)):
-            mine = row != a + i
-            keep[a + i] = row[mine][:k]
-            kd[a + i] = (drow[mine][:k] ** 2 / 2)
-    return keep, kd
+    """``(rows, cosine distances)`` (N, k) of :func:`training_neighbours`, gathered."""
+    parts = list(training_neighbours(feats, is_train, k, chunk))
+    return np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
 
 
 def umap_2d(feats: np.ndarray, n_neighbors: int, seed: int, fit_max: int = UMAP_FIT_MAX,
@@ -112,24 +115,23 @@ def _umap_fit(feats: np.ndarray, n_neighbors: int, seed: int) -> np.ndarray:
 
 class TrainingIndex:
     """Cosine nearest neighbours among the training images' pooled features, for a photo
-    the dataset does not hold (scikit-learn's exact search; the index is built once)."""
+    the dataset does not hold (an exact faiss index, ``knn.CosineIndex``, built once)."""
 
-    def __init__(self, rows: np.ndarray, feats: np.ndarray):
+    def __init__(self, rows: np.ndarray, index: CosineIndex):
         self.rows = np.asarray(rows)
-        self.dim = feats.shape[1]
-        self.index = NearestNeighbors(metric="cosine", algorithm="brute").fit(np.asarray(feats, np.float32))
+        self.index = index  # its ids are the cache rows
+        self.dim = index.dim
 
     @classmethod
-    def from_samples(cls, samples, features: np.ndarray) -> TrainingIndex:
-        """The training rows of a samples table (every row when there are none)."""
+    def from_samples(cls, samples, features) -> TrainingIndex:
+        """The training rows of a samples table (every row when there are none), their
+        features read from ``features`` (the cache's array) in chunks."""
         rows = samples["row"].to_numpy()[samples["split"].to_numpy() == "train"]
         if not len(rows):
             rows = samples["row"].to_numpy()
-        return cls(rows, np.asarray(features[rows], dtype=np.float32))
+        return cls(rows, CosineIndex.from_rows(features, rows))
 
     def nearest(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` training rows most similar to ``query`` and their cosine similarities."""
-        k = min(k, len(self.rows))
-        dist, idx = self.index.kneighbors(np.asarray(query, np.float32).reshape(1, -1), n_neighbors=k)
-        return self.rows[idx[0]], (1.0 - dist[0]).astype(np.float32)
-
+        ids, sims = self.index.search(np.asarray(query, np.float32).reshape(1, -1), k)
+        return ids[0], sims[0].astype(np.float32)

@@ -25,21 +25,25 @@ def top_patches(maps, n: int = 12, batch: int = 256) -> list[list[Patch]]:
 
     At most one patch per image (its argmax cell), so one photo cannot fill a concept's
     gallery; positions with value ≤ 0 are never returned. Ties break by image index.
-    ``maps`` (N, K, h, w) may be a memmap: it is read ``batch`` images at a time.
+    ``maps`` (N, K, h, w) may be a memmap: it is read ``batch`` images at a time, and only
+    the ``n`` best candidates per concept are kept between reads (memory flat in N).
     """
     N, K, h, w = check_4d(maps, "maps")
-    best = np.empty((N, K), dtype=np.float64)
-    where = np.empty((N, K), dtype=np.int64)
+    value = [np.empty(0) for _ in range(K)]
+    image = [np.empty(0, np.int64) for _ in range(K)]
+    cell = [np.empty(0, np.int64) for _ in range(K)]
     for s in range(0, N, batch):
         flat = np.asarray(maps[s:s + batch], dtype=np.float64).reshape(-1, K, h * w)
-        where[s:s + flat.shape[0]] = flat.argmax(2)
-        best[s:s + flat.shape[0]] = flat.max(2)
-    result = []
-    for k in range(K):
-        order = np.lexsort((np.arange(N), -best[:, k]))[:n]
-        result.append([Patch(int(i), int(where[i, k] // w), int(where[i, k] % w), float(best[i, k]))
-                       for i in order if best[i, k] > 0])
-    return result
+        where, best = flat.argmax(2), flat.max(2)
+        rows = np.arange(s, s + flat.shape[0])
+        for k in range(K):
+            v = np.concatenate([value[k], best[:, k]])
+            i = np.concatenate([image[k], rows])
+            c = np.concatenate([cell[k], where[:, k]])
+            keep = np.lexsort((i, -v))[:n]
+            value[k], image[k], cell[k] = v[keep], i[keep], c[keep]
+    return [[Patch(int(i), int(c // w), int(c % w), float(v))
+             for v, i, c in zip(value[k], image[k], cell[k]) if v > 0] for k in range(K)]
 
 
 def patch_box(y: int, x: int, fmap_hw: tuple[int, int], image_hw: tuple[int, int],

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 class AnalyzeConfig:
     batch_size: int = 16
     n_concepts: int = 12
-    concept_rows: int = 100_000
+    concept_rows: int = 100_000  # positions the NMF fits at once ("full"), or streams per pass ("minibatch")
+    concept_fit: str = "auto"  # "full" NMF, "minibatch" stream, or auto: stream beyond 100,000 positions
+    # (explain/concepts/stream.py; benchmarks/bench_concepts_stream.py)
     top_patches: int = 12
     top_channels: int = 10
     featvis_channels: int = 3  # per class

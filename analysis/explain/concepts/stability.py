@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from analysis.explain.concepts.factorize import fit_concepts
+from analysis.explain.concepts.stream import fit_basis
 from analysis.progress import bar
 
 RETURNS = 0.8
@@ -81,9 +81,13 @@ class Stability:
 
 def concept_stability(activations, reference: np.ndarray, indices: Sequence[int] | None = None,
                       refits: int = 5, max_rows: int = 8_000, seed: int = 0,
-                      threshold: float = STABLE, progress: bool = False, tol: float = 1e-3) -> Stability:
+                      threshold: float = STABLE, progress: bool = False, tol: float = 1e-3,
+                      fit: str = "full") -> Stability:
     """Refit ``len(reference)`` concepts ``refits`` times on bootstrap resamples of the
-    images ``indices`` of ``activations`` (N, C, h, w) and match them to ``reference``."""
+    images ``indices`` of ``activations`` (N, C, h, w) and match them to ``reference``.
+
+    ``fit``: how each refit is fitted ("full", "minibatch" or "auto", ``stream.fit_basis``);
+    the way the reference was, so that the refits differ from it by their sample only."""
     if refits < 1:
         raise ValueError(f"need at least one refit, got {refits}")
     images = np.arange(len(activations)) if indices is None else np.asarray(indices, dtype=np.int64)
@@ -94,6 +98,6 @@ def concept_stability(activations, reference: np.ndarray, indices: Sequence[int]
     sims = []
     for r in bar(range(refits), total=refits, desc="concept refits", disable=not progress):
         sample = np.sort(rng.choice(images, size=images.size, replace=True))
-        basis = fit_concepts(activations, k, seed=seed + 1 + r, max_rows=max_rows, indices=sample, tol=tol)
+        basis = fit_basis(activations, k, fit=fit, seed=seed + 1 + r, max_rows=max_rows, indices=sample, tol=tol)
         sims.append(match(reference, basis.components)[1])
     return Stability(np.array(sims), threshold)

@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from analysis.explain.concepts.factorize import concept_maps, fit_concepts
+from analysis.explain.concepts.factorize import concept_maps
 from analysis.explain.concepts.stability import concept_stability
+from analysis.explain.concepts.stream import fit_basis
 from analysis.progress import bar
 
 MIN_COMPLETENESS = 0.9
@@ -100,8 +101,10 @@ def check_settings(channels: dict[str, int], ks: Sequence[int]) -> None:
 def sweep(model: torch.nn.Module, layers: Sequence[str], ks: Sequence[int],
           train_batches: Callable[[], Iterable[torch.Tensor]], val_batches: Callable[[], Iterable[torch.Tensor]],
           val_labels: np.ndarray, refits: int = 3, max_rows: int = 8000, seed: int = 0,
-          progress: bool = False) -> pd.DataFrame:
-    """Measure every (layer, k); ``*_batches()`` yield preprocessed image batches anew."""
+          progress: bool = False, fit: str = "auto") -> pd.DataFrame:
+    """Measure every (layer, k); ``*_batches()`` yield preprocessed image batches anew.
+    ``fit``: "full", "minibatch" or "auto" (``stream.fit_basis``; the sweep's images are few,
+    so auto is the plain NMF unless they hold more than ``MINIBATCH_FROM_ROWS`` positions)."""
     val_labels = np.asarray(val_labels)
     with torch.inference_mode():
         base = np.concatenate([model(x)[0].argmax(1).cpu().numpy() for x in val_batches()])
@@ -113,8 +116,9 @@ def sweep(model: torch.nn.Module, layers: Sequence[str], ks: Sequence[int],
     settings = [(layer, k) for layer in layers for k in ks]
     for layer, k in bar(settings, total=len(settings), desc="concept settings", disable=not progress):
         train = acts[layer]
-        basis = fit_concepts(train, k, seed=seed, max_rows=max_rows, tol=1e-3)
-        stab = concept_stability(train, basis.components, refits=refits, max_rows=max_rows, seed=seed)
+        basis = fit_basis(train, k, fit=fit, seed=seed, max_rows=max_rows, tol=1e-3)
+        stab = concept_stability(train, basis.components, refits=refits, max_rows=max_rows, seed=seed,
+                                 fit=basis.meta["fit"])
         val = val_acts[layer]
         pred = reconstructed_predictions(model, layer, basis, val_batches())
         concept_acc = float((pred == val_labels).mean())
@@ -122,7 +126,7 @@ def sweep(model: torch.nn.Module, layers: Sequence[str], ks: Sequence[int],
                      "relative_error": relative_error(basis, val), "stable_share": float(stab.stable.mean()),
                      "accuracy": accuracy, "concept_accuracy": concept_acc,
                      "completeness": concept_acc / accuracy if accuracy > 0 else float("nan"),
-                     "negative_fraction": float(basis.negative_fraction)})
+                     "negative_fraction": float(basis.negative_fraction), "fit": basis.meta["fit"]})
     return pd.DataFrame(rows)
 
 

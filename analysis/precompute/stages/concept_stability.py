@@ -17,14 +17,15 @@ def run(ctx) -> dict:
     result = concept_stability(ctx.cache.activations(), basis.components,
                                indices=train if len(train) else None, refits=ctx.param("stability_refits"),
                                max_rows=ctx.param("stability_rows"), seed=ctx.param("seed"),
-                               threshold=ctx.param("stability_threshold"), progress=ctx.progress)
+                               threshold=ctx.param("stability_threshold"), progress=ctx.progress,
+                               fit=basis.meta.get("fit", "full"))  # refitted the way the concepts were
     table = pd.DataFrame({"concept": range(basis.n_concepts), "stability": result.score,
                           "came_back": result.came_back, "refits": len(result.similarity),
                           "stable": result.stable})
     for r, sims in enumerate(result.similarity):
         table[f"refit_{r}"] = sims
     ctx.cache.write_table("concept_stability", table)
-    return {"stable": int(result.stable.sum()), "concepts": basis.n_concepts}
+    return {"stable": int(result.stable.sum()), "concepts": basis.n_concepts, "fit": basis.meta.get("fit", "full")}
 
 
 STAGE = Stage(

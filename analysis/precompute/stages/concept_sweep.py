@@ -40,7 +40,7 @@ def run(ctx) -> dict:
 
     table = sweep(model, layers, _ints(ctx.param("sweep_k")), batches(train), batches(val), labels[val],
                   refits=ctx.param("sweep_refits"), max_rows=ctx.param("sweep_rows"), seed=ctx.param("seed"),
-                  progress=ctx.progress)
+                  progress=ctx.progress, fit=ctx.param("concept_fit"))
     best, reason = recommend(table)
     table["recommended"] = table.index == best
     table["reason"] = np.where(table["recommended"], reason, "")
@@ -51,7 +51,7 @@ def run(ctx) -> dict:
 STAGE = Stage(
     name="concept_sweep", order=50, run=run, default=False,
     command="streetlens concepts sweep {run}",
-    params=("sweep_layers", "sweep_k", "sweep_images", "sweep_refits", "sweep_rows", "seed"),
+    params=("sweep_layers", "sweep_k", "sweep_images", "sweep_refits", "sweep_rows", "concept_fit", "seed"),
     defaults={"sweep_layers": "", "sweep_k": "6,12,24", "sweep_images": 300, "sweep_refits": 3,
               "sweep_rows": 8000},
     doc="concepts at several layers × k: reconstruction error, stability, completeness, a recommendation",

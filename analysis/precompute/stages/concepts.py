@@ -1,4 +1,5 @@
-"""``concepts``: NMF of the training images' activations; a map per concept for every
+"""``concepts``: NMF of the training images' activations (fitted at once, or streamed with
+MiniBatchNMF beyond ``MINIBATCH_FROM_ROWS`` positions: ``concept_fit``); a map per concept for every
 image; the concept × class importance (gradient × concept activation, as in CRAFT); the
 top patches of every concept, cut out of the photos."""
 
@@ -8,7 +9,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from analysis.explain.concepts.factorize import ConceptBasis, concept_class_importance, concept_maps, fit_concepts
+from analysis.explain.concepts.factorize import ConceptBasis, concept_class_importance, concept_maps
+from analysis.explain.concepts.stream import fit_basis
 from analysis.explain.patches import crop_patches, patch_box, top_patches
 from analysis.precompute.stage import Stage
 from analysis.progress import bar
@@ -28,11 +30,11 @@ def run(ctx) -> dict:
     try:
         basis = load_basis(ctx.cache)
     except FileNotFoundError:
-        basis = fit_concepts(acts, ctx.param("n_concepts"), seed=ctx.param("seed"),
-                             max_rows=ctx.param("concept_rows"),
-                             indices=train if len(train) else None, progress=ctx.progress,
-                             meta={"run": ctx.run.name, "layer": ctx.run.spec.target_layer,
-                                   "fit_on": "train"})
+        basis = fit_basis(acts, ctx.param("n_concepts"), fit=ctx.param("concept_fit"), seed=ctx.param("seed"),
+                          max_rows=ctx.param("concept_rows"),
+                          indices=train if len(train) else None, progress=ctx.progress,
+                          meta={"run": ctx.run.name, "layer": ctx.run.spec.target_layer,
+                                "fit_on": "train"})
         ctx.cache.write_concept_basis(*basis.record())
     k = basis.n_concepts
     stream = ctx.cache.streaming("concept_maps", (n, k, h, w), "float16", {**ctx.key, **ctx.params(ctx.stage)})
@@ -42,7 +44,7 @@ def run(ctx) -> dict:
     stream.finish()
     write_importance(ctx, basis)
     write_patches(ctx, ctx.cache.array("concept_maps"), (h, w))
-    return {"concepts": k, "explained": round(float(basis.explained), 4)}
+    return {"concepts": k, "explained": round(float(basis.explained), 4), "fit": basis.meta.get("fit", "full")}
 
 
 def write_importance(ctx, basis: ConceptBasis) -> None:
@@ -90,7 +92,7 @@ def write_patches(ctx, maps: np.ndarray, grid: tuple[int, int]) -> None:
 
 
 STAGE = Stage(
-    name="concepts", order=30, run=run, params=("n_concepts", "concept_rows", "top_patches", "seed"),
+    name="concepts", order=30, run=run, params=("n_concepts", "concept_rows", "concept_fit", "top_patches", "seed"),
     doc="NMF concepts of the activations, their maps, importance per class and top patches",
     reads=("activations", "gradients"),
     writes=("concept_basis", "concept_maps", "concept_importance", "concept_patches",

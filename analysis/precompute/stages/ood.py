@@ -4,16 +4,20 @@ training photo (the New image page's and ``streetlens predict``'s warning)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analysis.explain.ood import Calibration, calibrate, scores_from_neighbours
 from analysis.precompute.stage import Stage
+from analysis.store import batched
 
 
 def run(ctx) -> dict:
     samples = ctx.cache.samples()
-    k = int(min(ctx.param("ood_k"), ctx.cache.neighbor_dist().shape[1]))
-    scores = scores_from_neighbours(ctx.cache.neighbor_dist(), k)
+    near = ctx.cache.neighbor_dist()
+    k = int(min(ctx.param("ood_k"), near.shape[1]))
+    scores = np.concatenate([scores_from_neighbours(near[a:b], k) for a, b in batched(len(near), 65_536)]
+                            or [np.zeros(0)])
     cal = calibrate(scores, samples["split"].to_numpy(), k=k, percentile=ctx.param("ood_percentile"))
     ctx.cache.write_table("ood", pd.DataFrame({"row": samples["row"], "score": scores,
                                                "flagged": cal.flags(scores)}))

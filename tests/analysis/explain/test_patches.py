@@ -24,6 +24,21 @@ def test_top_patches_pick_planted_maxima():
     assert top[2] == [Patch(5, 1, 2, 1.0)]
 
 
+def test_top_patches_kept_while_streaming_equal_the_ranking_of_all_images():
+    """Only n candidates per concept are kept between chunks; the answer is the one a
+    ranking of every image's maximum gives (ties by image index), for any chunk size."""
+    rng = np.random.default_rng(1)
+    maps = rng.integers(0, 4, (57, 3, 2, 3)).astype(np.float32)  # many ties
+    flat = maps.reshape(57, 3, 6)
+    for k in range(3):
+        best = flat[:, k].max(1)
+        order = sorted(range(57), key=lambda i: (-best[i], i))[:5]
+        expected = [Patch(i, int(flat[i, k].argmax()) // 3, int(flat[i, k].argmax()) % 3, float(best[i]))
+                    for i in order if best[i] > 0]
+        for batch in (1, 4, 57, 100):
+            assert top_patches(maps, n=5, batch=batch)[k] == expected
+
+
 def test_patch_box_inside_image_and_centred():
     assert patch_box(1, 2, (4, 4), (400, 400), scale=1.0) == (200, 100, 300, 200)
     for y in range(7):

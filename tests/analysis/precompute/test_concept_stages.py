@@ -149,3 +149,21 @@ def test_cli_concepts_list_and_name(concept_cache, annotated_run):
     cache.names().path.unlink()
     portrait = CliRunner().invoke(main, ["portrait", str(run.path), "tokyo", *args])
     assert portrait.exit_code == 0 and portrait.output.startswith("tokyo: ")
+
+
+def test_concepts_streamed_with_minibatch_nmf(annotated_run, tmp_path):
+    """``concept_fit="minibatch"``: the basis comes from the stream, its maps and tables are
+    written as usual, and the stability refits stream too."""
+    run, _ = annotated_run
+    config = AnalyzeConfig(stages=("concepts", "concept_stability"), concept_fit="minibatch", **SMALL)
+    cache = analyze(run.path, config=config, cache_root=tmp_path, progress=False, log=lambda *_: None)
+    components, info = cache.read_concept_basis()
+    assert info["meta"]["fit"] == "minibatch" and info["meta"]["rows_fed"] > 0
+    assert cache.manifest["stages"]["concepts"]["fit"] == "minibatch"
+    assert cache.manifest["stages"]["concept_stability"]["fit"] == "minibatch"
+    maps = cache.array("concept_maps")
+    assert maps.shape[:2] == (len(cache.samples()), 4) and np.asarray(maps[:5]).min() >= 0
+    assert len(cache.table("concept_stability")) == 4
+    auto = AnalyzeConfig(stages=("concepts",), **SMALL)
+    small = analyze(run.path, config=auto, cache_root=tmp_path / "auto", progress=False, log=lambda *_: None)
+    assert small.read_concept_basis()[1]["meta"]["fit"] == "full"  # a tiny dataset: the plain NMF
