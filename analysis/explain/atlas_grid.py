@@ -184,6 +184,8 @@ def aggregate(x: np.ndarray, y: np.ndarray, features, labels: pd.DataFrame, n_cl
     codes = morton(fx, fy, bits)
     order = np.lexsort((np.arange(n_rows), codes))
     sorted_codes = codes[order]
+    position = np.empty(n_rows, np.int64)  # each row's index in the points
+    position[order] = np.arange(n_rows)
     dtype = np.float32 if n_rows < 2 ** 24 else np.float64
     points = np.stack([x[order], y[order], order, cls[order], pred[order], correct[order],
                        split_idx[order], labels["p_pred"].to_numpy(np.float64)[order]], axis=1).astype(dtype)
@@ -201,7 +203,8 @@ def aggregate(x: np.ndarray, y: np.ndarray, features, labels: pd.DataFrame, n_cl
         t = pd.DataFrame({
             "level": n, "ix": ix, "iy": iy, "x0": x0, "x1": x1, "y0": y0, "y1": y1,
             "count": counts[keep], "start": np.searchsorted(sorted_codes, lo),
-            "typical": best[n][1][keep], "typical_dist": np.sqrt(best[n][0][keep]),
+            "typical": best[n][1][keep], "typical_pos": position[best[n][1][keep]],
+            "typical_dist": np.sqrt(best[n][0][keep]),
             "majority": cc.argmax(axis=1), "majority_share": cc.max(axis=1) / counts[keep],
             "pred_majority": pc.argmax(axis=1),
             "accuracy": _coarsen(fine_ok, finest, n)[keep] / counts[keep],

@@ -107,6 +107,7 @@ def test_each_cells_images_are_one_slice_of_the_points():
         part = g.points[int(r["start"]):int(r["start"] + r["count"])]
         ix, iy = g.plane.cells(part[:, cols.index("x")], part[:, cols.index("y")], int(r["level"]))
         assert (ix == r["ix"]).all() and (iy == r["iy"]).all()
+        assert g.points[int(r["typical_pos"]), cols.index("row")] == r["typical"]
     assert sorted(g.points[:, cols.index("row")].astype(int)) == list(range(8))
     row = g.points[g.points[:, cols.index("row")] == 4][0]
     assert row[cols.index("class")] == 1 and row[cols.index("pred")] == 0
