@@ -129,7 +129,7 @@ def map_section(sel: state.Selection) -> None:
                "drag a box over cells to zoom into them.")
     mtime = sel.cache.mtime("atlas_cells")
     if zoom == "images":
-        _points_view(sel, cells, window, color)
+        _points_view(sel, cells, window, color, mtime)
     else:
         _cells_view(sel, cells, int(zoom), window, color, tiles == "photos", mtime)
 
@@ -178,17 +178,24 @@ def _cells_view(sel, cells, level, window, color, photos, mtime) -> None:
         _images(sel, pts, picked["count"].sum())
 
 
-def _points_view(sel, cells, window, color) -> None:
-    classes, splits, groups = _labels(sel)
-    region = atlas_views.region_points(sel.cache, cells, window, MAX_POINTS)
-    view = window or atlas_views.whole(cells)
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _points(root: str, mtime: float, window, color: str, _sel, _cells):
+    """(region, figure) of the single-images view; built once per view and cache version
+    (shared, so read-only)."""
+    classes, splits, groups = _labels(_sel)
+    region = atlas_views.region_points(_sel.cache, _cells, window, MAX_POINTS)
+    view = window or atlas_views.whole(_cells)
     keys = aa.point_keys(region.points, color, classes, splits, groups)
     order, palette = atlas.color_scheme(color, keys, classes, sorted(set(groups.values())))
-    bins = atlas_views.visible(cells, atlas_views.levels(cells)[-1], window) if region.sampled else None
+    bins = atlas_views.visible(_cells, atlas_views.levels(_cells)[-1], window) if region.sampled else None
     title = (f"{len(region.points):,} of {region.total:,} images (a random sample, over the grey bins of "
              "the finest cells: darker = more images)" if region.sampled else f"{region.total:,} images")
-    fig = aa.points_figure(region.points, keys, order, palette, classes, splits, view, bins=bins,
-                           legend_title=atlas.COLOR_BY[color], title=title)
+    return region, aa.points_figure(region.points, keys, order, palette, classes, splits, view, bins=bins,
+                                    legend_title=atlas.COLOR_BY[color], title=title)
+
+
+def _points_view(sel, cells, window, color, mtime) -> None:
+    region, fig = _points(str(sel.cache.root), mtime, window, color, sel, cells)
     event = st.plotly_chart(fig, width="stretch", theme=None, on_select="rerun",
                             selection_mode=("points", "box", "lasso"),
                             key=f"atlas_points_{color}_{_fmt_window(window)}",
