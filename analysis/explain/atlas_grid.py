@@ -72,8 +72,10 @@ def check_levels(levels: Sequence[int]) -> tuple[int, ...]:
     return out
 
 
-def parse_levels(text: str | Sequence[int]) -> tuple[int, ...]:
+def parse_levels(text: str | int | Sequence[int]) -> tuple[int, ...]:
     """``"8,16,32,64"`` (the stage parameter) or a sequence → the checked levels."""
+    if isinstance(text, (int, np.integer)):
+        text = [int(text)]
     if isinstance(text, str):
         try:
             text = [int(t) for t in text.replace(" ", "").split(",") if t]
