@@ -126,7 +126,7 @@ def map_section(sel: state.Selection) -> None:
     c4.caption("Images the model finds alike lie close (the UMAP of its pooled features). Each cell "
                "shows its most typical image — the one closest to the cell's mean activation — framed "
                "in its majority colour. Click a cell for its images and what it means to the network; "
-               "drag a box over cells to zoom into them.")
+               "pick the box tool in the chart's toolbar and drag over cells, then zoom into them.")
     mtime = sel.cache.mtime("atlas_cells")
     if zoom == "images":
         _points_view(sel, cells, window, color, mtime)
@@ -167,7 +167,7 @@ def _cells_view(sel, cells, level, window, color, photos, mtime) -> None:
     picked = shown.set_index("cell").loc[[i for i in ids if i in set(shown["cell"])]].reset_index()
     _nav(cells, window, picked)
     if picked.empty:
-        st.caption("Nothing selected yet: click a cell, or drag a box over several.")
+        st.caption("Nothing selected yet: click a cell, or box-select several (toolbar).")
     elif len(picked) == 1:
         _cell_detail(sel, picked.iloc[0])
     else:
@@ -204,7 +204,7 @@ def _points_view(sel, cells, window, color, mtime) -> None:
     rows = _selected(event)
     _nav(cells, window, None)
     if not rows:
-        st.caption("Nothing selected yet: click an image, or drag a box (or lasso) around several.")
+        st.caption("Nothing selected yet: click an image, or box / lasso several (toolbar).")
         return
     pts = region.points.set_index("row").loc[rows].reset_index()
     _images(sel, pts, len(pts))
