@@ -26,6 +26,7 @@ Item = tuple[str, int]
 # one render at a time per process: sessions share the cached model, and a render puts
 # hooks on it and changes its modes for the duration
 _RENDER_LOCK = threading.Lock()
+RENDER_LOCK = _RENDER_LOCK  # for other on-demand renders (the Atlas page's cells)
 
 
 @st.cache_data(show_spinner=False, max_entries=4096)

@@ -1,8 +1,10 @@
 """Atlas: what makes each city look like itself, across the whole dataset.
 
-* **Map** — every image as a point of the UMAP of its features, coloured by true city,
-  prediction, right/wrong, split or group (``?color=…``); click a point or lasso a region
-  to see those images (thumbnails and a table linking to the Sample page).
+* **Map** — an activation atlas of the UMAP of the images' features (``dashboard/atlas_map.py``):
+  cells at 8 × 8 … 64 × 64 drawn by their most typical image, coloured by true city,
+  prediction, right/wrong, split or group (``?color=…``), down to single images
+  (``?zoom=images``); click a cell or a point, or drag a box, to see those images
+  (thumbnails and a table linking to the Sample page) and a cell's feature visualisation.
 * **Where the model looks** — the mean Grad-CAM of each city over its correctly
   classified images (each map min-max normalised first), over the city's average photo.
 * **Concepts** — the NMF concepts of the target layer: a concept × city heatmap of their
@@ -19,101 +21,21 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.precompute import missing_hint
-from dashboard import export_ui, featvis_ui, links, state
+from analysis.precompute import atlas_views, missing_hint
+from dashboard import atlas_map, export_ui, featvis_ui, links, state
 from dashboard.concept_names import concept_labels
 from dashboard.figures import atlas, charts, images
 from dashboard.safe_text import plain
 
 CHART_CONFIG = {"displayModeBar": False}
-MAX_THUMBS = 24
 
 
 def sample_url(run: str, image_id: str) -> str:
     return "sample?" + urlencode({"run": run, "id": image_id})
 
 
-def selected_rows(event) -> list[int]:
-    """Rows picked on the UMAP (customdata[0] of each selected point), in order."""
-    rows = []
-    for p in state.chart_points(event):
-        cd = p.get("customdata")
-        if isinstance(cd, (list, tuple)) and cd:
-            try:
-                r = int(float(cd[0]))
-            except (TypeError, ValueError):
-                continue
-            if r not in rows:
-                rows.append(r)
-    return rows
-
-
-# ------------------------------------------------------------------------------ map
 def cache_mtime(sel: state.Selection, *names: str) -> tuple[float, ...]:
     return tuple(sel.cache.mtime(n) for n in names)
-
-
-SCREEN_WEBGL_ABOVE = 1000  # on screen, WebGL markers from this many points on
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def umap_figure(root: str, mtimes: tuple, color: str, classes: tuple, _sel, _samples,
-                webgl_above: int = SCREEN_WEBGL_ABOVE):
-    """The UMAP scatter, built once per run, colouring and cache version: building a
-    4,000-point plotly figure (validation of every point's customdata) was the largest part
-    of the page's server time (~0.4 s per visit). Shared, so treated as read-only.
-
-    On screen the markers are WebGL from ``SCREEN_WEBGL_ABOVE`` points on (4,000 points:
-    ~0.2 s less browser main-thread time per visit than SVG); the downloads are built with
-    SVG markers, so SVG and PDF stay vector graphics."""
-    points = atlas.umap_points(state.table(_sel.cache, "umap"), _samples)
-    return atlas.umap_scatter(points, color, list(classes), webgl_above=webgl_above,
-                              title=f"{len(points)} images, coloured by {atlas.COLOR_BY[color]}")
-
-
-def map_section(sel: state.Selection, samples: pd.DataFrame) -> None:
-    st.header("Map of the images")
-    if not sel.cache.has("umap"):
-        st.info(f"No map yet: run {missing_hint(sel.name, 'umap')}.")
-        return
-    c1, c2 = st.columns([1, 3])
-    color = state.url_selectbox("Colour by", list(atlas.COLOR_BY), "color", default="class",
-                                container=c1, format_func=lambda k: atlas.COLOR_BY[k])
-    c2.caption("Each point is an image, placed by the UMAP of the features the heads see: "
-               "images the model finds alike lie close. Click a point — or pick the lasso or "
-               "box in the chart's toolbar and drag — to see those images below. Drag to zoom, "
-               "double-click to zoom out; click a legend entry to hide it.")
-    fig = umap_figure(str(sel.cache.root), cache_mtime(sel, "umap", "samples"), color,
-                      tuple(sel.labels.classes), sel, samples)
-    event = st.plotly_chart(fig, width="stretch", theme=None, on_select="rerun",
-                            selection_mode=("points", "box", "lasso"), key=f"atlas_umap_{color}",
-                            config={"displayModeBar": True, "displaylogo": False})
-    export_ui.download_buttons(
-        lambda: umap_figure(str(sel.cache.root), cache_mtime(sel, "umap", "samples"),
-                            color, tuple(sel.labels.classes), sel, samples, webgl_above=10**9),
-        f"umap-{color}")
-    rows = selected_rows(event)
-    if not rows:
-        st.caption("Nothing selected yet.")
-        return
-    picked = samples.set_index("row").loc[rows].reset_index()
-    wrong = int((~picked["correct"].astype(bool)).sum())
-    mix = picked["class"].value_counts()
-    st.markdown(f"**{len(picked)} image(s) selected** — "
-                + ", ".join(f"{n} {c}" for c, n in mix.items())
-                + f"; {wrong} misclassified." + (f" Showing the first {MAX_THUMBS}." if len(picked) > MAX_THUMBS else ""))
-    shown = picked.head(MAX_THUMBS)
-    st.image([state.thumbnail_bytes(str(sel.image_path(p)), 160) for p in shown["path"]],
-             caption=[f"{c} → {pc} {pp:.0%}" + ("" if ok else " ✗") for c, pc, pp, ok in
-                      zip(shown["class"], shown["pred_class"], shown["p_pred"], shown["correct"])],
-             width=140)
-    table = picked[["id", "class", "pred_class", "p_pred", "split"]].copy()
-    table["open"] = [sample_url(sel.name, i) for i in picked["id"]]
-    st.dataframe(table, hide_index=True, width="stretch", key="atlas_selection_table",
-                 column_config={"p_pred": st.column_config.ProgressColumn("confidence", min_value=0,
-                                                                           max_value=1, format="percent"),
-                                "pred_class": "predicted", "class": "true",
-                                "open": st.column_config.LinkColumn("Sample page", display_text="open ↗")})
 
 
 # ------------------------------------------------------------------------ mean maps
@@ -176,7 +98,7 @@ def top_cities(imp: pd.DataFrame, k: int, n: int = 3) -> list[str]:
 
 
 def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame, k: int,
-                   names: dict[int, str], head: str, samples: pd.DataFrame) -> None:
+                   names: dict[int, str], head: str) -> None:
     st.subheader(f"{k} · {plain(names.get(k, f'concept {k}'))}")
     cities = top_cities(imp, k)
     if cities:
@@ -191,7 +113,7 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
         pics = [export_ui.cache_picture(sel, f) for f in pk["file"]]
         ok = [(p, r) for p, r in zip(pics, pk.to_dict("records")) if p is not None]
         if ok:
-            cls = samples.set_index("row")["class"]
+            cls = atlas_views.sample_rows(sel.cache, pk["row"].tolist(), ["class"]).set_index("row")["class"]
             grid = images.image_grid([p for p, _ in ok], ncols=6, cell=96, pad=3,
                                      captions=[str(cls.get(r["row"], "")) for _, r in ok])
             st.image(grid, width="stretch",
@@ -204,7 +126,7 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
         export_ui.download_buttons(fig, f"concept-{k}-importance-{head}")
     if len(pk) and sel.cache.has("concept_maps"):
         src = pk.drop_duplicates("row").head(6)
-        paths = samples.set_index("row")["path"]
+        paths = atlas_views.sample_rows(sel.cache, src["row"].tolist(), ["path"]).set_index("row")["path"]
         st.markdown("**Where it appears** in the images of its top patches (its concept map; "
                     "red = strongest):")
         cols = st.columns(len(src))
@@ -255,7 +177,7 @@ def concept_cards(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFrame
                         unsafe_allow_html=True)
 
 
-def concepts_section(sel: state.Selection, samples: pd.DataFrame) -> None:
+def concepts_section(sel: state.Selection) -> None:
     st.header("Concepts")
     if not sel.cache.has("concept_importance"):
         st.info(f"No concepts yet: run {missing_hint(sel.name, 'concept_importance')}.")
@@ -293,7 +215,7 @@ def concepts_section(sel: state.Selection, samples: pd.DataFrame) -> None:
         st.session_state["w_concept"] = k
     st.selectbox("Concept", concepts, key="w_concept", format_func=lambda c: names[c],
                  on_change=_on_concept_pick)
-    concept_detail(sel, imp, patches, k, names, head, samples)
+    concept_detail(sel, imp, patches, k, names, head)
     st.subheader("All concepts")
     concept_cards(sel, imp, patches, names, head)
     export_ui.download_buttons(lambda: atlas.concept_cards_figure(export_ui.concept_cards(sel)),
@@ -310,12 +232,11 @@ def main() -> None:
     st.caption("What makes each city look like itself, across the whole dataset.")
     sel = state.require_analysis(state.select_run())
     export_ui.talk_pack_builder(sel)
-    samples = sel.samples()
-    map_section(sel, samples)
+    atlas_map.map_section(sel)
     st.divider()
     mean_cam_section(sel)
     st.divider()
-    concepts_section(sel, samples)
+    concepts_section(sel)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,23 @@ def _layout(fig: go.Figure, title: str | None, height: int, legend: bool = False
 
 
 # ------------------------------------------------------------------------------ UMAP
+def color_scheme(color_by: str, keys: Sequence[str], classes: Sequence[str] | None = None,
+                 groups: Sequence[str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """The legend order and the colour of each value of ``keys`` (the true or predicted
+    city, "correct"/"wrong", the split or the group), the same on every map."""
+    present = set(str(k) for k in keys)
+    if color_by in ("class", "prediction"):
+        order = list(classes or sorted(present))
+        return order, class_colors(order)
+    if color_by == "correctness":
+        return ["correct", "wrong"], dict(CORRECT_COLORS)
+    if color_by == "split":
+        order = [s for s in SPLIT_COLORS if s in present] + sorted(present - set(SPLIT_COLORS))
+        return order, {**{s: "#bcbd22" for s in order}, **SPLIT_COLORS}
+    order = list(groups or sorted(present))
+    return order, {g: hex_color(images.GROUP_COLORS[(i + 1) % 10]) for i, g in enumerate(order)}
+
+
 def umap_points(umap: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     """The UMAP coordinates joined with each image's labels and predictions (by row)."""
     cols = [c for c in ("row", "id", "class", "group", "split", "pred_class", "pred_group",
@@ -77,24 +94,12 @@ def umap_scatter(points: pd.DataFrame, color_by: str = "class", classes: Sequenc
     if color_by not in COLOR_BY:
         raise ValueError(f"color_by must be one of {', '.join(COLOR_BY)}, got {color_by!r}")
     pts = points.copy()
-    if color_by == "class":
-        key, order = pts["class"].astype(str), list(classes or sorted(pts["class"].unique()))
-        colors = class_colors(order)
-    elif color_by == "prediction":
-        key, order = pts["pred_class"].astype(str), list(classes or sorted(pts["pred_class"].unique()))
-        colors = class_colors(order)
-    elif color_by == "correctness":
-        key = np.where(pts["correct"].astype(bool), "correct", "wrong")
-        key = pd.Series(key, index=pts.index)
-        order, colors = ["correct", "wrong"], CORRECT_COLORS
-    elif color_by == "split":
-        key = pts["split"].astype(str)
-        order = [s for s in SPLIT_COLORS if s in set(key)] + sorted(set(key) - set(SPLIT_COLORS))
-        colors = {**{s: "#bcbd22" for s in order}, **SPLIT_COLORS}
+    if color_by == "correctness":
+        key = pd.Series(np.where(pts["correct"].astype(bool), "correct", "wrong"), index=pts.index)
     else:
-        key = pts["group"].astype(str)
-        order = sorted(key.unique())
-        colors = {g: hex_color(images.GROUP_COLORS[(i + 1) % 10]) for i, g in enumerate(order)}
+        key = pts[{"class": "class", "prediction": "pred_class", "split": "split", "group": "group"}[color_by]]
+        key = key.astype(str)
+    order, colors = color_scheme(color_by, key, classes)
     fig = go.Figure()
     scatter = go.Scattergl if len(pts) > webgl_above else go.Scatter
     hover = ("%{customdata[1]}<br>true <b>%{customdata[2]}</b> · predicted <b>%{customdata[3]}</b>"

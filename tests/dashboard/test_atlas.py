@@ -58,13 +58,38 @@ def test_page_loads_with_its_three_parts(page, no_problems):
     assert [h.value for h in page.header] == ["Map of the images", "Where the model looks, per city", "Concepts"]
 
 
-def test_map_has_every_image_once(page, analysed_run):
+def test_map_is_an_atlas_of_cells_counting_every_image(page, analysed_run):
+    cells = analysed_run[1].table("atlas_cells")
+    atlas = [c for c in charts(page) if c["data"] and c["data"][0].get("name") == "cells"]
+    assert len(atlas) == 1 and atlas[0]["data"][0]["type"] == "scattergl"
+    shown = {int(cd[0]) for cd in decode(atlas[0]["data"][0]["customdata"])}
+    level16 = cells[cells["level"] == 16]
+    assert shown == set(level16["cell"])  # the default zoom: 16 × 16 over the whole plane
+    assert level16["count"].sum() == len(analysed_run[1].table("samples"))
+    assert len(atlas[0]["layout"]["images"]) == 1  # the mosaic of typical photos
+
+
+def test_single_images_zoom_has_every_image_once(dashboard_env, analysed_run, run_page, no_problems):
     samples = analysed_run[1].table("samples")
-    umap = [c for c in charts(page) if any(t.get("type") in ("scatter", "scattergl") and t.get("name")
-                                           for t in c["data"]) and c["layout"].get("legend")]
+    at = run_page(zoom="images", color="correctness")
+    no_problems(at)
+    umap = [c for c in charts(at) if any(t.get("type") == "scattergl" and str(t.get("name", "")).startswith(
+        ("correct", "wrong")) for t in c["data"])]
     assert len(umap) == 1
-    rows = [int(float(cd[0])) for t in umap[0]["data"] if t.get("name") != "selected" for cd in t["customdata"]]
+    rows = [int(cd[0]) for t in umap[0]["data"] if t.get("type") == "scattergl" for cd in decode(t["customdata"])]
     assert sorted(rows) == sorted(samples["row"])
+
+
+def test_a_region_at_the_finest_level_shows_only_its_cells(dashboard_env, analysed_run, run_page, no_problems):
+    cells = analysed_run[1].table("atlas_cells")
+    fine = cells[cells["level"] == 64].sort_values("count").iloc[-1]
+    region = f"{fine['x0']},{fine['x1'] + 3 * (fine['x1'] - fine['x0'])},{fine['y0']},{fine['y1']}"
+    at = run_page(zoom="64", region=region, tiles="colour")
+    no_problems(at)
+    atlas = [c for c in charts(at) if c["data"] and c["data"][0].get("name") == "cells"][0]
+    shown = {int(cd[0]) for cd in decode(atlas["data"][0]["customdata"])}
+    assert int(fine["cell"]) in shown and shown <= set(cells[cells["level"] == 64]["cell"])
+    assert all(cells.set_index("cell").loc[c, "x0"] < fine["x1"] + 3 * (fine["x1"] - fine["x0"]) for c in shown)
 
 
 def test_one_card_per_concept_with_its_importance(page, analysed_run, walk):
