@@ -14,11 +14,24 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from contextlib import contextmanager
 from collections.abc import Iterator
 
 LOOPBACK = "127.0.0.1"
 CONNECT_TIMEOUT_S = 3.0
+# Ray rewrites a loopback cluster address to this machine's outward address before it
+# connects ("remotely reachable"), which would leave loopback. Its switch for single-machine
+# clusters (meant for macOS and Windows) keeps every address on loopback instead.
+SINGLE_MACHINE_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def stay_on_loopback() -> None:
+    """Make Ray resolve "this machine" to 127.0.0.1, here and in the processes it starts."""
+    os.environ[SINGLE_MACHINE_SWITCH] = "0"
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:  # Ray was imported before the switch was set: flip it there too
+        constants.ENABLE_RAY_CLUSTER = False
 
 
 class ClusterError(RuntimeError):
@@ -76,18 +89,29 @@ def init_kwargs(address: str | None, num_cpus: int | None = None) -> dict:
     return kw
 
 
+def preflight(address: str | None) -> None:
+    """Before any work: Ray is installed and, for a named cluster, something answers there."""
+    import_ray()
+    if address == "auto" and not os.environ.get("RAY_ADDRESS"):
+        _check_auto()
+    elif address not in (None, "auto"):
+        check_address(address)
+
+
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator:
     """Ray, connected; the local cluster it started (if any) is shut down on exit.
     Joining a session that is already up (a test's cluster, a notebook) leaves it running."""
+    if address == "auto" and not os.environ.get("RAY_ADDRESS"):
+        address = _check_auto()
+    if driver_ip(address) == LOOPBACK and not os.environ.get("STREETLENS_RAY_NODE_IP"):
+        stay_on_loopback()
     ray = import_ray()
     if ray.is_initialized():
         yield ray
         return
     if address not in (None, "auto"):
         check_address(address)
-    if address == "auto" and not os.environ.get("RAY_ADDRESS"):
-        address = _check_auto()
     try:
         ray.init(**init_kwargs(address, num_cpus))
     except ConnectionError as e:

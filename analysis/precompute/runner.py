@@ -18,9 +18,11 @@ from pathlib import Path
 
 from analysis import progress as job_progress
 from analysis.data.dataset import Dataset, DatasetError, fingerprint
+from analysis.cluster import preflight
 from analysis.nets.device import choose_device
 from analysis.precompute.config import AnalyzeConfig
 from analysis.precompute.context import Context
+from analysis.precompute.engines import engine
 from analysis.precompute.stage import Stage, all_stages, producers
 from analysis.store import SCHEMA_VERSION, RunCache, analysis_name, default_cache_root, file_fingerprint, split_analysis
 from analysis.train.runs import Run, code_version, open_run
@@ -126,6 +128,10 @@ def analyze(run_name: str | Path, *, config: AnalyzeConfig | None = None, datase
     unknown = [s for s in selected if s not in stages]
     if unknown:
         raise ValueError(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(stages)}")
+    if config.engine != "local":
+        engine(config.engine)  # an unknown engine: one line, before any work
+        if config.engine == "ray":
+            preflight(config.address)  # Ray installed, the cluster answering: within seconds
     run_part, on = split_analysis(str(run_name)) if not Path(str(run_name)).is_dir() else (run_name, None)
     run = open_run(run_part, models_root)
     if on and not dataset:  # `analyze RUN@DATASET`: the dataset that analysis was made on

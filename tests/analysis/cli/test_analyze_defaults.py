@@ -15,7 +15,7 @@ def _defaults(cmd) -> dict:
 def test_analyze_defaults_are_the_configs():
     cli, cfg = _defaults(analyze_cmd), AnalyzeConfig()
     for name in ("featvis_steps", "featvis_size", "featvis_lr", "featvis_param", "featvis_transforms",
-                 "featvis_precision", "batch_size", "seed"):
+                 "featvis_precision", "batch_size", "seed", "engine", "address", "ray_actors", "shard_rows", "verify"):
         assert cli[name] == getattr(cfg, name), name
     assert cli["n_concepts"] == cfg.n_concepts
     assert _defaults(demo_cmd)["featvis_steps"] == DemoConfig().featvis_steps

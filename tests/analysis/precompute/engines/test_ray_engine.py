@@ -13,6 +13,7 @@ import pytest
 ray = pytest.importorskip("ray")  # the `ray` extra; `make test` installs it (dev extra)
 from ray.cluster_utils import Cluster  # noqa: E402
 
+from analysis.cluster import stay_on_loopback  # noqa: E402
 from analysis.precompute import AnalyzeConfig, analyze  # noqa: E402
 from analysis.store import RunCache  # noqa: E402
 
@@ -28,6 +29,7 @@ def quiet(*_):
 @pytest.fixture(scope="module")
 def cluster():
     """A head and a worker node, both on loopback; the test process is the driver."""
+    stay_on_loopback()
     c = Cluster(initialize_head=True, head_node_args={**NODE, "num_cpus": 2})
     worker = c.add_node(**NODE, num_cpus=2)
     ray.init(address=c.address, _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)
@@ -118,3 +120,30 @@ def test_a_node_removed_mid_run_and_a_killed_job_cost_only_unfinished_shards(clu
     assert "error" not in out, out.get("error")
     assert done < 18, "the run had finished before the node was removed"
     assert_same(out["cache"], local_reference)
+
+
+def test_a_rerun_after_the_whole_job_was_killed_resumes_from_the_finished_shards(cluster, tiny_run,
+                                                                                 local_reference, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    c, _ = cluster
+    root = Path(__file__).resolve().parents[4]
+    code = ("from analysis.precompute import analyze, AnalyzeConfig;"
+            f"analyze({str(tiny_run.path)!r}, config=AnalyzeConfig(batch_size=2, shard_rows=4, stages=('forward',),"
+            f" engine='ray', address={c.address!r}), cache_root={str(tmp_path)!r}, progress=False, log=print)")
+    proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        done = wait_for_shards(tmp_path, tiny_run.name, 3)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # the whole job: driver gone
+        proc.wait()
+    shards = RunCache.for_run(tiny_run.name, tmp_path).shard_set("forward")
+    kept = {i: shards.record_path(i).stat().st_mtime_ns for i in shards.done()}
+    assert 3 <= done and len(kept) < 18, "the job should have been killed mid-run"
+    cache = analyze(tiny_run.path, config=config(engine="ray"), cache_root=tmp_path, progress=False, log=quiet)
+    assert all(shards.record_path(i).stat().st_mtime_ns == t for i, t in kept.items())  # not redone
+    assert_same(cache, local_reference)
