@@ -11,13 +11,15 @@ from pathlib import Path
 import click
 
 from analysis.classes import UnknownClassError
+from analysis.cluster import ClusterError
 from analysis.data.dataset import Dataset, DatasetError
 from analysis.store import default_data_root
 
 
 def is_user_error(exc: BaseException) -> bool:
     """Errors a user can fix: bad input, missing files or weights, unknown names."""
-    if isinstance(exc, (DatasetError, UnknownClassError, FileNotFoundError, ValueError)):
+    if isinstance(exc, (DatasetError, UnknownClassError, FileNotFoundError, ValueError,
+                        ClusterError)):  # ClusterError: no Ray, or no cluster at --address
         return True
     nets = sys.modules.get("analysis.nets.weight_sources"), sys.modules.get("analysis.nets.registry")
     return (nets[0] is not None and isinstance(exc, nets[0].WeightsError)) or \

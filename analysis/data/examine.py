@@ -17,7 +17,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from analysis.data import dedupe
-from analysis.data.images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, LOSSLESS_FORMATS, ImageRejected, load_clean
+from analysis.data.images import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_SIDE,
+    LOSSLESS_FORMATS,
+    ImageRejected,
+    load_clean,
+)
 
 
 @dataclass

@@ -1,6 +1,10 @@
 """``streetlens data import SRC --dataset NAME``: bring a folder of class folders into a
 dataset, checking and cleaning every file on the way.
 
+The per-file work (:func:`analysis.data.examine.examine_file`) runs in local processes or,
+with ``engine="ray"``, on Ray Data (:mod:`analysis.data.ray_import`); deduplication, the
+stored files and the table are done here, in file order, for both alike.
+
 Nothing in SRC aborts the import except a class without a group (checked before any
 file is touched): corrupt, truncated, tiny, bomb and non-image files are skipped and
 reported, near-duplicates keep their first copy. Re-running is incremental: files whose
@@ -13,6 +17,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
@@ -260,7 +265,9 @@ def import_folder(
 
     ``engine`` says where the per-file work runs: ``local`` (a process pool) or ``ray``
     (Ray Data on a local cluster on 127.0.0.1, or the cluster at ``address``: ``auto`` or
-    HOST:PORT); the report and the table are the same either way. ``extra_columns`` maps a source file's resolved path to more columns for its row
+    HOST:PORT); the report and the table are the same either way.
+
+    ``extra_columns`` maps a source file's resolved path to more columns for its row
     (the crawler records URL, engine, query and licence filter this way); a ``source``
     entry there replaces the file path as the recorded source."""
     opts = options or ImportOptions()
@@ -287,16 +294,24 @@ def import_folder(
             f"make {dataset.files.classes.name} agree"
         )
     report = ImportReport(dataset.root, warnings=warnings)
-    dataset.root.mkdir(parents=True, exist_ok=True)
-    group_of = {c: g.group for c, g in resolved.items()}
-    known = dict(dataset.group_overrides())
-    if any(known.get(c) != g for c, g in group_of.items()):
-        write_classes_toml(dataset.files.classes, {**known, **group_of})
-
     files = [(str(p.resolve()), cls) for cls, paths in classes.items() for p in paths]
     del classes  # the Path objects: only the strings travel on
-    register_images(dataset, examined(files, opts, engine, address), group_of, opts, report,
-                    total=len(files), progress=progress, source_columns=extra_columns)
+    with _session(engine, address):  # connected (or told why not) before anything is written
+        dataset.root.mkdir(parents=True, exist_ok=True)
+        group_of = {c: g.group for c, g in resolved.items()}
+        known = dict(dataset.group_overrides())
+        if any(known.get(c) != g for c, g in group_of.items()):
+            write_classes_toml(dataset.files.classes, {**known, **group_of})
+        register_images(dataset, examined(files, opts, engine, address), group_of, opts, report,
+                        total=len(files), progress=progress, source_columns=extra_columns)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _session(engine: str, address: str | None) -> AbstractContextManager:
+    if engine != "ray":
+        return nullcontext()
+    from analysis.cluster import ray_session  # Ray only when asked for
+
+    return ray_session(address)
 
