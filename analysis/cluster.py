@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import os
 import socket
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from collections.abc import Iterator
 
 LOOPBACK = "127.0.0.1"
 CONNECT_TIMEOUT_S = 3.0
+# Ray ≥ 2.x turns ``_node_ip_address="127.0.0.1"`` into the machine's routable address
+# (services.resolve_ip_for_localhost) and its processes then listen on all interfaces;
+# with this variable at 0 it takes loopback as the node's address (its setting for
+# single-machine clusters), and every process of a local cluster stays on 127.0.0.1.
+SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 class ClusterError(RuntimeError):
@@ -51,9 +56,9 @@ def check_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
 
 def init_kwargs(address: str | None, num_cpus: int | None = None) -> dict:
     """The arguments of ``ray.init`` for ``address`` (see the module's docstring)."""
-    if address is None:
-        kw = {"_node_ip_address": LOOPBACK, "include_dashboard": False, "log_to_driver": False,
-              "configure_logging": False}
+    if address is None:  # "local": a new cluster, never one found in RAY_ADDRESS or /tmp/ray
+        kw = {"address": "local", "_node_ip_address": LOOPBACK, "include_dashboard": False,
+              "log_to_driver": False, "configure_logging": False}
         if num_cpus:
             kw["num_cpus"] = num_cpus
         return kw
@@ -73,13 +78,33 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     if address == "auto" and not os.environ.get("RAY_ADDRESS"):
         _check_auto()
     try:
-        ray.init(**init_kwargs(address, num_cpus))
+        with loopback_only(ray) if address is None else nullcontext():
+            ray.init(**init_kwargs(address, num_cpus))
     except ConnectionError as e:
         raise ClusterError(f"could not join the Ray cluster at {address}: {str(e).splitlines()[0]}") from None
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+@contextmanager
+def loopback_only(ray) -> Iterator[None]:
+    """While a local cluster starts: its node address is 127.0.0.1, in this process and in
+    the processes it spawns (which inherit the environment); restored afterwards."""
+    from ray._private import ray_constants
+
+    saved_env, saved_flag = os.environ.get(SINGLE_MACHINE_ENV), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[SINGLE_MACHINE_ENV] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        if saved_env is None:
+            os.environ.pop(SINGLE_MACHINE_ENV, None)
+        else:
+            os.environ[SINGLE_MACHINE_ENV] = saved_env
 
 
 def _check_auto() -> None:

@@ -26,13 +26,15 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    ray = pytest.importorskip("ray")
-    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=2,
-             log_to_driver=False, configure_logging=False)
-    try:
+    """A two-CPU local cluster, started the product's way: ``ray.init(address="local",
+    _node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=2)`` with Ray's
+    single-machine setting, without which Ray 2.60 listens on every interface
+    (see analysis/cluster.py); shut down after the module."""
+    pytest.importorskip("ray")
+    from analysis.cluster import ray_session
+
+    with ray_session(None, num_cpus=2) as ray:
         yield ray
-    finally:
-        ray.shutdown()
 
 
 def messy_folder(photo_tree, make_photo) -> Path:
@@ -103,6 +105,23 @@ def test_ray_engine_gives_the_local_engines_report_and_table(tmp_path, photo_tre
     assert res.exit_code == 0, res.output
     assert "0 added, 13 already present, 2 near-duplicates skipped, 3 rejected" in res.output
     pd.testing.assert_frame_equal(ray.read().drop(columns="added"), local.read().drop(columns="added"))
+
+
+def test_every_ray_process_stays_on_loopback(ray_cluster):
+    psutil = pytest.importorskip("psutil")
+    ray = ray_cluster
+    ray.data.range(8).map_batches(lambda b: b).materialize()  # workers up too
+    session = Path(ray._private.worker._global_node.get_session_dir_path()).name
+    procs = [p for p in psutil.process_iter(["cmdline"]) if session in " ".join(p.info["cmdline"] or [])]
+    procs += [psutil.Process()] + [c for p in procs for c in p.children(recursive=True)]
+    pids = {p.pid for p in procs}
+    assert len(pids) > 3  # gcs, raylet, workers… found
+    sockets = [c for c in psutil.net_connections("tcp") if c.pid in pids]
+    loopback = {"127.0.0.1", "::ffff:127.0.0.1"}
+    listening = {c.laddr.ip for c in sockets if c.status == psutil.CONN_LISTEN}
+    assert listening and listening <= loopback
+    assert {c.raddr.ip for c in sockets if c.raddr} <= loopback
+    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
 
 
 def free_port() -> int:
