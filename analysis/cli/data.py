@@ -41,7 +41,8 @@ def data() -> None:
               help="train,val,test fractions for new images.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--licence", default="", help="Licence recorded for every imported image.")
-@click.option("--workers", default=0, help="Decoding processes [default: cores, at most 4].")
+@click.option("--workers", default=0,
+              help="Decoding processes of --engine local [default: cores, at most 4].")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where files are decoded, cleaned and hashed: local processes, or Ray Data "
                    "(the same report and table; needs the 'ray' extra).")
