@@ -146,6 +146,17 @@ def test_address_with_nobody_listening_is_one_line_within_seconds(tmp_path, phot
     assert res.exit_code == 2 and "only with --engine ray" in res.output
 
 
+def test_without_ray_installed_the_ray_engine_is_one_line(tmp_path, photo_tree, monkeypatch):
+    src = photo_tree({"tokyo": 2})
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if not installed
+    res = CliRunner().invoke(main, ["data", "import", str(src), "--dataset", str(tmp_path / "ds"),
+                                    "--engine", "ray"])
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines() == [
+        "Error: --engine ray needs Ray: pip install 'ray[data]>=2.40' (or `pip install -e .[ray]`)"]
+    assert not (tmp_path / "ds").exists()
+
+
 def test_the_local_engine_never_imports_ray(tmp_path, photo_tree):
     src = photo_tree({"tokyo": 3})
     code = ("import sys; from click.testing import CliRunner; from analysis.cli import main; "
