@@ -53,24 +53,33 @@ def block_size(n_files: int, n_cpus: int) -> int:
     return max(1, min(MAX_BLOCK, math.ceil(n_files / max(1, 4 * n_cpus))))
 
 
+SETTINGS = {
+    # results in file order: near-duplicates keep the same first copy as the local engine
+    "preserve_order": True,
+    # no progress bars or execution banners of Ray Data's own (the import shows one bar)
+    "enable_progress_bars": False, "print_on_execution_start": False,
+    # a single map over an input already in memory: reserving a share of the CPUs per
+    # operator (the default) only idles them — on 2 CPUs it ran one task at a time
+    "op_resource_reservation_enabled": False,
+}
+
+
 @contextmanager
-def _quiet_data_context(ray) -> Iterator:
-    """Ray Data as an import needs it: results in input order, no progress bars or
-    execution banners of its own (the import shows one bar); restored afterwards."""
+def _import_data_context(ray) -> Iterator:
+    """Ray Data as an import needs it (:data:`SETTINGS`); restored afterwards."""
     ctx = ray.data.DataContext.get_current()
-    saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars,
-             ctx.print_on_execution_start)
+    holders = {k: ctx.execution_options if k == "preserve_order" else ctx for k in SETTINGS}
+    saved = {k: getattr(holders[k], k) for k in SETTINGS}
     log = logging.getLogger("ray.data")
     level = log.level
-    ctx.execution_options.preserve_order = True
-    ctx.enable_progress_bars = False
-    ctx.print_on_execution_start = False
+    for k, v in SETTINGS.items():
+        setattr(holders[k], k, v)
     log.setLevel(logging.ERROR)  # its warnings are about bars and banners; failures raise
     try:
         yield ctx
     finally:
-        (ctx.execution_options.preserve_order, ctx.enable_progress_bars,
-         ctx.print_on_execution_start) = saved
+        for k, v in saved.items():
+            setattr(holders[k], k, v)
         log.setLevel(level)
 
 
@@ -80,7 +89,7 @@ def ray_examined(files: Sequence[tuple[str, str]], clean: dict,
     order as the blocks finish. ``address``: see :func:`analysis.cluster.ray_session`."""
     if not files:
         return
-    with ray_session(address) as ray, _quiet_data_context(ray):
+    with ray_session(address) as ray, _import_data_context(ray):
         size = block_size(len(files), int(ray.cluster_resources().get("CPU", 1)))
         blocks = [pa.table({"source": [s for s, _ in files[i:i + size]],
                             "cls": [c for _, c in files[i:i + size]]})

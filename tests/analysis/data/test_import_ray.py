@@ -124,6 +124,20 @@ def test_every_ray_process_stays_on_loopback(ray_cluster):
     assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
 
 
+def test_results_come_back_in_file_order_even_when_the_first_block_is_slow(tmp_path, make_photo,
+                                                                          ray_cluster):
+    from analysis.data.ray_import import ray_examined
+
+    make_photo(1, (2400, 2400)).save(tmp_path / "0_big.png")  # its block finishes last
+    files = [(str(tmp_path / "0_big.png"), "tokyo")]
+    for i in range(1, 24):
+        make_photo(i, (64, 64)).save(tmp_path / f"{i:02d}.jpg")
+        files.append((str(tmp_path / f"{i:02d}.jpg"), "tokyo"))
+    got = list(ray_examined(files, dict(min_side=32, max_pixels=10**7, crop_borders=True)))
+    assert [r.source for r in got] == [s for s, _ in files]
+    assert got[0].width == 2400 and all(r.error is None for r in got)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
