@@ -80,7 +80,8 @@ def init_kwargs(address: str | None, num_cpus: int | None = None) -> dict:
     ip = driver_ip(address)
     if ip:
         kw["_node_ip_address"] = ip
-    if address is None:
+    if address is None:  # "local": a new cluster, never one found in RAY_ADDRESS or /tmp/ray
+        kw["address"] = "local"
         kw["include_dashboard"] = False
         if num_cpus:
             kw["num_cpus"] = num_cpus

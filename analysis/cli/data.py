@@ -41,10 +41,17 @@ def data() -> None:
               help="train,val,test fractions for new images.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--licence", default="", help="Licence recorded for every imported image.")
-@click.option("--workers", default=0, help="Decoding processes [default: cores, at most 4].")
+@click.option("--workers", default=0,
+              help="Decoding processes of --engine local [default: cores, at most 4].")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where files are decoded, cleaned and hashed: local processes, or Ray Data "
+                   "(the same report and table; needs the 'ray' extra).")
+@click.option("--address", default=None, metavar="auto|HOST:PORT",
+              help="--engine ray: the Ray cluster to join [default: a local one on 127.0.0.1].")
 @user_errors
 def data_import(src, dataset_name, data_root, group_opts, group_pattern, min_side,
-                max_megapixels, dup_threshold, no_crop, fractions, seed, licence, workers):
+                max_megapixels, dup_threshold, no_crop, fractions, seed, licence, workers,
+                engine, address):
     """Import SRC (a folder per class) into a dataset: checked, cleaned, deduplicated, split."""
     from analysis.data.importer import ImportOptions, import_folder
     from analysis.data.split import parse_fractions
@@ -54,8 +61,11 @@ def data_import(src, dataset_name, data_root, group_opts, group_pattern, min_sid
         dup_threshold=dup_threshold, group_pattern=group_pattern,
         fractions=parse_fractions(fractions), seed=seed, licence=licence, workers=workers,
     )
+    if address and engine != "ray":
+        raise click.BadParameter("only with --engine ray", param_hint="--address")
     report = import_folder(src, open_dataset(dataset_name, data_root),
-                           groups=parse_group_options(group_opts), options=opts)
+                           groups=parse_group_options(group_opts), options=opts,
+                           engine=engine, address=address)
     click.echo("\n".join(report.lines()))
 
 

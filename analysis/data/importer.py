@@ -1,6 +1,10 @@
 """``streetlens data import SRC --dataset NAME``: bring a folder of class folders into a
 dataset, checking and cleaning every file on the way.
 
+The per-file work (:func:`analysis.data.examine.examine_file`) runs in local processes or,
+with ``engine="ray"``, on Ray Data (:mod:`analysis.data.ray_import`); deduplication, the
+stored files and the table are done here, in file order, for both alike.
+
 Nothing in SRC aborts the import except a class without a group (checked before any
 file is touched): corrupt, truncated, tiny, bomb and non-image files are skipped and
 reported, near-duplicates keep their first copy. Re-running is incremental: files whose
@@ -9,14 +13,14 @@ bytes are already in the dataset are skipped, so a second run adds nothing.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -24,13 +28,8 @@ import pandas as pd
 from analysis.classes import resolve_groups, write_classes_toml
 from analysis.data import dedupe
 from analysis.data.dataset import Dataset, DatasetError
-from analysis.data.images import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MIN_SIDE,
-    LOSSLESS_FORMATS,
-    ImageRejected,
-    load_clean,
-)
+from analysis.data.examine import FileResult, examine_file
+from analysis.data.images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE
 from analysis.data.split import DEFAULT_FRACTIONS, GROUP_THRESHOLD, assign_splits, split_groups
 from analysis.progress import bar as progress_bar
 from analysis.store import write_bytes_atomic
@@ -48,6 +47,10 @@ class ImportOptions:
     seed: int = 0
     licence: str = ""
     workers: int = 0  # 0: one per core (at most 4)
+
+    def clean_kwargs(self) -> dict:
+        """The options of the per-file work (:func:`examine_file`)."""
+        return dict(min_side=self.min_side, max_pixels=self.max_pixels, crop_borders=self.crop_borders)
 
 
 def reject_lines(rejected: list[tuple[str, str]], duplicates: list[tuple[str, str, int]],
@@ -90,50 +93,11 @@ class ImportReport:
         return out + reject_lines(self.rejected, self.duplicates, Dataset(self.dataset).rejects_path)
 
 
-@dataclass
-class _Decoded:
-    """A worker's result for one file (picklable, so decoding runs in parallel)."""
-
-    source: str
-    cls: str
-    sha256: str
-    error: str | None = None
-    data: bytes = b""
-    ext: str = ""
-    width: int = 0
-    height: int = 0
-    phash: str = ""
-    cropped: bool = False
-    rel: str = ""  # set when the file already lies in the dataset (synthetic images)
+_Decoded = FileResult  # its former name, for older callers
 
 
-def _decode(job: tuple[str, str, ImportOptions]) -> _Decoded:
-    source, cls, opts = job
-    path = Path(source)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return _Decoded(source, cls, "", error=f"unreadable file ({exc.strerror or exc})")
-    sha = hashlib.sha256(raw).hexdigest()
-    try:
-        clean = load_clean(path, min_side=opts.min_side, max_pixels=opts.max_pixels,
-                           crop_borders=opts.crop_borders)
-    except ImageRejected as exc:
-        return _Decoded(source, cls, sha, error=str(exc))
-    if not clean.changed:
-        data, ext = raw, ".jpg" if clean.source_format == "JPEG" else ".png"
-    else:
-        buf = io.BytesIO()
-        if clean.source_format in LOSSLESS_FORMATS:
-            clean.image.save(buf, "PNG")
-            ext = ".png"
-        else:
-            clean.image.save(buf, "JPEG", quality=95)
-            ext = ".jpg"
-        data = buf.getvalue()
-    return _Decoded(source, cls, sha, data=data, ext=ext, width=clean.image.width,
-                    height=clean.image.height, phash=dedupe.phash_hex(clean.image),
-                    cropped=clean.crop_box is not None)
+def _examine_job(job: tuple[str, str], clean: dict) -> FileResult:
+    return examine_file(job[0], job[1], **clean)
 
 
 def scan_source(src: Path) -> tuple[dict[str, list[Path]], list[str]]:
@@ -164,12 +128,28 @@ def scan_source(src: Path) -> tuple[dict[str, list[Path]], list[str]]:
     return classes, warnings
 
 
-def _decoded_stream(jobs: list[tuple[str, str, ImportOptions]], workers: int) -> Iterator[_Decoded]:
-    if workers <= 1 or len(jobs) < 16:
-        yield from map(_decode, jobs)
+def examined(files: list[tuple[str, str]], opts: ImportOptions, engine: str = "local",
+             address: str | None = None) -> Iterator[FileResult]:
+    """:func:`examine_file` of every (source, class) in ``files``, in order, on ``engine``:
+    ``local`` (a process pool of ``opts.workers``) or ``ray`` (Ray Data, see
+    :mod:`analysis.data.ray_import`)."""
+    if engine == "ray":
+        from analysis.data.ray_import import ray_examined  # Ray only when asked for
+
+        yield from ray_examined(files, opts.clean_kwargs(), address=address)
+        return
+    if engine != "local":
+        raise ValueError(f"unknown engine {engine!r}: choose local or ray")
+    job = partial(_examine_job, clean=opts.clean_kwargs())
+    workers = opts.workers or min(4, os.cpu_count() or 1)
+    if workers <= 1 or len(files) < 16:
+        yield from map(job, files)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_decode, jobs, chunksize=8)
+        yield from pool.map(job, files, chunksize=8)
+
+
+ROW_CHUNK = 4096
 
 
 def _now() -> str:
@@ -178,7 +158,7 @@ def _now() -> str:
 
 def register_images(
     dataset: Dataset,
-    decoded: Iterable[_Decoded],
+    decoded: Iterable[FileResult],
     groups: dict[str, str],
     opts: ImportOptions,
     report: ImportReport,
@@ -196,7 +176,8 @@ def register_images(
     hashes.add(list(table["phash"].fillna("0")))
     ids = list(table["id"])
     rejects: list[dict] = []
-    rows: list[dict] = []
+    rows: list[dict] = []  # the newest accepted rows; older ones wait as compact frames
+    frames: list[pd.DataFrame] = []
     for item in progress_bar(decoded, total=total, desc="import", unit="img", disable=not progress):
         report.files_seen += 1
         if item.error:
@@ -236,6 +217,9 @@ def register_images(
         }
         row.update((source_columns or {}).get(item.source, {}))
         rows.append(row)
+        if len(rows) >= ROW_CHUNK:  # millions of dicts would dwarf the table they become
+            frames.append(pd.DataFrame(rows))
+            rows = []
         known_sha[item.sha256] = (image_id, item.source)
         hashes.add([item.phash])
         ids.append(image_id)
@@ -244,16 +228,19 @@ def register_images(
     # Decoding took a while and the table may have changed since it was read above
     # (curation decisions, another import): merge the new rows into a fresh read, under
     # the table lock, so nothing written meanwhile is lost.
+    if rows:
+        frames.append(pd.DataFrame(rows))
+    new = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     with dataset.locked():
         table = dataset.read_or_empty()
         present = set(table["id"].astype(str))
-        fresh = [r for r in rows if r["id"] not in present]
-        if len(fresh) < len(rows):  # added by a concurrent import in the meantime
-            report.added -= len(rows) - len(fresh)
-            report.already_present += len(rows) - len(fresh)
-        if fresh:
-            table = pd.concat([table, pd.DataFrame(fresh)], ignore_index=True)
-        if fresh or not dataset.exists():
+        fresh = new[~new["id"].isin(present)] if len(new) else new
+        if len(fresh) < len(new):  # added by a concurrent import in the meantime
+            report.added -= len(new) - len(fresh)
+            report.already_present += len(new) - len(fresh)
+        if len(fresh):
+            table = pd.concat([table, fresh], ignore_index=True)
+        if len(fresh) or not dataset.exists():
             table["group_id"] = split_groups(table, opts.group_threshold, opts.group_pattern)
             table["split"] = assign_splits(table, opts.fractions, opts.seed, keep_existing=True)
             dataset.write(table)
@@ -271,8 +258,14 @@ def import_folder(
     options: ImportOptions | None = None,
     progress: bool = True,
     extra_columns: dict[str, dict] | None = None,
+    engine: str = "local",
+    address: str | None = None,
 ) -> ImportReport:
     """Import ``src`` (a folder per class) into ``dataset``; see the module docstring.
+
+    ``engine`` says where the per-file work runs: ``local`` (a process pool) or ``ray``
+    (Ray Data on a local cluster on 127.0.0.1, or the cluster at ``address``: ``auto`` or
+    HOST:PORT); the report and the table are the same either way.
 
     ``extra_columns`` maps a source file's resolved path to more columns for its row
     (the crawler records URL, engine, query and licence filter this way); a ``source``
@@ -280,6 +273,12 @@ def import_folder(
     opts = options or ImportOptions()
     started = time.perf_counter()
     src = Path(src)
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r}: choose local or ray")
+    if engine == "ray" and address not in (None, "auto"):
+        from analysis.cluster import check_address
+
+        check_address(address)  # a wrong address is told at once, not after the scan
     classes, warnings = scan_source(src)
     # groups are checked before anything is written: an unknown class aborts cleanly
     resolved = resolve_groups(classes, src, dataset.root, extra=groups)
@@ -295,16 +294,24 @@ def import_folder(
             f"make {dataset.files.classes.name} agree"
         )
     report = ImportReport(dataset.root, warnings=warnings)
-    dataset.root.mkdir(parents=True, exist_ok=True)
-    group_of = {c: g.group for c, g in resolved.items()}
-    known = dict(dataset.group_overrides())
-    if any(known.get(c) != g for c, g in group_of.items()):
-        write_classes_toml(dataset.files.classes, {**known, **group_of})
-
-    jobs = [(str(p.resolve()), cls, opts) for cls, files in classes.items() for p in files]
-    workers = opts.workers or min(4, os.cpu_count() or 1)
-    register_images(dataset, _decoded_stream(jobs, workers), group_of, opts, report,
-                    total=len(jobs), progress=progress, source_columns=extra_columns)
+    files = [(str(p.resolve()), cls) for cls, paths in classes.items() for p in paths]
+    del classes  # the Path objects: only the strings travel on
+    with _session(engine, address):  # connected (or told why not) before anything is written
+        dataset.root.mkdir(parents=True, exist_ok=True)
+        group_of = {c: g.group for c, g in resolved.items()}
+        known = dict(dataset.group_overrides())
+        if any(known.get(c) != g for c, g in group_of.items()):
+            write_classes_toml(dataset.files.classes, {**known, **group_of})
+        register_images(dataset, examined(files, opts, engine, address), group_of, opts, report,
+                        total=len(files), progress=progress, source_columns=extra_columns)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _session(engine: str, address: str | None) -> AbstractContextManager:
+    if engine != "ray":
+        return nullcontext()
+    from analysis.cluster import ray_session  # Ray only when asked for
+
+    return ray_session(address)
 

@@ -16,7 +16,8 @@ from PIL import Image
 from analysis.classes import BUILTIN_GROUPS, write_classes_toml
 from analysis.data import dedupe
 from analysis.data.dataset import Dataset
-from analysis.data.importer import ImportOptions, ImportReport, _Decoded, register_images
+from analysis.data.examine import FileResult
+from analysis.data.importer import ImportOptions, ImportReport, register_images
 from analysis.data.synth import generate
 from analysis.data.synth.stamp import Stamp, stamp_files
 
@@ -56,9 +57,9 @@ def synthesize_dataset(
             raw = path.read_bytes()
             with Image.open(path) as im:
                 rgb = im.convert("RGB")
-            yield _Decoded(f"synth:seed={m['seed']}", m["class"], hashlib.sha256(raw).hexdigest(),
-                           width=rgb.width, height=rgb.height, phash=dedupe.phash_hex(rgb),
-                           rel=m["path"])
+            yield FileResult(f"synth:seed={m['seed']}", m["class"], hashlib.sha256(raw).hexdigest(),
+                             width=rgb.width, height=rgb.height, phash=dedupe.phash_hex(rgb),
+                             rel=m["path"])
 
     # generated images are distinct by construction: no near-duplicate pruning or grouping
     opts = ImportOptions(dup_threshold=0, group_threshold=0, seed=seed, licence=LICENCE)
