@@ -137,3 +137,35 @@ def _check_auto() -> str:
     address = current.read_text().strip()
     check_address(address)
     return address
+
+
+QUIET_DATA = {
+    # no progress bars or execution banners of Ray Data's own (streetlens shows one bar)
+    "enable_progress_bars": False, "print_on_execution_start": False,
+    # reserving a share of the CPUs per operator (the default) only idles them on a small
+    # machine — on 2 CPUs the import ran one task at a time
+    "op_resource_reservation_enabled": False,
+}
+
+
+@contextmanager
+def data_context(ray, **settings) -> Iterator:
+    """Ray Data with :data:`QUIET_DATA` and ``settings`` (``preserve_order`` is an execution
+    option); everything restored afterwards."""
+    import logging
+
+    wanted = {**QUIET_DATA, **settings}
+    ctx = ray.data.DataContext.get_current()
+    holders = {k: ctx.execution_options if k == "preserve_order" else ctx for k in wanted}
+    saved = {k: getattr(holders[k], k) for k in wanted}
+    log = logging.getLogger("ray.data")
+    level = log.level
+    for k, v in wanted.items():
+        setattr(holders[k], k, v)
+    log.setLevel(logging.ERROR)  # its warnings are about bars and banners; failures raise
+    try:
+        yield ctx
+    finally:
+        for k, v in saved.items():
+            setattr(holders[k], k, v)
+        log.setLevel(level)

@@ -9,7 +9,8 @@ channel attributions: everything per image) runs once with ``--engine local`` an
 ``--engine ray`` (a local Ray cluster on 127.0.0.1, or ``--address``). Prints per N and
 engine: seconds, images/s, Ray's throughput relative to local (target ≥ 0.9×), whether the
 outputs are equal (bit for bit, else the largest difference), the driver's peak RSS, the
-peak RSS of every Ray worker process (sampled), and the cache's bytes per image. Peak
+peak RSS of every Ray worker process (each reports its own with the shards it writes), and
+the cache's bytes per image. Peak
 memory should not grow from 5k to 20k images (within 10 %).
 """
 
@@ -21,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -32,31 +32,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_analysis_scale import setup, subset  # noqa: E402
 
 ANALYSIS = r"""
-import sys, time, json, threading, psutil
+import sys, time, json
 sys.path.insert(0, {root!r})
-workers = {{}}
-stop = threading.Event()
-
-def sample():  # peak RSS of every Ray worker process (they are not our children)
-    while not stop.is_set():
-        for p in psutil.process_iter(["cmdline", "memory_info"]):
-            cmd = " ".join(p.info["cmdline"] or [])
-            if cmd.startswith("ray::") and p.info["memory_info"] is not None:
-                key = (p.pid, cmd.split()[0])
-                workers[key] = max(workers.get(key, 0), p.info["memory_info"].rss)
-        stop.wait(0.25)
-
-threading.Thread(target=sample, daemon=True).start()
 from analysis.precompute import AnalyzeConfig, analyze
 t0 = time.perf_counter()
 analyze({run!r}, models_root={models!r}, cache_root={cache!r}, dataset={dataset!r}, progress=False,
         log=lambda m: None, config=AnalyzeConfig(stages=("forward",), batch_size={batch}, engine={engine!r},
                                                  address={address!r}))
 seconds = time.perf_counter() - t0
-stop.set()
 import resource; u = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({{"seconds": seconds, "driver_mb": u.ru_maxrss / 1e3,
-                  "workers_mb": sorted([[k[1], v / 1e6] for k, v in workers.items()])}}))
+print(json.dumps({{"seconds": seconds, "driver_mb": u.ru_maxrss / 1e3}}))
 """
 
 
@@ -110,6 +95,8 @@ def main() -> None:
                        address=args.address if engine == "ray" else None)
             m = measured(ANALYSIS.format(**fmt))
             caches[engine] = RunCache.for_run(f"{run_name}@{ds.name}", root)
+            # every Ray worker reports its own peak RSS with each shard (the manifest keeps the largest)
+            m["workers_mb"] = sorted(caches[engine].stage_record("forward").get("worker_peak_mb", {}).items())
             size = sum(p.stat().st_size for p in caches[engine].root.rglob("*") if p.is_file())
             row = {"images": n, "engine": engine, **m, "img_per_s": n / m["seconds"], "kb_per_image": size / n / 1e3}
             results.append(row)

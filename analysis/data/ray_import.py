@@ -18,14 +18,12 @@ loopback-only local clusters and one-line errors: :mod:`analysis.cluster`.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 
 import pyarrow as pa
 
-from analysis.cluster import ray_session
+from analysis.cluster import data_context, ray_session
 from analysis.data.examine import RESULT_FIELDS, FileResult, examine_file
 
 MAX_BLOCK = 64  # files per Ray block: a block's bytes (photos of a few MB) stay small
@@ -53,43 +51,13 @@ def block_size(n_files: int, n_cpus: int) -> int:
     return max(1, min(MAX_BLOCK, math.ceil(n_files / max(1, 4 * n_cpus))))
 
 
-SETTINGS = {
-    # results in file order: near-duplicates keep the same first copy as the local engine
-    "preserve_order": True,
-    # no progress bars or execution banners of Ray Data's own (the import shows one bar)
-    "enable_progress_bars": False, "print_on_execution_start": False,
-    # a single map over an input already in memory: reserving a share of the CPUs per
-    # operator (the default) only idles them — on 2 CPUs it ran one task at a time
-    "op_resource_reservation_enabled": False,
-}
-
-
-@contextmanager
-def _import_data_context(ray) -> Iterator:
-    """Ray Data as an import needs it (:data:`SETTINGS`); restored afterwards."""
-    ctx = ray.data.DataContext.get_current()
-    holders = {k: ctx.execution_options if k == "preserve_order" else ctx for k in SETTINGS}
-    saved = {k: getattr(holders[k], k) for k in SETTINGS}
-    log = logging.getLogger("ray.data")
-    level = log.level
-    for k, v in SETTINGS.items():
-        setattr(holders[k], k, v)
-    log.setLevel(logging.ERROR)  # its warnings are about bars and banners; failures raise
-    try:
-        yield ctx
-    finally:
-        for k, v in saved.items():
-            setattr(holders[k], k, v)
-        log.setLevel(level)
-
-
 def ray_examined(files: Sequence[tuple[str, str]], clean: dict,
                  address: str | None = None) -> Iterator[FileResult]:
     """:func:`examine_file` of every (source, class) in ``files`` on Ray, yielded in
     order as the blocks finish. ``address``: see :func:`analysis.cluster.ray_session`."""
     if not files:
         return
-    with ray_session(address) as ray, _import_data_context(ray):
+    with ray_session(address) as ray, data_context(ray, preserve_order=True):
         size = block_size(len(files), int(ray.cluster_resources().get("CPU", 1)))
         blocks = [pa.table({"source": [s for s, _ in files[i:i + size]],
                             "cls": [c for _, c in files[i:i + size]]})

@@ -18,11 +18,12 @@ Everything a remote process needs travels as plain paths and numbers (:class:`Wo
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import torch
 
-from analysis.cluster import ray_session
+from analysis.cluster import data_context, ray_session
 from analysis.precompute.engines.forward_work import (
     ForwardWorker,
     PixelReader,
@@ -46,7 +47,8 @@ class DecodeShards:
             pixels.append(b"" if x is None else x.numpy().tobytes())
             shapes.append(json.dumps([] if x is None else list(x.shape)))
         return {"shard": np.array(shards), "pixels": np.array(pixels, dtype=object),
-                "shape": np.array(shapes, dtype=object)}
+                "shape": np.array(shapes, dtype=object),
+                "decoder": np.array([json.dumps(process_memory())] * len(shards), dtype=object)}
 
 
 class InferShards:
@@ -57,12 +59,23 @@ class InferShards:
 
     def __call__(self, batch: dict) -> dict:
         records = []
-        for index, raw, shape in zip(batch["shard"], batch["pixels"], batch["shape"]):
+        for index, raw, shape, decoder in zip(batch["shard"], batch["pixels"], batch["shape"], batch["decoder"]):
             shape = json.loads(shape)
             pixels = None if not shape else torch.from_numpy(
                 np.frombuffer(raw, dtype=np.uint8).reshape(shape).copy())
-            records.append(json.dumps(self.worker.write(int(index), pixels)))
+            record = self.worker.write(int(index), pixels)
+            record["workers"] = [process_memory("model"), {**json.loads(decoder), "role": "decode"}]
+            records.append(json.dumps(record))
         return {"record": np.array(records, dtype=object)}
+
+
+def process_memory(role: str = "decode") -> dict:
+    """This worker process's id, host and peak resident memory (MB): for the manifest."""
+    import resource
+    import socket
+
+    return {"role": role, "pid": os.getpid(), "host": socket.gethostname(),
+            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1)}
 
 
 def plan_resources(ray, actors: int | None, cpus: float | None) -> dict:
@@ -84,9 +97,7 @@ def run(ctx, shards, todo, on_shard) -> None:
     if not todo:
         return
     config = ctx.config
-    with ray_session(config.address) as ray:
-        import ray.data
-
+    with ray_session(config.address) as ray, data_context(ray):
         res = plan_resources(ray, config.ray_actors or None, None)
         spec = WorkSpec(str(ctx.run.path.resolve()), str(ctx.dataset.root.resolve()),
                         str(ctx.cache.root.resolve()), config.batch_size, "auto", res["threads"])
@@ -94,12 +105,14 @@ def run(ctx, shards, todo, on_shard) -> None:
         planner = ForwardWorker(spec, run=ctx.run, dataset=ctx.dataset, rows=ctx.rows, model=ctx.model)
         items = [{"shard": i, "paths": planner.paths_to_decode(i)} for i in todo]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
+        pool = ray.data.ActorPoolStrategy
         ds = ds.map_batches(DecodeShards, fn_constructor_args=(spec.run_path,), batch_size=1,
-                            num_cpus=res["decode_cpus"], concurrency=(1, max(2, res["actors"] * 2)),
+                            num_cpus=res["decode_cpus"], compute=pool(min_size=1, max_size=max(2, res["actors"] * 2)),
                             batch_format="numpy")
+        # SPREAD: the model actors go to different nodes where there are several
         ds = ds.map_batches(InferShards, fn_constructor_args=(spec,), batch_size=1,
-                            concurrency=res["actors"], num_cpus=res["num_cpus"], num_gpus=res["num_gpus"],
-                            batch_format="numpy")
+                            compute=pool(size=res["actors"]), num_cpus=res["num_cpus"], num_gpus=res["num_gpus"],
+                            batch_format="numpy", scheduling_strategy="SPREAD")
         for row in ds.iter_rows():
             on_shard(json.loads(row["record"]))
 

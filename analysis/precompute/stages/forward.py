@@ -24,12 +24,15 @@ def run(ctx) -> dict:
     shards.prepare()
     todo = shards.missing()
     done_rows = ctx.n - sum(b - a for a, b in map(layout.bounds, todo))
-    from_cache = 0
+    from_cache, workers = 0, {}
     with bar(total=ctx.n, initial=done_rows, desc=f"forward + all-class Grad-CAM ({ctx.config.engine})",
              unit="img", disable=not ctx.progress) as progress:
         def on_shard(record: dict) -> None:
             nonlocal from_cache
             from_cache += record.get("from_trunk_cache", 0)
+            for w in record.get("workers", []):  # each worker process's peak memory (Ray)
+                key = f"{w['role']} {w['host']}:{w['pid']}"
+                workers[key] = max(workers.get(key, 0.0), w["peak_mb"])
             a, b = record["rows"]
             progress.update(b - a)
 
@@ -37,7 +40,8 @@ def run(ctx) -> dict:
     records = shards.finish()
     c, h, w = layout.arrays["activations"][0][1:]
     return {"images": ctx.n, "feature_map": [c, h, w], "from_trunk_cache": from_cache,
-            "engine": ctx.config.engine, "shards": shard_summary(layout, records)}
+            "engine": ctx.config.engine, "shards": shard_summary(layout, records),
+            **({"worker_peak_mb": workers} if workers else {})}
 
 
 def shard_summary(layout, records: list[dict]) -> dict:
