@@ -17,6 +17,7 @@ Everything a remote process needs travels as plain paths and numbers (:class:`Wo
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -33,22 +34,24 @@ from analysis.precompute.engines.forward_work import (
 from analysis.train.runs import open_run
 
 
-class DecodeShards:
-    """Ray Data task: ``{"shard", "paths"}`` rows → ``{"shard", "pixels", "shape"}``."""
+@functools.lru_cache(maxsize=4)
+def _reader(run_path: str) -> PixelReader:
+    return PixelReader(open_run(run_path))
 
-    def __init__(self, run_path: str):
-        self.reader = PixelReader(open_run(run_path))
 
-    def __call__(self, batch: dict) -> dict:
-        shards, pixels, shapes = [], [], []
-        for index, paths in zip(batch["shard"], batch["paths"]):
-            x = decode_paths(self.reader, [str(p) for p in paths])
-            shards.append(int(index))
-            pixels.append(b"" if x is None else x.numpy().tobytes())
-            shapes.append(json.dumps([] if x is None else list(x.shape)))
-        return {"shard": np.array(shards), "pixels": np.array(pixels, dtype=object),
-                "shape": np.array(shapes, dtype=object),
-                "decoder": np.array([json.dumps(process_memory())] * len(shards), dtype=object)}
+def decode_shards(batch: dict, run_path: str) -> dict:
+    """Ray Data task: ``{"shard", "paths"}`` rows → ``{"shard", "pixels", "shape", "decoder"}``
+    (pixels as raw uint8 bytes: a quarter of float32 to ship to the model actors)."""
+    reader = _reader(run_path)
+    shards, pixels, shapes = [], [], []
+    for index, paths in zip(batch["shard"], batch["paths"]):
+        x = decode_paths(reader, [str(p) for p in paths])
+        shards.append(int(index))
+        pixels.append(b"" if x is None else x.numpy().tobytes())
+        shapes.append(json.dumps([] if x is None else list(x.shape)))
+    return {"shard": np.array(shards), "pixels": np.array(pixels, dtype=object),
+            "shape": np.array(shapes, dtype=object),
+            "decoder": np.array([json.dumps(process_memory())] * len(shards), dtype=object)}
 
 
 class InferShards:
@@ -106,9 +109,8 @@ def run(ctx, shards, todo, on_shard) -> None:
         items = [{"shard": i, "paths": planner.paths_to_decode(i)} for i in todo]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         pool = ray.data.ActorPoolStrategy
-        ds = ds.map_batches(DecodeShards, fn_constructor_args=(spec.run_path,), batch_size=1,
-                            num_cpus=res["decode_cpus"], compute=pool(min_size=1, max_size=max(2, res["actors"] * 2)),
-                            batch_format="numpy")
+        ds = ds.map_batches(decode_shards, fn_kwargs={"run_path": spec.run_path}, batch_size=1,
+                            num_cpus=res["decode_cpus"], batch_format="numpy")
         # SPREAD: the model actors go to different nodes where there are several
         ds = ds.map_batches(InferShards, fn_constructor_args=(spec,), batch_size=1,
                             compute=pool(size=res["actors"]), num_cpus=res["num_cpus"], num_gpus=res["num_gpus"],
