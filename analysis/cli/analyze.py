@@ -91,7 +91,7 @@ def list_stages(ctx: click.Context, _param, value: bool) -> None:
               help="Ray: model actors [0: one per GPU, else one per two CPUs].")
 @click.option("--shard-rows", default=256, show_default=True,
               help="Images per shard of a new cache (the unit of writing, checking and recomputing).")
-@click.option("--verify", is_flag=True,
+@click.option("--verify", is_flag=True, default=False,
               help="Check every shard's checksum before trusting cached results (sizes are always checked).")
 @user_errors
 def analyze_cmd(run, models_root, dataset_name, cache_root, stages, redo, settings, n_concepts, featvis_steps,
