@@ -158,12 +158,8 @@ def _cells_view(sel, cells, level, window, color, photos, mtime) -> None:
                    "zoom into a region to see them.")
     fig = aa.atlas_figure(shown, view, picture, colors, legend, classes, legend_title=atlas.COLOR_BY[color],
                           title=title)
-    event = st.plotly_chart(fig, width="stretch", theme=None, on_select="rerun",
-                            selection_mode=("points", "box", "lasso"),
-                            key=f"atlas_cells_{level}_{color}_{photos}_{_fmt_window(window)}",
-                            config={"displayModeBar": True, "displaylogo": False})
-    export_ui.download_buttons(fig, f"atlas-{level}x{level}-{color}")
-    ids = _selected(event)
+    ids = _chart(fig, f"atlas_cells_{level}_{color}_{photos}_{_fmt_window(window)}",
+                 f"atlas-{level}x{level}-{color}")
     picked = shown.set_index("cell").loc[[i for i in ids if i in set(shown["cell"])]].reset_index()
     _nav(cells, window, picked)
     if picked.empty:
@@ -176,6 +172,16 @@ def _cells_view(sel, cells, level, window, color, photos, mtime) -> None:
         st.markdown(f"**{len(picked)} cells selected, {int(picked['count'].sum()):,} images**, "
                     f"{acc:.0%} classified right — their typical images first:")
         _images(sel, pts, picked["count"].sum())
+
+
+def _chart(fig, key: str, export_name: str) -> list:
+    """Show an atlas figure (click, box and lasso select) with its download buttons; the
+    selected cells' or images' ids."""
+    event = st.plotly_chart(fig, width="stretch", theme=None, on_select="rerun",
+                            selection_mode=("points", "box", "lasso"), key=key,
+                            config={"displayModeBar": True, "displaylogo": False})
+    export_ui.download_buttons(fig, export_name)
+    return _selected(event)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -196,12 +202,7 @@ def _points(root: str, mtime: float, window, color: str, _sel, _cells):
 
 def _points_view(sel, cells, window, color, mtime) -> None:
     region, fig = _points(str(sel.cache.root), mtime, window, color, sel, cells)
-    event = st.plotly_chart(fig, width="stretch", theme=None, on_select="rerun",
-                            selection_mode=("points", "box", "lasso"),
-                            key=f"atlas_points_{color}_{_fmt_window(window)}",
-                            config={"displayModeBar": True, "displaylogo": False})
-    export_ui.download_buttons(fig, f"atlas-images-{color}")
-    rows = _selected(event)
+    rows = _chart(fig, f"atlas_points_{color}_{_fmt_window(window)}", f"atlas-images-{color}")
     _nav(cells, window, None)
     if not rows:
         st.caption("Nothing selected yet: click an image, or box / lasso several (toolbar).")
