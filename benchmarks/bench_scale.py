@@ -100,12 +100,13 @@ def main() -> None:
             size = sum(p.stat().st_size for p in caches[engine].root.rglob("*") if p.is_file())
             row = {"images": n, "engine": engine, **m, "img_per_s": n / m["seconds"], "kb_per_image": size / n / 1e3}
             results.append(row)
-            peak_worker = max((mb for _, mb in m["workers_mb"]), default=0.0)
+            peak_worker = max((w["peak_mb"] for _, w in m["workers_mb"]), default=0.0)
             print(f"{n:>7} {engine:<6} {m['seconds']:8.1f} s {row['img_per_s']:7.1f} img/s  driver peak "
                   f"{m['driver_mb']:7.0f} MB  largest worker peak {peak_worker:7.0f} MB  "
                   f"cache {row['kb_per_image']:.1f} KB/img", flush=True)
-            for label, mb in m["workers_mb"]:
-                print(f"{'':>16}{label:<48} {mb:7.0f} MB", flush=True)
+            for label, w in m["workers_mb"]:
+                print(f"{'':>16}{label:<30} peak RSS {w['peak_mb']:7.0f} MB, private (largest seen) "
+                      f"{w['private_mb']:7.0f} MB", flush=True)
         local, ray = (r for r in results[-2:])
         print(f"{n:>7} ray/local throughput {ray['img_per_s'] / local['img_per_s']:.2f}x; outputs "
               f"{compare(caches['local'], caches['ray'])}", flush=True)
@@ -113,8 +114,10 @@ def main() -> None:
         for engine in ("local", "ray"):
             rows = [r for r in results if r["engine"] == engine]
             grow = rows[-1]["driver_mb"] / rows[0]["driver_mb"]
-            wk = [max((mb for _, mb in r["workers_mb"]), default=0.0) for r in rows]
-            wgrow = f", largest worker {wk[-1] / wk[0]:.2f}x" if wk[0] else ""
+            wk = [max((w["peak_mb"] for _, w in r["workers_mb"]), default=0.0) for r in rows]
+            wp = [max((w["private_mb"] for _, w in r["workers_mb"]), default=0.0) for r in rows]
+            wgrow = (f", largest worker peak RSS {wk[-1] / wk[0]:.2f}x, private {wp[-1] / wp[0]:.2f}x"
+                     if wk[0] and wp[0] else "")
             print(f"{engine}: driver peak {rows[0]['images']}→{rows[-1]['images']} images: {grow:.2f}x{wgrow}")
     print(json.dumps(results))
 

@@ -73,12 +73,18 @@ class InferShards:
 
 
 def process_memory(role: str = "decode") -> dict:
-    """This worker process's id, host and peak resident memory (MB): for the manifest."""
+    """This worker process's id, host, peak resident memory and present *private* memory
+    (MB; resident minus shared pages — mostly Ray's object store, mapped into every worker
+    that reads or writes it): for the manifest."""
     import resource
     import socket
 
+    import psutil
+
+    mem = psutil.Process().memory_info()
     return {"role": role, "pid": os.getpid(), "host": socket.gethostname(),
-            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1)}
+            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1),
+            "private_mb": round((mem.rss - mem.shared) / 1e6, 1)}
 
 
 def plan_resources(ray, actors: int | None, cpus: float | None) -> dict:
@@ -111,10 +117,9 @@ def run(ctx, shards, todo, on_shard) -> None:
         pool = ray.data.ActorPoolStrategy
         ds = ds.map_batches(decode_shards, fn_kwargs={"run_path": spec.run_path}, batch_size=1,
                             num_cpus=res["decode_cpus"], batch_format="numpy")
-        # SPREAD: the model actors go to different nodes where there are several
         ds = ds.map_batches(InferShards, fn_constructor_args=(spec,), batch_size=1,
                             compute=pool(size=res["actors"]), num_cpus=res["num_cpus"], num_gpus=res["num_gpus"],
-                            batch_format="numpy", scheduling_strategy="SPREAD")
+                            batch_format="numpy")
         for row in ds.iter_rows():
             on_shard(json.loads(row["record"]))
 

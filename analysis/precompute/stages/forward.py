@@ -32,7 +32,9 @@ def run(ctx) -> dict:
             from_cache += record.get("from_trunk_cache", 0)
             for w in record.get("workers", []):  # each worker process's peak memory (Ray)
                 key = f"{w['role']} {w['host']}:{w['pid']}"
-                workers[key] = max(workers.get(key, 0.0), w["peak_mb"])
+                seen = workers.setdefault(key, {"peak_mb": 0.0, "private_mb": 0.0})
+                for k in seen:
+                    seen[k] = max(seen[k], w.get(k, 0.0))
             a, b = record["rows"]
             progress.update(b - a)
 
