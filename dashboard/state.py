@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import Image, ImageOps
@@ -158,6 +159,45 @@ def table(cache: RunCache, name: str) -> pd.DataFrame:
     return _table(str(cache.root), name, cache.mtime(name))
 
 
+# string columns of the samples table with a handful of values: read as categoricals (a
+# million rows of them pickle in 2 ms instead of 0.3 s, and compare as fast)
+LABEL_COLUMNS = ("class", "group", "split", "pred_class", "pred_group")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _columns(root: str, name: str, columns: tuple[str, ...] | None, mtime: float) -> pd.DataFrame:
+    cache = RunCache(root)
+    df = cache.table(name) if columns is None else cache.table_columns(name, list(columns))
+    for c in LABEL_COLUMNS:
+        if c in df.columns:
+            df[c] = df[c].astype(str).astype("category")
+    return df
+
+
+def columns(cache: RunCache, name: str, cols: tuple[str, ...] | list[str] | None = None) -> pd.DataFrame:
+    """Only ``cols`` of table ``name`` (all with None), its label columns categorical; read
+    once per change of the table (a per-image table of a million rows: never more than a page needs)."""
+    return _columns(str(cache.root), name, tuple(cols) if cols is not None else None, cache.mtime(name))
+
+
+def take_rows(df: pd.DataFrame, rows) -> pd.DataFrame:
+    """The records of cache rows ``rows`` (those present, in that order) of a per-image table
+    with a ``row`` column, found by binary search when the table is in row order (it is as
+    read), without indexing the whole table."""
+    rows = np.asarray(list(rows), dtype=np.int64)
+    have = df["row"].to_numpy()
+    if not len(have):
+        return df.iloc[:0]
+    if _sorted(have):  # about 2 ms for a million rows
+        pos = np.searchsorted(have, rows).clip(0, len(have) - 1)
+        return df.iloc[pos[have[pos] == rows]]
+    return df.set_index("row", drop=False).reindex(rows).dropna(subset=["row"])
+
+
+def _sorted(a: np.ndarray) -> bool:
+    return bool((a[1:] >= a[:-1]).all())
+
+
 @st.cache_resource(show_spinner=False)
 def _array(root: str, name: str, mtime: float) -> ShardedArray:
     return RunCache(root).array(name)
@@ -218,8 +258,9 @@ class Selection:
     def ready(self) -> bool:
         return self.cache.exists() and self.cache.stage_done("forward")
 
-    def samples(self) -> pd.DataFrame:
-        return table(self.cache, "samples")
+    def samples(self, *cols: str) -> pd.DataFrame:
+        """The samples table (only ``cols`` when given; label columns categorical)."""
+        return columns(self.cache, "samples", cols or None)
 
     def image_path(self, rel: str) -> Path:
         return self.dataset.image_path(rel)
