@@ -37,7 +37,7 @@ def _codes(values: pd.Series, labels: Sequence[str]) -> np.ndarray:
         idx = pd.Index(list(labels)).get_indexer(values.cat.categories.astype(str))
         codes = values.cat.codes.to_numpy(np.int64)
         return np.where(codes >= 0, np.append(idx, -1)[codes], -1)
-    return pd.Categorical(values.astype(str), categories=list(labels)).codes.astype(np.int64)
+    return pd.Index(list(labels)).get_indexer(values.astype(str)).astype(np.int64)
 
 
 def _rates(samples: pd.DataFrame, by: str, ok_col: str, order: Sequence[str], name: str) -> pd.DataFrame:
