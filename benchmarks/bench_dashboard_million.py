@@ -63,7 +63,7 @@ def make_template(demo: Path, template: Path) -> None:
     for part in ("models/" + run, "data/demo"):
         if not (template / part).exists():
             shutil.copytree(demo / part, template / part)
-    info_path = template / "models" / run / "run.json"
+    info_path = million_cache.RunFiles(template / "models" / run).info
     info = json.loads(info_path.read_text())
     info["dataset"]["path"] = info["config"]["dataset"] = str(template / "data" / "demo")
     info_path.write_text(json.dumps(info, indent=2))
@@ -83,8 +83,7 @@ def errors(page) -> int:
 
 def pick(page, key: str, option: str) -> float:
     """Choose ``option`` in the selectbox with widget key ``key``; seconds to the rerun's end."""
-    page.locator(f".st-key-{key} [data-baseweb='select']").first.click()
-    t0 = time.perf_counter()
+    page.locator(f".st-key-{key} input").first.click()
     page.get_by_role("option", name=option, exact=True).first.click()
     t0 = time.perf_counter()
     browser.wait_rendered(page, timeout=120, after_action=True)
@@ -118,7 +117,11 @@ def measure(env: dict[str, str], run: str, shots: Path | None, repeats: int) -> 
         if atlas:
             visit(page, f"{atlas}?run={run}")
             for option in ("32 × 32 cells", "64 × 64 cells", "8 × 8 cells", "16 × 16 cells"):
-                rows.append((f"atlas: zoom selector → {option}", pick(page, "w_zoom", option), None, errors(page)))
+                try:
+                    rows.append((f"atlas: zoom selector → {option}", pick(page, "w_zoom", option), None,
+                                 errors(page)))
+                except Exception as exc:  # noqa: BLE001 - a widget the harness could not drive: say so
+                    print(f"atlas zoom to {option}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
             region = f"{atlas}?run={run}&zoom=64&region=-2,2,-2,2"
             first = visit(page, region)
             rows.append(("atlas: region zoom (URL, 64 × 64 cells)", first, visit(page, region), errors(page)))

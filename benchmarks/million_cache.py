@@ -10,7 +10,7 @@
   rotation (the class folders are symbolic links), with its own ids and the template's
   classes and splits, so row ``i`` shows photo ``i mod 800``;
 - ``models/million-efficientnet_lite0-finetune``: the template run (its checkpoint hard-linked)
-  with ``run.json`` naming that dataset and its fingerprint;
+  with its info naming that dataset and its fingerprint;
 - ``cache/million-efficientnet_lite0-finetune``: the analysis, every array with the real
   shapes and dtypes of the template (1280 × 7 × 7 activations, 12 outputs …), written by the
   store's writers: the forward stage's shards through ``RunCache.shard_set`` and
@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 from analysis.data.dataset import Dataset, fingerprint  # noqa: E402
 from analysis.precompute.engines.forward_work import forward_layout, samples_part  # noqa: E402
 from analysis.precompute.stages import atlas as atlas_stage  # noqa: E402
+from analysis.precompute.stages.concept_effects import contrast_table  # noqa: E402
 from analysis.precompute.stages.forward import shard_summary  # noqa: E402
 from analysis.store import RunCache, RunFiles, file_fingerprint, write_json_atomic  # noqa: E402
 from analysis.store import chunked  # noqa: E402
@@ -250,7 +251,7 @@ def other_artefacts(cache: RunCache, small: RunCache, n: int, ids, rows: pd.Data
                 cache.write_array(name, np.asarray(arr))
         else:
             t = small.table(name)
-            if name == "samples" or name.startswith("atlas_"):
+            if name in ("samples", "concept_contrast") or name.startswith("atlas_"):
                 continue
             if name == "umap":
                 out = expand_rows(t, n, ids)
@@ -268,6 +269,14 @@ def other_artefacts(cache: RunCache, small: RunCache, n: int, ids, rows: pd.Data
                 t[["images", "all_images"]] = (t[["images", "all_images"]] * (n // m)).astype("int64")
             cache.write_table(name, t)
         log(f"{name}: written")
+    if not cache.has("concept_contrast"):  # the confused pairs of every split, by the stage's own code
+        samples = cache.table_columns("samples", ["y_class", "pred_class", "split"])
+        classes = list(small.table("mean_cam_counts")["class"].astype(str))
+        pred = samples["pred_class"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
+        cache.write_table("concept_contrast", contrast_table(
+            np.asarray(cache.array("concept_removal_logits")), samples["y_class"].to_numpy(np.int64), pred,
+            samples["split"].astype(str).to_numpy(), classes))
+        log("concept_contrast: computed")
     for folder in ("concept_basis", "concept_patch_images", "featvis_images", "atlas_featvis"):
         src, dst = small.path(folder), cache.path(folder)
         if src.is_dir() and not dst.exists():

@@ -79,7 +79,12 @@ def _explanations(root: str, stamp: tuple, rows: tuple, classes: tuple, _cache, 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _pairs(root: str, stamp: tuple, rows: tuple, classes: tuple, _cache, _sub: pd.DataFrame,
            _given: dict) -> pd.DataFrame:
-    return concept_views.pair_view(_cache, list(classes), _sub, top=WHY_TOP, given=_given)
+    """The confused pairs of ``_sub``; of a whole split (``rows`` is then ``(split,)``) as the
+    analysis stored them, when it did (a million images: no per-image array is read)."""
+    stored = concept_views.stored_pair_view(_cache, rows[0], WHY_TOP, _given) if len(rows) == 1 and \
+        isinstance(rows[0], str) else None
+    return stored if stored is not None else concept_views.pair_view(_cache, list(classes), _sub, top=WHY_TOP,
+                                                                      given=_given)
 
 
 def explained(sub: pd.DataFrame, per_cell: int = WHY_PER_CELL) -> pd.DataFrame:
@@ -104,8 +109,8 @@ def contrast_tables(sel: state.Selection, sub: pd.DataFrame, split: str | None =
     if not cache.has("concept_removal_logits"):
         return f"Not computed yet: {missing_hint(sel.name, 'concept_removal_logits')}."
     given = given_names(cache)
-    stamp = tuple(cache.mtime(a) if cache.has(a) else 0.0
-                  for a in ("concept_removal_logits", "concept_name_candidates", "concept_stability"))
+    stamp = tuple(cache.mtime(a) if cache.has(a) else 0.0 for a in (
+        "concept_removal_logits", "concept_contrast", "concept_name_candidates", "concept_stability"))
     key = (str(cache.root), stamp + (_names_stamp(cache),),
            (split,) if split is not None else tuple(int(r) for r in sub["row"]), tuple(sel.labels.classes))
     try:

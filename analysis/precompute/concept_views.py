@@ -184,8 +184,25 @@ def pair_view(cache: RunCache, classes: Sequence[str], samples: pd.DataFrame | N
     from analysis.explain.concepts.contrast import pair_table
 
     samples, d, y_true, y_pred = _contrast_rows(cache, classes, samples)
-    table = pair_table(d, y_true, y_pred, classes)
-    labels = concept_labels(cache, given).set_index("concept")
+    return _pair_rows(pair_table(d, y_true, y_pred, classes), concept_labels(cache, given), top)
+
+
+def stored_pair_view(cache: RunCache, split: str, top: int | None = 3, given: dict | None = None
+                     ) -> pd.DataFrame | None:
+    """``pair_view`` of a whole split ("held-out", "val", "test", "train", "all") as the
+    ``concept_effects`` stage stored it (no per-image array read), or None when the cache
+    has no such table."""
+    if not cache.has("concept_contrast"):
+        return None
+    table = cache.table("concept_contrast")
+    if "split" not in table or split not in set(table["split"].astype(str)):
+        return None
+    table = table[table["split"].astype(str) == split].drop(columns="split")
+    return _pair_rows(table, concept_labels(cache, given), top)  # in pair_table's order
+
+
+def _pair_rows(table: pd.DataFrame, labels: pd.DataFrame, top: int | None) -> pd.DataFrame:
+    labels = labels.set_index("concept")
     rows = []
     for (true, pred), g in table.groupby(["true", "predicted"], sort=False):
         g = g.set_index("concept")
