@@ -143,20 +143,28 @@ def _cache(path: str, mtime: float) -> RunCache:
     return RunCache(Path(path))
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _manifest_path(name: str, root: str) -> Path:
+    """Where analysis ``name``'s manifest lives (asked of the store once: building a RunCache
+    parses its manifest, several MB for a million images' shard list)."""
+    return RunCache.for_run(name, root).manifest_path
+
+
 def get_cache(run: Run, name: str | None = None) -> RunCache:
-    """The analysis ``name`` (``run@dataset``) of ``run``, by default its own."""
-    manifest = RunCache.for_run(name or run.name, cache_root()).manifest_path
+    """The analysis ``name`` (``run@dataset``) of ``run``, by default its own (opened once
+    per version of its manifest)."""
+    manifest = _manifest_path(name or run.name, str(cache_root()))
     return _cache(str(manifest.parent), manifest.stat().st_mtime if manifest.exists() else 0.0)
 
 
 @st.cache_data(show_spinner=False)
-def _table(root: str, name: str, mtime: float) -> pd.DataFrame:
-    return RunCache(root).table(name)
+def _table(root: str, name: str, mtime: float, _cache: RunCache) -> pd.DataFrame:
+    return _cache.table(name)
 
 
 def table(cache: RunCache, name: str) -> pd.DataFrame:
     """Table artefact ``name`` of the cache (read once per change of the file)."""
-    return _table(str(cache.root), name, cache.mtime(name))
+    return _table(str(cache.root), name, cache.mtime(name), cache)
 
 
 # string columns of the samples table with a handful of values: read as categoricals (a
@@ -168,8 +176,8 @@ LABEL_COLUMNS = ("class", "group", "split", "pred_class", "pred_group")
 # table would cost 0.3 s of unpickling on every run. Callers never modify it (pandas
 # operations return new frames; nothing here assigns into it).
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _columns(root: str, name: str, columns: tuple[str, ...] | None, mtime: float) -> pd.DataFrame:
-    cache = RunCache(root)
+def _columns(root: str, name: str, columns: tuple[str, ...] | None, mtime: float, _cache: RunCache) -> pd.DataFrame:
+    cache = _cache
     df = cache.table(name) if columns is None else cache.table_columns(name, list(columns))
     for c in LABEL_COLUMNS:
         if c in df.columns:
@@ -180,7 +188,7 @@ def _columns(root: str, name: str, columns: tuple[str, ...] | None, mtime: float
 def columns(cache: RunCache, name: str, cols: tuple[str, ...] | list[str] | None = None) -> pd.DataFrame:
     """Only ``cols`` of table ``name`` (all with None), its label columns categorical; read
     once per change of the table and shared (read-only: never assign into it)."""
-    return _columns(str(cache.root), name, tuple(cols) if cols is not None else None, cache.mtime(name))
+    return _columns(str(cache.root), name, tuple(cols) if cols is not None else None, cache.mtime(name), cache)
 
 
 def take_rows(df: pd.DataFrame, rows) -> pd.DataFrame:
@@ -209,13 +217,13 @@ def _sorted(a: np.ndarray) -> bool:
 
 
 @st.cache_resource(show_spinner=False)
-def _array(root: str, name: str, mtime: float) -> ShardedArray:
-    return RunCache(root).array(name)
+def _array(root: str, name: str, mtime: float, _cache: RunCache) -> ShardedArray:
+    return _cache.array(name)
 
 
 def array(cache: RunCache, name: str) -> ShardedArray:
     """Array artefact ``name``, opened once per process; index it for the rows a page shows."""
-    return _array(str(cache.root), name, cache.mtime(name))
+    return _array(str(cache.root), name, cache.mtime(name), cache)
 
 
 def make_thumbnail(path: str | Path, size: int = 160) -> bytes:
