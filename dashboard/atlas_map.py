@@ -32,6 +32,7 @@ from dashboard.figures import atlas, charts, images
 MAX_POINTS = 20_000  # points in a view at most (a seeded sample beyond)
 MAX_PHOTO_TILES = 1024  # thumbnails in a view at most (colour tiles beyond)
 MAX_THUMBS = 24
+MAX_TABLE_ROWS = 500  # rows of a selection's table sent to the browser (a box over the map can hold 20,000)
 THUMB_PX = 96
 TILES = {"photos": "typical photo", "colour": "colour only"}
 
@@ -214,8 +215,7 @@ def _points_view(sel, cells, window, color, mtime) -> None:
 def _images(sel, pts: pd.DataFrame, total: int) -> None:
     """Thumbnails and a table (linking to the Sample page) of the images ``pts``."""
     classes, splits, _ = _labels(sel)
-    info = atlas_views.sample_rows(sel.cache, pts["row"].tolist(), ["id", "path", "class", "pred_class",
-                                                                    "p_pred", "split", "correct"])
+    info = state.sample_rows(sel, pts["row"].tolist())
     wrong = int((~info["correct"].astype(bool)).sum())
     mix = info["class"].value_counts()
     st.markdown(f"{len(info)} image(s) shown — " + ", ".join(f"{n} {c}" for c, n in mix.items())
@@ -225,8 +225,11 @@ def _images(sel, pts: pd.DataFrame, total: int) -> None:
     st.image([state.thumbnail_bytes(str(sel.image_path(p)), 160) for p in shown["path"]],
              caption=[f"{c} → {pc} {pp:.0%}" + ("" if ok else " ✗") for c, pc, pp, ok in
                       zip(shown["class"], shown["pred_class"], shown["p_pred"], shown["correct"])], width=140)
-    table = info[["id", "class", "pred_class", "p_pred", "split"]].copy()
-    table["open"] = [links.sample_url(sel.name, str(i)) for i in info["id"]]
+    table = info[["id", "class", "pred_class", "p_pred", "split"]].head(MAX_TABLE_ROWS).copy()
+    table["open"] = [links.sample_url(sel.name, str(i)) for i in table["id"]]
+    if len(info) > MAX_TABLE_ROWS:
+        st.caption(f"The table lists the first {MAX_TABLE_ROWS} of the {len(info):,} images shown "
+                   "(zoom in or select fewer for the rest).")
     st.dataframe(table, hide_index=True, width="stretch", key="atlas_selection_table",
                  column_config={"p_pred": st.column_config.ProgressColumn("confidence", min_value=0,
                                                                            max_value=1, format="percent"),

@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import Image, ImageOps
@@ -142,30 +143,87 @@ def _cache(path: str, mtime: float) -> RunCache:
     return RunCache(Path(path))
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _manifest_path(name: str, root: str) -> Path:
+    """Where analysis ``name``'s manifest lives (asked of the store once: building a RunCache
+    parses its manifest, several MB for a million images' shard list)."""
+    return RunCache.for_run(name, root).manifest_path
+
+
 def get_cache(run: Run, name: str | None = None) -> RunCache:
-    """The analysis ``name`` (``run@dataset``) of ``run``, by default its own."""
-    manifest = RunCache.for_run(name or run.name, cache_root()).manifest_path
+    """The analysis ``name`` (``run@dataset``) of ``run``, by default its own (opened once
+    per version of its manifest)."""
+    manifest = _manifest_path(name or run.name, str(cache_root()))
     return _cache(str(manifest.parent), manifest.stat().st_mtime if manifest.exists() else 0.0)
 
 
 @st.cache_data(show_spinner=False)
-def _table(root: str, name: str, mtime: float) -> pd.DataFrame:
-    return RunCache(root).table(name)
+def _table(root: str, name: str, mtime: float, _cache: RunCache) -> pd.DataFrame:
+    return _cache.table(name)
 
 
 def table(cache: RunCache, name: str) -> pd.DataFrame:
     """Table artefact ``name`` of the cache (read once per change of the file)."""
-    return _table(str(cache.root), name, cache.mtime(name))
+    return _table(str(cache.root), name, cache.mtime(name), cache)
+
+
+# string columns of the samples table with a handful of values: read as categoricals (a
+# million rows of them take 5 MB instead of 65 MB, and compare as fast)
+LABEL_COLUMNS = ("class", "group", "split", "pred_class", "pred_group")
+
+
+# one shared frame per (table, columns, version), not a copy per rerun: a million-row samples
+# table would cost 0.3 s of unpickling on every run. Callers never modify it (pandas
+# operations return new frames; nothing here assigns into it).
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _columns(root: str, name: str, columns: tuple[str, ...] | None, mtime: float, _cache: RunCache) -> pd.DataFrame:
+    cache = _cache
+    df = cache.table(name) if columns is None else cache.table_columns(name, list(columns))
+    for c in LABEL_COLUMNS:
+        if c in df.columns:
+            df[c] = df[c].astype(str).astype("category")
+    return df
+
+
+def columns(cache: RunCache, name: str, cols: tuple[str, ...] | list[str] | None = None) -> pd.DataFrame:
+    """Only ``cols`` of table ``name`` (all with None), its label columns categorical; read
+    once per change of the table and shared (read-only: never assign into it)."""
+    return _columns(str(cache.root), name, tuple(cols) if cols is not None else None, cache.mtime(name), cache)
+
+
+def take_rows(df: pd.DataFrame, rows) -> pd.DataFrame:
+    """The records of cache rows ``rows`` (those present, in that order) of a per-image table
+    with a ``row`` column, found by binary search when the table is in row order (it is as
+    read), without indexing the whole table."""
+    rows = np.asarray(list(rows), dtype=np.int64)
+    have = df["row"].to_numpy()
+    if not len(have):
+        return df.iloc[:0]
+    if _sorted(have):  # about 2 ms for a million rows
+        pos = np.searchsorted(have, rows).clip(0, len(have) - 1)
+        return df.iloc[pos[have[pos] == rows]]
+    return df.set_index("row", drop=False).reindex(rows).dropna(subset=["row"])
+
+
+def sample_rows(sel: "Selection", rows, cols: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The samples records of cache rows ``rows`` (in that order; with ``cols``: only those
+    and ``row``), from the shared table, index reset."""
+    df = sel.samples(*dict.fromkeys(("row", *cols))) if cols else sel.samples()
+    return take_rows(df, rows).reset_index(drop=True)
+
+
+def _sorted(a: np.ndarray) -> bool:
+    return bool((a[1:] >= a[:-1]).all())
 
 
 @st.cache_resource(show_spinner=False)
-def _array(root: str, name: str, mtime: float) -> ShardedArray:
-    return RunCache(root).array(name)
+def _array(root: str, name: str, mtime: float, _cache: RunCache) -> ShardedArray:
+    return _cache.array(name)
 
 
 def array(cache: RunCache, name: str) -> ShardedArray:
     """Array artefact ``name``, opened once per process; index it for the rows a page shows."""
-    return _array(str(cache.root), name, cache.mtime(name))
+    return _array(str(cache.root), name, cache.mtime(name), cache)
 
 
 def make_thumbnail(path: str | Path, size: int = 160) -> bytes:
@@ -218,8 +276,9 @@ class Selection:
     def ready(self) -> bool:
         return self.cache.exists() and self.cache.stage_done("forward")
 
-    def samples(self) -> pd.DataFrame:
-        return table(self.cache, "samples")
+    def samples(self, *cols: str) -> pd.DataFrame:
+        """The samples table (only ``cols`` when given; label columns categorical)."""
+        return columns(self.cache, "samples", cols or None)
 
     def image_path(self, rel: str) -> Path:
         return self.dataset.image_path(rel)

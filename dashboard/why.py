@@ -22,6 +22,7 @@ from dashboard.safe_text import plain
 WHY_TOP = 3  # concepts in a line
 WHY_BARS = 8  # concepts in the picked image's bar chart
 PAIRS_SHOWN = 8
+WHY_PER_CELL = 96  # mistakes explained per confusion cell at most: the most confident (the page shows ≤ 96)
 MUTED = 'style="color:#6b7280;font-size:0.85em"'
 
 
@@ -78,23 +79,42 @@ def _explanations(root: str, stamp: tuple, rows: tuple, classes: tuple, _cache, 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _pairs(root: str, stamp: tuple, rows: tuple, classes: tuple, _cache, _sub: pd.DataFrame,
            _given: dict) -> pd.DataFrame:
-    return concept_views.pair_view(_cache, list(classes), _sub, top=WHY_TOP, given=_given)
+    """The confused pairs of ``_sub``; of a whole split (``rows`` is then ``(split,)``) as the
+    analysis stored them, when it did (a million images: no per-image array is read)."""
+    stored = concept_views.stored_pair_view(_cache, rows[0], WHY_TOP, _given) if len(rows) == 1 and \
+        isinstance(rows[0], str) else None
+    return stored if stored is not None else concept_views.pair_view(_cache, list(classes), _sub, top=WHY_TOP,
+                                                                      given=_given)
 
 
-def contrast_tables(sel: state.Selection, sub: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | str:
-    """(every concept's contribution for each misclassified image of ``sub``, the confused
-    pairs with their separating concepts), or one line saying what is missing. A names
-    file that cannot be read gets its one line here, and the automatic names stand in."""
+def explained(sub: pd.DataFrame, per_cell: int = WHY_PER_CELL) -> pd.DataFrame:
+    """The misclassified images of ``sub`` that get a why line: each confusion cell's
+    ``per_cell`` most confident ones (all of them in a small dataset), in ``sub``'s order."""
+    wrong = sub[~sub["correct"].to_numpy(bool)]
+    if len(wrong) <= per_cell:
+        return wrong
+    ranked = wrong.sort_values("p_pred", ascending=False, kind="stable")
+    keep = ranked.groupby([ranked["class"].astype(str), ranked["pred_class"].astype(str)], sort=False).head(per_cell)
+    return wrong.loc[wrong.index.isin(keep.index)]
+
+
+def contrast_tables(sel: state.Selection, sub: pd.DataFrame, split: str | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame] | str:
+    """(every concept's contribution for the misclassified images of ``sub`` — each confusion
+    cell's ``WHY_PER_CELL`` most confident —, the confused pairs with their separating
+    concepts over all of ``sub``), or one line saying what is missing. ``split`` names what
+    ``sub`` is (the cache key; without it, its rows are). A names file that cannot be read
+    gets its one line here, and the automatic names stand in."""
     cache = sel.cache
     if not cache.has("concept_removal_logits"):
         return f"Not computed yet: {missing_hint(sel.name, 'concept_removal_logits')}."
     given = given_names(cache)
-    stamp = tuple(cache.mtime(a) if cache.has(a) else 0.0
-                  for a in ("concept_removal_logits", "concept_name_candidates", "concept_stability"))
-    key = (str(cache.root), stamp + (_names_stamp(cache),), tuple(int(r) for r in sub["row"]),
-           tuple(sel.labels.classes))
+    stamp = tuple(cache.mtime(a) if cache.has(a) else 0.0 for a in (
+        "concept_removal_logits", "concept_contrast", "concept_name_candidates", "concept_stability"))
+    key = (str(cache.root), stamp + (_names_stamp(cache),),
+           (split,) if split is not None else tuple(int(r) for r in sub["row"]), tuple(sel.labels.classes))
     try:
-        return _explanations(*key, cache, sub, given), _pairs(*key, cache, sub, given)
+        return _explanations(*key, cache, explained(sub), given), _pairs(*key, cache, sub, given)
     except CacheError as exc:
         return str(exc)
 

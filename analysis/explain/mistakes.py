@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import confusion_matrix
 
 HEADS = {"city": ("class", "pred_class", "correct", "p_pred"),
          "group": ("group", "pred_group", "correct_group", "p_group")}
@@ -26,9 +25,19 @@ def in_split(samples: pd.DataFrame, split: str) -> pd.DataFrame:
 def confusion_counts(samples: pd.DataFrame, labels: Sequence[str], head: str = "city") -> np.ndarray:
     """(K, K) counts, rows = true, columns = predicted (rows with an unknown label left out)."""
     true_col, pred_col, _, _ = HEADS[head]
-    known = samples[true_col].isin(labels) & samples[pred_col].isin(labels)
-    return confusion_matrix(samples.loc[known, true_col].astype(str), samples.loc[known, pred_col].astype(str),
-                            labels=list(labels)).astype(np.int64)
+    k = len(labels)
+    t, p = _codes(samples[true_col], labels), _codes(samples[pred_col], labels)
+    known = (t >= 0) & (p >= 0)  # codes are -1 for a label not in ``labels``
+    return np.bincount(t[known] * k + p[known], minlength=k * k).reshape(k, k).astype(np.int64)
+
+
+def _codes(values: pd.Series, labels: Sequence[str]) -> np.ndarray:
+    """Each value's index in ``labels`` (-1 for another value), without a string per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        idx = pd.Index(list(labels)).get_indexer(values.cat.categories.astype(str))
+        codes = values.cat.codes.to_numpy(np.int64)
+        return np.where(codes >= 0, np.append(idx, -1)[codes], -1)
+    return pd.Index(list(labels)).get_indexer(values.astype(str)).astype(np.int64)
 
 
 def _rates(samples: pd.DataFrame, by: str, ok_col: str, order: Sequence[str], name: str) -> pd.DataFrame:

@@ -115,7 +115,7 @@ def _contrast_rows(cache: RunCache, classes: Sequence[str], samples: pd.DataFram
     index = {c: i for i, c in enumerate(classes)}
     y_true = samples["class"].map(index).to_numpy(dtype=np.int64)
     y_pred = samples["pred_class"].map(index).to_numpy(dtype=np.int64)
-    dlogits = np.asarray(cache.array("concept_removal_logits"))[samples["row"].to_numpy(dtype=np.int64)]
+    dlogits = cache.array("concept_removal_logits")[samples["row"].to_numpy(dtype=np.int64)]  # those rows only
     return samples, dlogits, y_true, y_pred
 
 
@@ -138,22 +138,34 @@ def error_explanations(cache: RunCache, classes: Sequence[str], samples: pd.Data
     """
     from analysis.explain.concepts.contrast import pair_contributions
 
+    cols = ["row", "id", "true", "predicted", "p_pred", "p_true", "rank", "concept", *CONCEPT_COLUMNS[1:],
+            "contribution"]
+    if samples is not None:  # only the misclassified rows are read
+        samples = samples[samples["class"].astype(str).to_numpy() != samples["pred_class"].astype(str).to_numpy()]
+        if samples.empty:
+            return pd.DataFrame(columns=cols)
     samples, d, y_true, y_pred = _contrast_rows(cache, classes, samples)
-    contrib = pair_contributions(d, y_pred, y_true)
+    wrong = np.flatnonzero(y_true != y_pred)
+    contrib = pair_contributions(d[wrong], y_pred[wrong], y_true[wrong])
     labels = concept_labels(cache, given).set_index("concept")
-    rows = []
-    recs = samples.to_dict("records")
-    for i in np.flatnonzero(y_true != y_pred):
-        r = recs[i]
-        for rank, k in enumerate(_ranked(contrib[i], top)):
-            lab = labels.loc[k]
-            rows.append({"row": int(r["row"]), "id": r["id"], "true": r["class"],
-                         "predicted": r["pred_class"], "p_pred": float(r.get("p_pred", np.nan)),
-                         "p_true": float(r.get("p_true", np.nan)),
-                         "rank": rank, "concept": k, "name": lab["name"], "automatic": bool(lab["automatic"]),
-                         "stable": lab["stable"], "contribution": float(contrib[i, k])})
-    return pd.DataFrame(rows, columns=["row", "id", "true", "predicted", "p_pred", "p_true", "rank",
-                                       "concept", *CONCEPT_COLUMNS[1:], "contribution"])
+    order = np.argsort(-np.abs(contrib.astype(np.float64)), axis=1, kind="stable")
+    order = order if top is None else order[:, :top]
+    n, r = order.shape
+    img = np.repeat(np.arange(n), r)
+    concept = order.ravel()
+    rows_of = samples.iloc[wrong]
+
+    def col(name):
+        return rows_of[name].to_numpy()[img] if name in rows_of else np.full(n * r, np.nan)
+
+    lab = labels.reindex(concept)
+    out = pd.DataFrame({"row": col("row").astype(np.int64), "id": col("id").astype(str), "true": col("class").astype(str),
+                        "predicted": col("pred_class").astype(str), "p_pred": col("p_pred").astype(float),
+                        "p_true": col("p_true").astype(float), "rank": np.tile(np.arange(r), n),
+                        "concept": concept.astype(np.int64), "name": lab["name"].to_numpy(),
+                        "automatic": lab["automatic"].to_numpy(bool), "stable": lab["stable"].to_numpy(),
+                        "contribution": contrib[img, concept].astype(float)})
+    return out[cols]
 
 
 def pair_view(cache: RunCache, classes: Sequence[str], samples: pd.DataFrame | None = None,
@@ -172,8 +184,25 @@ def pair_view(cache: RunCache, classes: Sequence[str], samples: pd.DataFrame | N
     from analysis.explain.concepts.contrast import pair_table
 
     samples, d, y_true, y_pred = _contrast_rows(cache, classes, samples)
-    table = pair_table(d, y_true, y_pred, classes)
-    labels = concept_labels(cache, given).set_index("concept")
+    return _pair_rows(pair_table(d, y_true, y_pred, classes), concept_labels(cache, given), top)
+
+
+def stored_pair_view(cache: RunCache, split: str, top: int | None = 3, given: dict | None = None
+                     ) -> pd.DataFrame | None:
+    """``pair_view`` of a whole split ("held-out", "val", "test", "train", "all") as the
+    ``concept_effects`` stage stored it (no per-image array read), or None when the cache
+    has no such table."""
+    if not cache.has("concept_contrast"):
+        return None
+    table = cache.table("concept_contrast")
+    if "split" not in table or split not in set(table["split"].astype(str)):
+        return None
+    table = table[table["split"].astype(str) == split].drop(columns="split")
+    return _pair_rows(table, concept_labels(cache, given), top)  # in pair_table's order
+
+
+def _pair_rows(table: pd.DataFrame, labels: pd.DataFrame, top: int | None) -> pd.DataFrame:
+    labels = labels.set_index("concept")
     rows = []
     for (true, pred), g in table.groupby(["true", "predicted"], sort=False):
         g = g.set_index("concept")

@@ -32,16 +32,37 @@ class CardEvidence:
     candidates: pd.DataFrame = field(default_factory=pd.DataFrame)  # name, score, source, detail
 
 
-def card_patches(cache: RunCache, concept: int, city: str, n: int = N_PATCHES) -> pd.DataFrame:
+def classes_of(samples: pd.DataFrame, rows) -> np.ndarray:
+    """The class (as text; "" when absent) of cache rows ``rows``, looked up by binary search
+    in ``samples``'s ``row`` and ``class`` columns (in row order, as the table is read)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    have = samples["row"].to_numpy(np.int64)
+    if not len(have):
+        return np.full(len(rows), "", dtype=object)
+    if not bool((have[1:] >= have[:-1]).all()):
+        order = np.argsort(have, kind="stable")
+        samples, have = samples.iloc[order], have[order]
+    pos = np.searchsorted(have, rows).clip(0, len(have) - 1)
+    found = have[pos] == rows
+    cls = samples["class"].iloc[pos].astype(str).to_numpy(dtype=object)
+    return np.where(found, cls, "")
+
+
+def card_patches(cache: RunCache, concept: int, city: str, n: int = N_PATCHES,
+                 samples: pd.DataFrame | None = None) -> pd.DataFrame:
     """The concept's ``n`` strongest patches, those from ``city``'s photos first (a card
-    about Tokyo shows the concept in Tokyo), filled up with the others' in rank order."""
+    about Tokyo shows the concept in Tokyo), filled up with the others' in rank order.
+    ``samples``: the samples table's ``row`` and ``class`` columns, if the caller has them
+    (otherwise just those two columns are read)."""
     cols = ["rank", "row", "id", "file", "class", "own"]
     if not cache.has("concept_patches"):
         return pd.DataFrame(columns=cols)
     patches = cache.table("concept_patches")
     patches = patches[patches["concept"] == int(concept)].sort_values("rank")
-    cls = cache.table("samples").set_index("row")["class"].astype(str)
-    patches = patches.assign(**{"class": patches["row"].map(cls), "own": patches["row"].map(cls) == city})
+    if samples is None:
+        samples = cache.table_columns("samples", ["row", "class"])
+    cls = classes_of(samples, patches["row"].to_numpy())
+    patches = patches.assign(**{"class": cls, "own": cls == city})
     out = pd.concat([patches[patches["own"]], patches[~patches["own"]]]).head(n)
     return out[cols].reset_index(drop=True)
 
@@ -81,8 +102,9 @@ def mean_map(cache: RunCache, concept: int, city: str, classes: Sequence[str]) -
     return np.asarray(maps[int(concept), classes.index(city)], dtype=np.float32)
 
 
-def evidence(cache: RunCache, concept: int, city: str, classes: Sequence[str]) -> CardEvidence:
-    patches = card_patches(cache, concept, city)
+def evidence(cache: RunCache, concept: int, city: str, classes: Sequence[str],
+             samples: pd.DataFrame | None = None) -> CardEvidence:
+    patches = card_patches(cache, concept, city, samples=samples)
     return CardEvidence(concept=int(concept), patches=patches, own_patches=int(patches["own"].sum()),
                         featvis=featvis_file(cache, "concept", concept), mean_map=mean_map(cache, concept, city, classes),
                         cue=city_cue(cache, concept, city), candidates=name_candidates(cache, concept))

@@ -113,7 +113,7 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
         pics = [export_ui.cache_picture(sel, f) for f in pk["file"]]
         ok = [(p, r) for p, r in zip(pics, pk.to_dict("records")) if p is not None]
         if ok:
-            cls = atlas_views.sample_rows(sel.cache, pk["row"].tolist(), ["class"]).set_index("row")["class"]
+            cls = state.sample_rows(sel, pk["row"].tolist(), ("class",)).set_index("row")["class"]
             grid = images.image_grid([p for p, _ in ok], ncols=6, cell=96, pad=3,
                                      captions=[str(cls.get(r["row"], "")) for _, r in ok])
             st.image(grid, width="stretch",
@@ -126,7 +126,7 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
         export_ui.download_buttons(fig, f"concept-{k}-importance-{head}")
     if len(pk) and sel.cache.has("concept_maps"):
         src = pk.drop_duplicates("row").head(6)
-        paths = atlas_views.sample_rows(sel.cache, src["row"].tolist(), ["path"]).set_index("row")["path"]
+        paths = state.sample_rows(sel, src["row"].tolist()).set_index("row")["path"]
         st.markdown("**Where it appears** in the images of its top patches (its concept map; "
                     "red = strongest):")
         cols = st.columns(len(src))

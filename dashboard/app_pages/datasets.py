@@ -4,9 +4,10 @@ It lists the datasets under the data root with their counts and a few thumbnails
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from analysis.data.dataset import DatasetError, list_datasets
+from analysis.data.dataset import Dataset, DatasetError, list_datasets
 from analysis.data.summary import count_table
 from dashboard import state
 
@@ -25,24 +26,39 @@ if not names:
     )
     st.stop()
 
+MAX_THUMBS = 16
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def overview(root: str, mtime_ns: int, size: int) -> tuple[int, pd.DataFrame, list[tuple[str, str, int, list[str]]]]:
+    """(images, count table, per class: name, group, images, up to MAX_THUMBS sample paths),
+    read once per version of the table (a million-row table takes seconds to read)."""
+    df = Dataset(root).read()
+    per_class = [(str(cls), str(rows["group"].iat[0]), len(rows),
+                  rows.sample(min(MAX_THUMBS, len(rows)), random_state=0)["path"].astype(str).tolist())
+                 for cls, rows in df.groupby("class")]
+    return len(df), count_table(df), per_class
+
+
 name = st.sidebar.selectbox("Dataset", names, key="dataset")
 ds = datasets[name]
 try:
-    df = ds.read()
-except DatasetError as exc:
+    stat = ds.table_path.stat()
+    n_images, counts, classes = overview(str(ds.root), stat.st_mtime_ns, stat.st_size)
+except (DatasetError, OSError) as exc:
     st.error(str(exc))
     st.stop()
 
 st.header(f"Dataset `{name}`")
 c1, c2, c3 = st.columns(3)
-c1.metric("Images", len(df))
-c2.metric("Classes", df["class"].nunique())
+c1.metric("Images", n_images)
+c2.metric("Classes", len(classes))
 c3.metric("Rejected / duplicates on import", len(ds.read_rejects()))
-st.dataframe(count_table(df), width="stretch")
+st.dataframe(counts, width="stretch")
 
 st.subheader("Samples per class")
-per_class = st.slider("Thumbnails per class", 4, 16, 8)
-for cls, rows in df.groupby("class"):
-    st.markdown(f"**{cls}** ({rows['group'].iat[0]}, {len(rows)} images)")
-    sample = rows.sample(min(per_class, len(rows)), random_state=0)
-    st.image([str(ds.image_path(p)) for p in sample["path"]], width=120)
+per_class = st.slider("Thumbnails per class", 4, MAX_THUMBS, 8)
+for cls, group, count, paths in classes:
+    st.markdown(f"**{cls}** ({group}, {count} images)")
+    # the first of the class's sample of 16: the same images as a sample of per_class would not be
+    st.image([str(ds.image_path(p)) for p in paths[:per_class]], width=120)

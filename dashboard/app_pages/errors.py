@@ -286,7 +286,7 @@ def main() -> None:
     m1.metric(f"Images ({SPLITS[split]})", len(sub))
     m2.metric("City errors", wrong, help=f"{wrong / len(sub):.1%} of the images")
     m3.metric("Group errors", wrong_g, help=f"{wrong_g / len(sub):.1%} of the images")
-    contrast = why_ui.contrast_tables(sel, sub)
+    contrast = why_ui.contrast_tables(sel, sub, split)
     why = None if isinstance(contrast, str) else contrast[0]
     true, pred = city_section(sel, sub, split, why)
     st.divider()

@@ -157,7 +157,9 @@ def main() -> None:
     if focus is not None and focus not in shown:
         opened = next((c for c in portrait_views.all_cards(sel.cache, city, given) if c.concept == focus), None)
     cards = ([opened] if opened else []) + list(portrait.cards)
-    evidence = {c.concept: portrait_views.evidence(sel.cache, c.concept, city, sel.labels.classes) for c in cards}
+    row_class = sel.samples("row", "class")
+    evidence = {c.concept: portrait_views.evidence(sel.cache, c.concept, city, sel.labels.classes, row_class)
+                for c in cards}
     pictures = export_ui.portrait_pictures(sel, city, list(evidence), evidence)
     if opened:
         card(sel, city, opened, None, evidence[opened.concept], pictures[opened.concept], focused=True)

@@ -39,23 +39,24 @@ def main() -> None:
     samples = sel.samples()
     f = picker.sidebar_filters(sel.labels)
     display = picker.display_settings()
-    filtered = picker.apply_filters(samples, f)
-    labels_by_id = picker.picker_labels(str(sel.cache.path("samples")), sel.cache.mtime("samples"), samples)
+    root, mtime = str(sel.cache.root), sel.cache.mtime("samples")
+    matches = picker.filtered_positions(root, mtime, tuple(sorted(f.items())), samples, f)
+    index = picker.id_index(root, mtime, samples)
     other = side_by_side.compare_picker(sel)
-    sample_view(sel, samples, filtered, labels_by_id, display, other)
+    sample_view(sel, samples, matches, index, display, other)
 
 
 @st.fragment
-def sample_view(sel, samples: pd.DataFrame, filtered: pd.DataFrame, labels_by_id: dict,
+def sample_view(sel, samples: pd.DataFrame, matches: np.ndarray, index: pd.Index,
                 display: dict, other: str | None = None) -> None:
     """Everything about the chosen image. A fragment: the picker's buttons, the map
     controls and "open a neighbour" rerun only this part, not the sidebar's filters and
     the run selector (a sample change then sends fewer elements to the browser)."""
-    image_id = picker.pick_image(samples, filtered, labels_by_id)
-    if image_id is None:
+    position = picker.pick_image(samples, matches, index)
+    if position is None:
         st.info("No image matches these filters.")
         return
-    row = samples.loc[samples["id"] == image_id].iloc[0]
+    row = samples.iloc[position]
     r = int(row["row"])
     probs_c = np.asarray(state.array(sel.cache, "class_probs")[r], dtype=np.float32)
     probs_g = np.asarray(state.array(sel.cache, "group_probs")[r], dtype=np.float32)

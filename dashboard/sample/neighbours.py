@@ -22,8 +22,7 @@ def neighbours_section(sel, samples: pd.DataFrame, row: pd.Series) -> None:
     nb = state.array(sel.cache, "neighbors")[int(row["row"])]
     st.caption("Closest in the model's feature space (cosine distance of the pooled features), "
                "nearest first.")
-    rows = samples.set_index("row", drop=False)
-    found = [rows.loc[j] for j in (int(x) for x in nb) if j in rows.index]
+    found = [r for _, r in state.take_rows(samples, nb).iterrows()]
     if not found:
         return
     pics = [thumbnail(str(sel.image_path(r["path"]))) for r in found]

@@ -18,16 +18,35 @@ FILTER_KEYS = ("split", "true", "pred", "ok", "conf", "gtrue", "gpred", "order")
 PICKER_WINDOW = 200  # images listed in the picker around the current one
 
 
-@st.cache_data(show_spinner=False)
-def picker_labels(root: str, mtime: float, _samples: pd.DataFrame) -> dict[str, str]:
-    """Image id → "id · class → prediction 93%" for the image picker (keyed by the table's
-    path and mtime; the frame itself is not hashed)."""
-    samples = _samples
-    out = {}
-    for i, c, p, conf, ok in zip(samples["id"], samples["class"], samples["pred_class"],
-                                 samples["p_pred"], samples["correct"]):
-        out[i] = f"{i} · {c} → {p} {conf:.0%}" + ("" if ok else " ✗")
-    return out
+def image_label(r) -> str:
+    """"id · class → prediction 93%" (✗ when wrong): how the picker lists an image."""
+    return f"{r['id']} · {r['class']} → {r['pred_class']} {r['p_pred']:.0%}" + ("" if r["correct"] else " ✗")
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def id_index(root: str, mtime: float, _samples: pd.DataFrame) -> pd.Index:
+    """Image id → position in the samples table (a hash index, built once per table)."""
+    return pd.Index(_samples["id"].astype(str).to_numpy())
+
+
+def position_of(index: pd.Index, image_id: str | None) -> int | None:
+    """The samples position of ``image_id`` (None when the analysis has no such image)."""
+    if image_id is None:
+        return None
+    try:
+        pos = index.get_loc(image_id)
+    except KeyError:
+        return None
+    return int(pos) if isinstance(pos, (int, np.integer)) else int(np.flatnonzero(pos)[0]) if \
+        isinstance(pos, np.ndarray) else int(pos.start)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def filtered_positions(root: str, mtime: float, key: tuple, _samples: pd.DataFrame, _f: dict) -> np.ndarray:
+    """Positions (in the samples table) of the images matching filters ``_f`` (``key``: the
+    same filters, hashable), in the chosen order: computed once per filter setting."""
+    pos = pd.Series(np.arange(len(_samples)), index=_samples.index)
+    return pos.loc[apply_filters(_samples, _f).index].to_numpy(np.int64)
 
 
 def _reset_image() -> None:
@@ -116,38 +135,46 @@ def _picked() -> None:
     state.url_set(id=st.session_state.get("w_id"))
 
 
-def pick_image(samples: pd.DataFrame, filtered: pd.DataFrame, labels_by_id: dict) -> str | None:
-    """The image picker (selectbox + previous / next / random); returns the chosen id."""
-    ids = filtered["id"].tolist()
-    current = state.url_get("id")
-    if current not in labels_by_id:
-        if current:
-            st.warning(f"No image `{current}` in this run's analysis; showing the first match.")
-        current = ids[0] if ids else None
+def pick_image(samples: pd.DataFrame, matches: np.ndarray, index: pd.Index) -> int | None:
+    """The image picker (selectbox + previous / next / random) over the samples positions
+    ``matches``; returns the chosen image's position in ``samples``. Only the listed window
+    of images gets labels: nothing here is proportional to the table's size but one integer
+    comparison."""
+    ids = samples["id"]
+    asked = state.url_get("id")
+    current = position_of(index, asked)
+    if current is None:
+        if asked:
+            st.warning(f"No image `{asked}` in this run's analysis; showing the first match.")
+        current = int(matches[0]) if len(matches) else None
     if current is None:
         return None
+    current_id = str(ids.iat[current])
     # the list holds at most PICKER_WINDOW images around the current one: a selectbox of
     # thousands of options costs ~0.1 s of browser time on every image change
-    pos = ids.index(current) if current in ids else -1
-    lo = max(0, min(pos - PICKER_WINDOW // 2, len(ids) - PICKER_WINDOW)) if pos >= 0 else 0
-    window = ids[lo:lo + PICKER_WINDOW]
-    options = window if current in window else [current, *window]
-    if st.session_state.get("w_id") != current:
-        st.session_state["w_id"] = current
-    state.url_set(id=current)
+    found = np.flatnonzero(matches == current)
+    pos = int(found[0]) if len(found) else -1
+    n = len(matches)
+    lo = max(0, min(pos - PICKER_WINDOW // 2, n - PICKER_WINDOW)) if pos >= 0 else 0
+    window = matches[lo:lo + PICKER_WINDOW]
+    shown = window if pos >= 0 else np.concatenate([[current], window])
+    labels = {str(ids.iat[int(p)]): image_label(samples.iloc[int(p)]) for p in shown}
+    options = list(labels)
+    if st.session_state.get("w_id") != current_id:
+        st.session_state["w_id"] = current_id
+    state.url_set(id=current_id)
     c1, c2, c3, c4 = st.columns([6, 1, 1, 1], vertical_alignment="bottom")
-    shown = "" if len(window) == len(ids) else \
-        f"; the list shows {lo + 1}–{lo + len(window)}, the arrows go on"
-    c1.selectbox(f"Image ({len(ids)} of {len(samples)} match the filters{shown})", options,
-                 key="w_id", format_func=lambda i: labels_by_id.get(i, i), on_change=_picked)
-    if ids:
-        prev_id = ids[pos - 1] if pos > 0 else ids[-1]
-        next_id = ids[pos + 1] if 0 <= pos < len(ids) - 1 else ids[0]
+    more = "" if len(window) == n else f"; the list shows {lo + 1}–{lo + len(window)}, the arrows go on"
+    c1.selectbox(f"Image ({n} of {len(samples)} match the filters{more})", options,
+                 key="w_id", format_func=lambda i: labels.get(i, i), on_change=_picked)
+    if n:
+        prev_id = str(ids.iat[int(matches[pos - 1] if pos > 0 else matches[-1])])
+        next_id = str(ids.iat[int(matches[pos + 1] if 0 <= pos < n - 1 else matches[0])])
         c2.button("", icon=":material/chevron_left:", help="Previous image", on_click=go_to,
                   args=(prev_id,), width="stretch", key="prev")
         c3.button("", icon=":material/chevron_right:", help="Next image", on_click=go_to,
                   args=(next_id,), width="stretch", key="next")
-        rnd = ids[int(np.random.default_rng().integers(len(ids)))]
+        rnd = str(ids.iat[int(matches[int(np.random.default_rng().integers(n))])])
         c4.button("", icon=":material/shuffle:", help="A random image of the selection",
                   on_click=go_to, args=(rnd,), width="stretch", key="random")
     if pos < 0:

@@ -15,12 +15,30 @@ from analysis.precompute.stage import Stage
 from analysis.precompute.stages.concepts import load_basis
 
 SUMMARY_SPLITS = ("val", "test")  # rank on val, report on test (no selection bias in the curves)
+CONTRAST_SPLITS = ("held-out", "val", "test", "train", "all")  # the Errors page's choices of split
 
 
 def rows_of(samples: pd.DataFrame, split: str) -> np.ndarray:
     """Rows of ``split``; every row when the dataset has no such split."""
     own = samples["split"].to_numpy() == split
     return own if own.any() else np.ones(len(samples), bool)
+
+
+def split_mask(splits: np.ndarray, split: str) -> np.ndarray:
+    """The images of ``split`` as the Errors page means it: "all", "held-out" (val and
+    test), or one split's name."""
+    if split == "all":
+        return np.ones(len(splits), bool)
+    return np.isin(splits, ["val", "test"]) if split == "held-out" else splits == split
+
+
+def contrast_table(logits: np.ndarray, y: np.ndarray, pred: np.ndarray, splits: np.ndarray,
+                   classes) -> pd.DataFrame:
+    """``pair_table`` of every split the Errors page offers (those with images), long form
+    with a ``split`` column: the page's confused pairs without reading a per-image array."""
+    tables = [pair_table(logits[m], y[m], pred[m], classes).assign(split=s)
+              for s in CONTRAST_SPLITS if (m := split_mask(splits, s)).any()]
+    return pd.concat(tables, ignore_index=True) if tables else pair_table(logits[:0], y[:0], pred[:0], classes)
 
 
 def run(ctx) -> dict:
@@ -52,9 +70,8 @@ def run(ctx) -> dict:
     ctx.cache.write_table("concept_curves", curves)
     ctx.cache.write_table("concept_completeness",
                           completeness(ctx.model, features[test], means[test], basis.components, y[test], classes))
-    contrast = [pair_table(eff.logits[test], y[test], pred[test], classes).assign(split="test"),
-                pair_table(eff.logits, y, pred, classes).assign(split="all")]
-    ctx.cache.write_table("concept_contrast", pd.concat(contrast, ignore_index=True))
+    ctx.cache.write_table("concept_contrast", contrast_table(eff.logits, y, pred, samples["split"].astype(str).to_numpy(),
+                                                             classes))
     aucs = curve_areas(curves)
     mean_auc = aucs.groupby(["curve", "order"])["auc"].mean().round(4)
     return {"concepts": basis.n_concepts, "deletion_auc": {o: float(mean_auc.get(("deletion", o), np.nan))
@@ -62,7 +79,7 @@ def run(ctx) -> dict:
 
 
 STAGE = Stage(
-    name="concept_effects", order=32, run=run, version=1,
+    name="concept_effects", order=32, run=run, version=2,
     params=("effect_bootstrap", "effect_random_orders", "seed"),
     defaults={"effect_bootstrap": 1000, "effect_random_orders": 5},
     doc="each concept's causal effect on every city (removal at the target layer), concept "
@@ -76,6 +93,7 @@ STAGE = Stage(
         ("concept_effects", "table", "mean effect of each concept on each city, 95 % bootstrap interval"),
         ("concept_curves", "table", "concept deletion/insertion curves per city, ranked vs random order"),
         ("concept_completeness", "table", "accuracy on the concept reconstruction vs the original"),
-        ("concept_contrast", "table", "concept contributions to logit(predicted) − logit(true) per confused pair"),
+        ("concept_contrast", "table", "concept contributions to logit(predicted) − logit(true) per confused pair, "
+                                      "per split (held-out, val, test, train, all)"),
     ),
 )

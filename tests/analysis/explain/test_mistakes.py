@@ -62,3 +62,16 @@ def test_splits_cells_and_confident_mistakes():
     cm = mistakes.confusion_counts(s, CLASSES)
     assert mistakes.default_cell(cm, CLASSES) == ("seoul", "tokyo")
     assert mistakes.default_cell(np.diag([3, 2, 1]), CLASSES) == ("paris", "paris")
+
+
+def test_confusion_counts_of_categorical_labels_and_unknown_ones():
+    """The dashboard reads label columns as categoricals: the same counts, and a label
+    outside ``labels`` (or missing) is left out either way."""
+    s = samples_table()
+    cm = mistakes.confusion_counts(s, CLASSES)
+    cat = s.assign(**{c: s[c].astype("category") for c in ("class", "pred_class")})
+    assert (mistakes.confusion_counts(cat, CLASSES) == cm).all()
+    odd = s.assign(pred_class=["elsewhere"] + list(s["pred_class"].iloc[1:]))
+    expected = mistakes.confusion_counts(s.iloc[1:], CLASSES)
+    assert (mistakes.confusion_counts(odd, CLASSES) == expected).all()
+    assert (mistakes.confusion_counts(odd.astype({"pred_class": "category"}), CLASSES) == expected).all()

@@ -85,6 +85,25 @@ def test_confused_pairs_ranked_by_what_sets_their_mistakes_apart(cache):
     assert len(concept_views.pair_view(cache, CLASSES, top=1)) == 2
 
 
+def test_stored_pairs_of_each_split_are_the_live_ones(cache):
+    """The concept_effects stage stores every split's pairs (``contrast_table``); read back,
+    they are what ``pair_view`` computes from the per-image array; a split it did not store
+    (or a cache without the table) gives None, so the caller computes it."""
+    from analysis.explain import mistakes
+    from analysis.precompute.stages.concept_effects import contrast_table
+
+    assert concept_views.stored_pair_view(cache, "test") is None
+    s = cache.samples()
+    index = {c: i for i, c in enumerate(CLASSES)}
+    y, pred = s["class"].map(index).to_numpy(), s["pred_class"].map(index).to_numpy()
+    cache.write_table("concept_contrast", contrast_table(DLOGITS, y, pred, s["split"].to_numpy(), CLASSES))
+    for split in ("test", "held-out", "all", "val"):
+        live = concept_views.pair_view(cache, CLASSES, mistakes.in_split(s, split), top=None)
+        stored = concept_views.stored_pair_view(cache, split, top=None)
+        pd.testing.assert_frame_equal(stored.reset_index(drop=True), live.reset_index(drop=True))
+    assert concept_views.stored_pair_view(cache, "train") is None  # no train images: not stored
+
+
 def test_without_removal_effects_one_line_names_the_command(cache):
     cache.remove("concept_removal_logits")
     with pytest.raises(CacheError, match="no concept_removal_logits: run `streetlens analyze r`"):

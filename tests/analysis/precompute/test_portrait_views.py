@@ -77,3 +77,11 @@ def test_flags_of_a_city_and_the_property_line(cache):
     cache.write_table("property_scores", pd.DataFrame({"property": ["all"], "balanced_accuracy": [0.91],
                                                        "chance": [0.5], "p_value": [0.002]}))
     assert portrait_views.property_line(cache).endswith("balanced accuracy 0.91 vs chance 0.50, permutation p = 0.002")
+
+
+def test_classes_of_rows_by_binary_search_in_any_row_order():
+    samples = pd.DataFrame({"row": [0, 1, 2, 5], "class": pd.Categorical(["a", "b", "a", "c"])})
+    assert portrait_views.classes_of(samples, [5, 0, 3]).tolist() == ["c", "a", ""]
+    shuffled = samples.iloc[[3, 1, 0, 2]]
+    assert portrait_views.classes_of(shuffled, [5, 1]).tolist() == ["c", "b"]
+    assert portrait_views.classes_of(samples.head(0), [1]).tolist() == [""]
