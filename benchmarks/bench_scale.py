@@ -40,8 +40,9 @@ analyze({run!r}, models_root={models!r}, cache_root={cache!r}, dataset={dataset!
         log=lambda m: None, config=AnalyzeConfig(stages=("forward",), batch_size={batch}, engine={engine!r},
                                                  address={address!r}))
 seconds = time.perf_counter() - t0
-import resource; u = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({{"seconds": seconds, "driver_mb": u.ru_maxrss / 1e3}}))
+import resource, psutil; u = resource.getrusage(resource.RUSAGE_SELF)
+mem = psutil.Process().memory_info()  # private = resident minus shared pages (Ray's object store)
+print(json.dumps({{"seconds": seconds, "driver_mb": u.ru_maxrss / 1e3, "driver_private_mb": (mem.rss - mem.shared) / 1e6}}))
 """
 
 
@@ -102,7 +103,8 @@ def main() -> None:
             results.append(row)
             peak_worker = max((w["peak_mb"] for _, w in m["workers_mb"]), default=0.0)
             print(f"{n:>7} {engine:<6} {m['seconds']:8.1f} s {row['img_per_s']:7.1f} img/s  driver peak "
-                  f"{m['driver_mb']:7.0f} MB  largest worker peak {peak_worker:7.0f} MB  "
+                  f"{m['driver_mb']:7.0f} MB (private at the end {m['driver_private_mb']:6.0f} MB)  "
+                  f"largest worker peak {peak_worker:7.0f} MB  "
                   f"cache {row['kb_per_image']:.1f} KB/img", flush=True)
             for label, w in m["workers_mb"]:
                 print(f"{'':>16}{label:<30} peak RSS {w['peak_mb']:7.0f} MB, private (largest seen) "
@@ -114,11 +116,13 @@ def main() -> None:
         for engine in ("local", "ray"):
             rows = [r for r in results if r["engine"] == engine]
             grow = rows[-1]["driver_mb"] / rows[0]["driver_mb"]
+            private = rows[-1]["driver_private_mb"] / rows[0]["driver_private_mb"]
             wk = [max((w["peak_mb"] for _, w in r["workers_mb"]), default=0.0) for r in rows]
             wp = [max((w["private_mb"] for _, w in r["workers_mb"]), default=0.0) for r in rows]
             wgrow = (f", largest worker peak RSS {wk[-1] / wk[0]:.2f}x, private {wp[-1] / wp[0]:.2f}x"
                      if wk[0] and wp[0] else "")
-            print(f"{engine}: driver peak {rows[0]['images']}→{rows[-1]['images']} images: {grow:.2f}x{wgrow}")
+            print(f"{engine}: driver peak {rows[0]['images']}→{rows[-1]['images']} images: {grow:.2f}x "
+                  f"(private at the end {private:.2f}x){wgrow}")
     print(json.dumps(results))
 
 
