@@ -23,7 +23,7 @@ from analysis.store import RunCache, atomic_path
 def picture_path(cache: RunCache, cell: int, direction: np.ndarray, settings: fod.FeatvisSettings) -> Path:
     digest = hashlib.sha256(np.ascontiguousarray(direction, np.float32).tobytes()
                             + repr(settings).encode()).hexdigest()[:12]
-    return cache.path("atlas_featvis") / f"cell_{int(cell):05d}_{digest}.png"
+    return cache.atlas_featvis_path(cell, digest)
 
 
 def existing(cache: RunCache, cell: int) -> Path | None:

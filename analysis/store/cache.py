@@ -343,6 +343,11 @@ class RunCache:
             return self.path("featvis_images") / f"channel_{index:04d}.png"
         raise ValueError(f"feature visualisations are of a 'concept' or a 'channel', not {kind!r}")
 
+    def atlas_featvis_path(self, cell: int, digest: str) -> Path:
+        """Feature visualisation of atlas cell ``cell``'s mean activation; ``digest`` names the
+        direction and settings it was rendered for, so a changed atlas never shows a stale one."""
+        return self.path("atlas_featvis") / f"cell_{int(cell):05d}_{digest}.png"
+
     def ondemand_path(self, method: str, image_id: str, head: str, index: int) -> Path:
         """Where the on-demand map of ``method`` for (``head``, ``index``) of an image lives."""
         if head not in ("city", "group"):

@@ -170,11 +170,10 @@ class ForwardWorker:
         arrays["class_probs"], arrays["group_probs"] = pc, pg
         return arrays, {"samples": samples}, from_cache
 
-    def write(self, index: int, pixels: torch.Tensor | None = None) -> dict:
-        """Compute shard ``index`` (decoding its photos unless ``pixels`` are given) and commit it."""
+    def write(self, index: int, pixels: torch.Tensor | None) -> dict:
+        """Compute shard ``index`` from its decoded ``pixels`` (:meth:`decode`; None when the
+        trunk cache covers every row) and commit it."""
         t0 = time.perf_counter()
-        if pixels is None:
-            pixels = self.decode(index)
         arrays, tables, from_cache = self.compute(index, pixels)
         record = self.shards.write(index, arrays, tables, made_from=self.made_from)
         return {**record, "from_trunk_cache": from_cache, "seconds": round(time.perf_counter() - t0, 3)}

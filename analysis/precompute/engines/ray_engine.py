@@ -87,7 +87,7 @@ def process_memory(role: str = "decode") -> dict:
             "private_mb": round((mem.rss - mem.shared) / 1e6, 1)}
 
 
-def plan_resources(ray, actors: int | None, cpus: float | None) -> dict:
+def plan_resources(ray, actors: int | None) -> dict:
     """Actors and their resources on this cluster: one actor per GPU where there are GPUs;
     otherwise CPU actors, each running torch on its share of the cores."""
     total = ray.cluster_resources()
@@ -98,7 +98,7 @@ def plan_resources(ray, actors: int | None, cpus: float | None) -> dict:
     n = actors or max(1, cpu_count // 2)
     share = max(1, cpu_count // n)
     # actors ask for a little less than their share, so the decoding tasks always get a slot
-    return {"actors": n, "num_gpus": 0, "num_cpus": cpus or max(0.5, share - 0.5), "threads": share,
+    return {"actors": n, "num_gpus": 0, "num_cpus": max(0.5, share - 0.5), "threads": share,
             "decode_cpus": 0.5}
 
 
@@ -107,7 +107,7 @@ def run(ctx, shards, todo, on_shard) -> None:
         return
     config = ctx.config
     with ray_session(config.address) as ray, data_context(ray):
-        res = plan_resources(ray, config.ray_actors or None, None)
+        res = plan_resources(ray, config.ray_actors or None)
         spec = WorkSpec(str(ctx.run.path.resolve()), str(ctx.dataset.root.resolve()),
                         str(ctx.cache.root.resolve()), config.batch_size, "auto", res["threads"])
         # the driver knows which rows the trunk cache covers: their photos are not even read
