@@ -90,12 +90,24 @@ def init_kwargs(address: str | None, num_cpus: int | None = None) -> dict:
     return kw
 
 
+def prepare(address: str | None) -> str | None:
+    """Settings Ray reads when it is imported, so set before: the loopback switch for a
+    cluster on this machine, the token of a cluster ``ray start`` began. Returns the
+    address, with ``auto`` resolved to the cluster's HOST:PORT (one line when there is none)."""
+    if address == "auto" and not os.environ.get("RAY_ADDRESS"):
+        address = _check_auto()
+    if driver_ip(address) == LOOPBACK and not os.environ.get("STREETLENS_RAY_NODE_IP"):
+        stay_on_loopback()
+    if address is not None:
+        use_cluster_token()
+    return address
+
+
 def preflight(address: str | None) -> None:
     """Before any work: Ray is installed and, for a named cluster, something answers there."""
+    address = prepare(address)
     import_ray()
-    if address == "auto" and not os.environ.get("RAY_ADDRESS"):
-        _check_auto()
-    elif address not in (None, "auto"):
+    if address not in (None, "auto"):
         check_address(address)
 
 
@@ -103,10 +115,7 @@ def preflight(address: str | None) -> None:
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator:
     """Ray, connected; the local cluster it started (if any) is shut down on exit.
     Joining a session that is already up (a test's cluster, a notebook) leaves it running."""
-    if address == "auto" and not os.environ.get("RAY_ADDRESS"):
-        address = _check_auto()
-    if driver_ip(address) == LOOPBACK and not os.environ.get("STREETLENS_RAY_NODE_IP"):
-        stay_on_loopback()
+    address = prepare(address)
     ray = import_ray()
     if ray.is_initialized():
         yield ray
@@ -121,6 +130,16 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         yield ray
     finally:
         ray.shutdown()
+
+
+def use_cluster_token() -> None:
+    """Joining a cluster that ``ray start`` began: it requires the token it keeps in
+    ``~/.ray/auth_token``, which ``ray.init(address=…)`` does not send unless told to."""
+    from pathlib import Path
+
+    if "RAY_AUTH_MODE" not in os.environ and (
+            os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file()):
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def _check_auto() -> str:
