@@ -12,6 +12,7 @@ Ray is imported only here and only when asked for: without ``--engine ray`` noth
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -98,8 +99,8 @@ def prepare(address: str | None) -> str | None:
         address = _check_auto()
     if driver_ip(address) == LOOPBACK and not os.environ.get("STREETLENS_RAY_NODE_IP"):
         stay_on_loopback()
-    if address is not None:
-        use_cluster_token()
+    if address is not None and address != "auto":
+        use_cluster_token(address)
     return address
 
 
@@ -132,14 +133,44 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         ray.shutdown()
 
 
-def use_cluster_token() -> None:
-    """Joining a cluster that ``ray start`` began: it requires the token it keeps in
-    ``~/.ray/auth_token``, which ``ray.init(address=…)`` does not send unless told to."""
+def use_cluster_token(address: str) -> None:
+    """Send the token when the cluster at ``address`` asks for one. ``ray start`` turns
+    token authentication on whenever ``~/.ray/auth_token`` exists, but ``ray.init`` with an
+    explicit address never does; a cluster started another way (a test's, KubeRay's) may
+    have it off. So ask the cluster, once, in a separate process (Ray fixes its mode when it
+    is imported): a refusal without a token means it needs one. ``RAY_AUTH_MODE`` set by the
+    user is left alone."""
     from pathlib import Path
 
-    if "RAY_AUTH_MODE" not in os.environ and (
-            os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file()):
+    if "RAY_AUTH_MODE" in os.environ or address.startswith("ray://"):
+        return
+    if not (os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file()):
+        return
+    if asks_for_token(address):
         os.environ["RAY_AUTH_MODE"] = "token"
+
+
+@functools.cache
+def asks_for_token(address: str, timeout: float = 60.0) -> bool:
+    """Whether the cluster's control service refuses a client without a token (False when
+    nothing listens there: the caller's address check says so in one line)."""
+    import subprocess
+
+    try:
+        check_address(address)
+    except ClusterError:
+        return False
+
+    probe = ("import sys\nfrom ray._raylet import GcsClient\n"
+             "try:\n    GcsClient(address=sys.argv[1])\n"
+             "except Exception as e:\n    sys.exit(3 if 'AuthToken' in str(e) or 'Authentication' in type(e).__name__ else 4)\n")
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    try:
+        done = subprocess.run([sys.executable, "-c", probe, address], env=env, capture_output=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 3
 
 
 def _check_auto() -> str:

@@ -15,11 +15,12 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from analysis.explain.knn import CosineIndex
+from analysis.explain.umap_transform import Layout, numba_cached, transform_all
 
 CHUNK = 4096
 UMAP_FIT_MAX = 20_000
 """Above this many images UMAP is fitted on a seeded sample of this size and the rest are
-placed from their nearest sampled neighbours (:func:`umap_2d`)."""
+placed by UMAP's ``transform``, in parallel (:func:`umap_2d`)."""
 
 
 def unit_rows(feats: np.ndarray) -> np.ndarray:
@@ -52,53 +53,53 @@ def nearest_training_images(feats: np.ndarray, is_train: np.ndarray, k: int, chu
 
 
 def umap_2d(feats: np.ndarray, n_neighbors: int, seed: int, fit_max: int = UMAP_FIT_MAX,
-            chunk: int = CHUNK) -> np.ndarray:
+            chunk: int = CHUNK, workers: int | None = None) -> np.ndarray:
     """Seeded 2-D UMAP (cosine) of (memory-mapped) features.
 
     Up to ``fit_max`` images, UMAP is fitted on all of them. Beyond, it is fitted on a
-    seeded sample of ``fit_max`` images, and every other image is placed, ``chunk`` at a
-    time, at the weighted mean of its ``n_neighbors`` nearest sampled images' positions,
-    weighted by UMAP's own fuzzy membership (``smooth_knn_dist``). That is where UMAP's
-    ``transform`` starts, without its epochs: the fit costs the same at any size and
-    memory stays flat.
+    seeded sample of ``fit_max`` images, and every other image is placed by UMAP's
+    ``transform`` (``umap_transform.py``), ``chunk`` images at a time in ``workers``
+    processes: the fit costs the same at any size, the rest grows linearly, and memory
+    stays flat.
     """
     n = len(feats)
     if n <= fit_max:
-        return _umap_fit(unit_rows(np.asarray(feats, dtype=np.float32)), n_neighbors, seed)
+        return _umap_fit(unit_rows(np.asarray(feats, dtype=np.float32)), n_neighbors, seed)[0]
     sample = np.sort(np.random.default_rng(seed).choice(n, size=fit_max, replace=False))
     base = unit_rows(np.asarray(feats[sample], dtype=np.float32))
     xy = np.zeros((n, 2), np.float32)
-    xy[sample] = _umap_fit(base, n_neighbors, seed)
+    xy[sample], layout = _umap_fit(base, n_neighbors, seed)
     index = NearestNeighbors(n_neighbors=n_neighbors).fit(base)
     placed = np.ones(n, bool)
     placed[sample] = False
-    from umap.umap_ import smooth_knn_dist
 
-    for a, norm in unit_chunks(feats, chunk):
-        rows = np.flatnonzero(placed[a:a + len(norm)])
-        if not len(rows):
-            continue
-        dist, idx = index.kneighbors(norm[rows])
-        d = (dist ** 2 / 2).astype(np.float32)
-        sigma, rho = smooth_knn_dist(d, float(n_neighbors))
-        w = np.exp(-np.maximum(d - rho[:, None], 0) / sigma[:, None])
-        w /= w.sum(1, keepdims=True)
-        xy[a + rows] = np.einsum("nk,nkd->nd", w, xy[sample][idx])
+    def neighbour_chunks():
+        for a, norm in unit_chunks(feats, chunk):
+            rows = np.flatnonzero(placed[a:a + len(norm)])
+            if len(rows):
+                dist, idx = index.kneighbors(norm[rows])
+                yield a, idx, (dist ** 2 / 2).astype(np.float32)
+
+    for a, positions in transform_all(neighbour_chunks(), layout, int(placed.sum()), seed, workers):
+        xy[a + np.flatnonzero(placed[a:a + chunk])] = positions
     return xy
 
 
-def _umap_fit(feats: np.ndarray, n_neighbors: int, seed: int) -> np.ndarray:
-    """Seeded 2-D UMAP (cosine); tiny datasets (fewer points than neighbours) fall back to PCA.
+def _umap_fit(feats: np.ndarray, n_neighbors: int, seed: int) -> tuple[np.ndarray, Layout | None]:
+    """Seeded 2-D UMAP (cosine) and what its ``transform`` needs; tiny datasets (fewer
+    points than neighbours) fall back to PCA (and no layout).
 
     The neighbour graph is exact and handed to UMAP as ``precomputed_knn``: exact instead
     of pynndescent's approximation, and it skips pynndescent's numba compilation, about
-    8 s of the first fit in every process.
+    8 s of the first fit in every process. UMAP's own numba code is cached on disk.
     """
     if len(feats) < max(n_neighbors + 2, 8):
         from sklearn.decomposition import PCA
 
-        return PCA(n_components=2, random_state=seed).fit_transform(feats) if len(feats) > 2 \
+        xy = PCA(n_components=2, random_state=seed).fit_transform(feats) if len(feats) > 2 \
             else np.zeros((len(feats), 2))
+        return np.asarray(xy, np.float32), None
+    numba_cached()
     import umap
 
     unit = unit_rows(feats)
@@ -107,10 +108,11 @@ def _umap_fit(feats: np.ndarray, n_neighbors: int, seed: int) -> np.ndarray:
     reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=0.1, metric="cosine",
                         random_state=seed, n_jobs=1, verbose=False,
                         precomputed_knn=(idx, knn_dist, None))
-    with warnings.catch_warnings():  # "transform will be unavailable": streetlens never calls it
+    with warnings.catch_warnings():  # "transform will be unavailable": umap_transform.py does it
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         warnings.filterwarnings("ignore", message=".*n_jobs value.*")
-        return reducer.fit_transform(feats).astype(np.float32)
+        xy = reducer.fit_transform(feats).astype(np.float32)
+    return xy, Layout.of(reducer)
 
 
 class TrainingIndex:

@@ -183,11 +183,19 @@ class ShardedArray:
         return self.z[a:b]
 
     def _take(self, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` (any order, repeats allowed). zarr's own orthogonal indexing costs
+        about 20 times a slice read of the same chunks, so the inner chunks holding the rows
+        are read as slices, one per run of neighbouring chunks (the same chunks decoded)."""
         if idx.size == 0:
             return np.zeros((0, *self.shape[1:]), self.dtype)
         order = np.unique(idx)
-        if order.size == order[-1] - order[0] + 1:  # a contiguous range: one read
-            block = self.z[int(order[0]):int(order[-1]) + 1]
-        else:
-            block = self.z.oindex[(order,) + (slice(None),) * (self.ndim - 1)]
+        rows = int(self.z.chunks[0])
+        chunk_ids = np.unique(order // rows)
+        breaks = np.flatnonzero(np.diff(chunk_ids) > 1) + 1
+        parts = []
+        for run in np.split(chunk_ids, breaks):
+            a, b = int(run[0]) * rows, min(self.shape[0], (int(run[-1]) + 1) * rows)
+            lo, hi = np.searchsorted(order, [a, b])
+            parts.append(self.z[a:b][order[lo:hi] - a])
+        block = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return block[np.searchsorted(order, idx)]

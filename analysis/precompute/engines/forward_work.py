@@ -121,6 +121,9 @@ class ForwardWorker:
         self.rows = rows if rows is not None else self.dataset.usable()
         self.device = choose_device(spec.device)
         self.model = model if model is not None else load_model(self.run, self.device)
+        # NHWC: oneDNN's convolutions on a CPU run a forward pass in 0.6-0.8x the time of NCHW
+        self.memory_format = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
+        self.model = self.model.to(memory_format=self.memory_format)
         self.reader = PixelReader(self.run)
         self.cache = RunCache(spec.cache_root)
         # what this worker actually uses: a shard made from anything else is refused
@@ -157,6 +160,7 @@ class ForwardWorker:
                 from_cache += b - a
             else:
                 x = self.reader.normalise(pixels[a - a0:b - a0]).to(self.device)
+                x = x.contiguous(memory_format=self.memory_format)
                 r = all_class_cams(self.model, x, keep_features=True)
             values = {"class_logits": r.class_logits, "group_logits": r.group_logits, "features": r.pooled,
                       "activations": r.features, "cams": r.raw, "gradients": r.gradients,

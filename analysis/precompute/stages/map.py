@@ -1,5 +1,5 @@
 """``map``: UMAP of the pooled features (seeded; fitted on a sample beyond
-``umap_fit_max`` images) and each image's nearest training images (an exact cosine index
+``umap_fit_max`` images, the rest placed by UMAP's transform in worker processes) and each image's nearest training images (an exact cosine index
 of the training images, queried in chunks; the answers are written chunk by chunk)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def run(ctx) -> dict:
 
 
 STAGE = Stage(
-    name="map", order=10, run=run, params=("umap_neighbors", "knn", "seed", "umap_fit_max"), version=2,
+    name="map", order=10, run=run, params=("umap_neighbors", "knn", "seed", "umap_fit_max"), version=3,
     doc="UMAP of the pooled features and each image's nearest training images",
     reads=("features",), writes=("neighbors", "neighbor_dist", "umap"),
 )

@@ -62,7 +62,7 @@ def test_training_index_finds_the_most_similar_training_rows():
 
 def test_beyond_fit_max_umap_is_fitted_on_a_sample_and_the_rest_placed_in_their_own_cluster():
     feats, labels = clusters(seed=2, per=60)  # 180 images, fit on 90
-    xy = umap_2d(feats, n_neighbors=10, seed=0, fit_max=90, chunk=50)
+    xy = umap_2d(feats, n_neighbors=10, seed=0, fit_max=90, chunk=50, workers=1)
     sample = np.sort(np.random.default_rng(0).choice(180, size=90, replace=False))
     # the sampled images are exactly UMAP of the sample
     np.testing.assert_array_equal(xy[sample], umap_2d(feats[sample], n_neighbors=10, seed=0))
@@ -70,8 +70,8 @@ def test_beyond_fit_max_umap_is_fitted_on_a_sample_and_the_rest_placed_in_their_
     d = np.linalg.norm(xy[placed][:, None] - xy[sample][None], axis=2)
     nearest_sampled = sample[d.argmin(1)]
     assert (labels[nearest_sampled] == labels[placed]).mean() > 0.95  # placed in their own cluster
-    # memory-mapped input, any chunk size: the same layout
-    np.testing.assert_array_equal(xy, umap_2d(feats, n_neighbors=10, seed=0, fit_max=90, chunk=7))
+    # the placed images' transform runs in worker processes: their number does not matter
+    np.testing.assert_array_equal(xy, umap_2d(feats, n_neighbors=10, seed=0, fit_max=90, chunk=50, workers=2))
     # up to fit_max: fitted on all, as before
     np.testing.assert_array_equal(umap_2d(feats, 10, 0, fit_max=180), umap_2d(feats, 10, 0, fit_max=10**9))
 

@@ -21,6 +21,8 @@ def stored(tmp_path_factory):
     5, -1, slice(2, 9), slice(None, None, 3), slice(30, 100), slice(9, 2), IDX, (IDX, LAB), (IDX, 1),
     (slice(1, 5), 2), (3, LAB), WANT[:, 0, 0, 0] > 0, (IDX, slice(None), 2), (Ellipsis, 1),
     np.array([[1, 2], [3, 4]]), [7, 7, 1], np.array([-1, -37]), (), Ellipsis,
+    np.random.default_rng(1).integers(0, 37, 25),  # unsorted, repeated, runs of chunks with gaps
+    np.array([33, 8, 15, 16, 2]),  # chunks 0, 1, 2 (one run) and 4
 ], ids=repr)
 def test_indexing_equals_numpy(stored, key):
     got, want = stored[key], WANT[key]
