@@ -70,6 +70,35 @@ def mean_channel_attribution(attr, labels, label: int, column: int, *, mask=None
     return total, int(len(rows))
 
 
+def mean_attributions(attr, targets, *, chunk_rows: int = DEFAULT_CHUNK_ROWS
+                      ) -> list[tuple[np.ndarray, int]]:
+    """:func:`mean_channel_attribution` of many ``(rows mask (N,), column)`` targets in one
+    pass over ``attr``: every class and group reads the array once together, not once each
+    (twelve passes on the demo). Sums in float64, ``chunk_rows`` contiguous rows at a time."""
+    n, k_total, c = attr.shape
+    masks = [np.asarray(m, dtype=bool) for m, _ in targets]
+    columns = [int(col) for _, col in targets]
+    for m, col in zip(masks, columns):
+        if m.shape != (n,):
+            raise ValueError(f"mask must have shape ({n},), got {m.shape}")
+        if not 0 <= col < k_total:
+            raise ValueError(f"column {col} out of range for attr with {k_total} outputs")
+    totals = np.zeros((len(targets), c), dtype=np.float64)
+    for a in range(0, n, chunk_rows):
+        block = np.asarray(attr[a:a + chunk_rows])
+        for t, (m, col) in enumerate(zip(masks, columns)):
+            picked = m[a:a + len(block)]
+            if picked.any():
+                totals[t] += block[picked, col, :].astype(np.float64).sum(axis=0)
+    counts = [int(m.sum()) for m in masks]
+    return [(totals[t] / counts[t] if counts[t] else totals[t], counts[t]) for t in range(len(targets))]
+
+
+def top_of(mean: np.ndarray, count: int, n: int) -> list[tuple[int, float]]:
+    """The ``n`` largest channels of a mean attribution, ``[(channel, value), …]``."""
+    return _top(mean, count, n)
+
+
 def _top(mean: np.ndarray, count: int, n: int) -> list[tuple[int, float]]:
     if count == 0 or n < 1:
         return []

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 class AnalyzeConfig:
     batch_size: int = 16
     n_concepts: int = 12
-    concept_rows: int = 100_000  # positions the NMF fits at once ("full"), or streams per pass ("minibatch")
+    # positions (a seeded sample) the plain NMF fits: 16,384 give the concepts of all 44,160 of a
+    # 4,000-image run (matched correlation 0.998, worst 0.995) in 4 s instead of 15 s
+    concept_rows: int = 16_384
     concept_fit: str = "auto"  # "full" NMF, "minibatch" stream, or auto: stream beyond 100,000 positions
     # (explain/concepts/stream.py; benchmarks/bench_concepts_stream.py)
     top_patches: int = 12

@@ -31,7 +31,7 @@ from analysis.store.arrays import PARTIAL_SUFFIX, PROGRESS_SUFFIX, StreamingArra
 from analysis.store.artefacts import ARTEFACTS, Artefact, artefact
 from analysis.store.files import atomic_path, write_json_atomic
 from analysis.store.names import NameBook
-from analysis.store.shards import INCOMPLETE, ShardLayout, ShardSet
+from analysis.store.shards import INCOMPLETE, WHOLE, ShardLayout, ShardSet
 
 SCHEMA_VERSION = 2  # 2: arrays chunked and sharded by image (zarr), per-image tables in parts
 SHARDS_DIR = "shards"
@@ -379,7 +379,11 @@ class RunCache:
 
 
 def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """A parquet table: one file, or a folder of parts read as one, in row order."""
+    """A parquet table: one file, or a folder of parts read as one, in row order (from the
+    parts' one-file copy when the shard set left one: ``shards.WHOLE``)."""
+    whole = Path(path) / WHOLE
+    if whole.is_file() and not (Path(path) / INCOMPLETE).exists():
+        return pd.read_parquet(whole, columns=columns)
     df = pd.read_parquet(path, columns=columns)
     if Path(path).is_dir() and "row" in df.columns and not df["row"].is_monotonic_increasing:
         df = df.sort_values("row", kind="stable").reset_index(drop=True)

@@ -54,9 +54,11 @@ def resolve_fit(fit: str, rows: int, threshold: int = MINIBATCH_FROM_ROWS) -> st
 
 def fit_basis(activations, n_concepts: int = 12, fit: str = "auto", seed: int = 0, max_rows: int = 100_000,
               indices: Sequence[int] | None = None, meta: dict | None = None, progress: bool = False,
-              tol: float = 1e-4, **stream) -> ConceptBasis:
+              tol: float = 1e-4, stream_rows: int | None = None, **stream) -> ConceptBasis:
     """Concepts of ``activations`` (N, C, h, w) by the plain NMF or the stream, as ``fit``
-    ("auto", "full", "minibatch") says; ``meta["fit"]`` records which one ran."""
+    ("auto", "full", "minibatch") says; ``meta["fit"]`` records which one ran. The plain
+    NMF fits a seeded sample of at most ``max_rows`` positions; the stream passes over
+    ``stream_rows`` positions (default: ``max_rows``)."""
     n, _, h, w = check_4d(activations)
     images = n if indices is None else len(indices)
     method = resolve_fit(fit, images * h * w)
@@ -64,7 +66,7 @@ def fit_basis(activations, n_concepts: int = 12, fit: str = "auto", seed: int = 
     if method == "full":
         return fit_concepts(activations, n_concepts, seed=seed, max_rows=max_rows, indices=indices,
                             meta=meta, progress=progress, tol=tol)
-    return fit_concepts_minibatch(activations, n_concepts, seed=seed, max_rows=max_rows, indices=indices,
+    return fit_concepts_minibatch(activations, n_concepts, seed=seed, max_rows=stream_rows or max_rows, indices=indices,
                                   meta=meta, progress=progress, tol=tol, **stream)
 
 

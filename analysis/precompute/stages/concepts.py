@@ -10,7 +10,7 @@ import pandas as pd
 from PIL import Image
 
 from analysis.explain.concepts.factorize import ConceptBasis, concept_class_importance, concept_maps
-from analysis.explain.concepts.stream import fit_basis
+from analysis.explain.concepts.stream import MINIBATCH_FROM_ROWS, fit_basis
 from analysis.explain.patches import crop_patches, patch_box, top_patches
 from analysis.precompute.stage import Stage
 from analysis.progress import bar
@@ -31,7 +31,7 @@ def run(ctx) -> dict:
         basis = load_basis(ctx.cache)
     except FileNotFoundError:
         basis = fit_basis(acts, ctx.param("n_concepts"), fit=ctx.param("concept_fit"), seed=ctx.param("seed"),
-                          max_rows=ctx.param("concept_rows"),
+                          max_rows=ctx.param("concept_rows"), stream_rows=MINIBATCH_FROM_ROWS,
                           indices=train if len(train) else None, progress=ctx.progress,
                           meta={"run": ctx.run.name, "layer": ctx.run.spec.target_layer,
                                 "fit_on": "train"})

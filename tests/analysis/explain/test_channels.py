@@ -138,3 +138,22 @@ def test_streams_over_a_memmap_with_flat_memory(tmp_path):
 def test_accepts_torch_tensors():
     top = top_channels(torch.from_numpy(ATTR), torch.from_numpy(CITY), 1, n=1)
     assert top == [(3, 6.0)]
+
+
+def test_one_pass_over_every_target_equals_one_pass_each():
+    from analysis.explain.channels import mean_attributions, mean_channel_attribution, top_of
+
+    rng = np.random.default_rng(4)
+    attr = rng.normal(size=(53, 5, 9)).astype(np.float16)
+    labels = rng.integers(0, 3, 53)
+    correct = rng.random(53) > 0.3
+    targets = [(labels == k, k) for k in range(3)] + [((labels == 1) & correct, 1), (labels == 9, 4)]
+    got = mean_attributions(attr, targets, chunk_rows=7)  # chunks split the classes' rows
+    for (mask, col), (mean, count) in zip(targets, got):
+        want, want_count = mean_channel_attribution(attr, mask.astype(int), 1, col)
+        assert count == want_count
+        np.testing.assert_allclose(mean, want, rtol=1e-12, atol=1e-15)
+        assert top_of(mean, count, 4) == top_of(want, want_count, 4) or count == 0
+    assert got[-1][1] == 0 and not got[-1][0].any()  # a target without images: zeros, count 0
+    with pytest.raises(ValueError, match="out of range"):
+        mean_attributions(attr, [(labels == 0, 5)])

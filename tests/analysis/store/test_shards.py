@@ -99,3 +99,28 @@ def test_a_shard_made_from_another_model_is_refused_in_one_line(cache):
     with pytest.raises(ShardError, match="another dataset version") as e:
         shards.missing()
     assert "\n" not in str(e.value)
+
+
+def test_a_finished_table_is_also_one_file_which_a_changed_shard_retires(cache):
+    from analysis.store.shards import WHOLE
+
+    shards = cache.shard_set("forward", layout())
+    shards.prepare()
+    write_all(shards, [1, 2, 0])
+    shards.finish()
+    folder = cache.path("samples")
+    whole = pd.read_parquet(folder / WHOLE)
+    assert whole["row"].tolist() == list(range(N))  # row order, whatever the writing order
+    pd.testing.assert_frame_equal(cache.samples(), whole)
+    # it is what readers open: a changed copy shows (and the parts are not read)
+    whole.assign(id="from-the-copy").to_parquet(folder / WHOLE, index=False)
+    assert set(cache.samples()["id"]) == {"from-the-copy"}
+    # a shard dropped or written again retires the copy; the parts are the truth
+    shards.drop([1])
+    assert not (folder / WHOLE).exists()
+    write_all(shards, [1])
+    shards.finish()
+    assert cache.samples()["id"].tolist() == [f"img{r}" for r in range(N)]
+    arrays, tables = values(0)
+    shards.write(0, arrays, tables)
+    assert not (folder / WHOLE).exists()
