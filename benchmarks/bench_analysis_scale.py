@@ -9,7 +9,9 @@ concepts; no feature visualisation). Each N is measured side by side with one pl
 inference pass over the same images (the same decoding and preprocessing, ``model(x)``
 under inference mode), each in its own process, and prints per N: seconds of both, their
 ratio (target ≤ 1.1× at every N), the analysis's peak RSS, its user and kernel CPU
-seconds, and the cache's bytes per image.
+seconds, and the cache's bytes per image. Both processes import ``analysis`` first, so both
+run with PyTorch's transparent huge pages (``THP_MEM_ALLOC_ENABLE=1``, see
+``analysis/__init__.py``): the baseline is inference as streetlens' own environment runs it.
 """
 
 from __future__ import annotations
