@@ -2,8 +2,8 @@
 
 Both use cosine distance on the pooled features. Each image's nearest training images
 come from an exact cosine index of the training images (faiss, ``knn.py``), queried in
-chunks; UMAP's own neighbour graph (at most ``UMAP_FIT_MAX`` images) is scikit-learn's
-exact search on unit vectors, where cosine distance = ‖a − b‖² / 2.
+chunks; UMAP's own neighbour graph (at most ``UMAP_FIT_MAX`` images) and the neighbours of
+the images its transform places come from the same exact index.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import warnings
 from collections.abc import Iterator
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 from analysis.explain.knn import CosineIndex
 from analysis.explain.umap_transform import Layout, numba_cached, transform_all
@@ -69,7 +68,7 @@ def umap_2d(feats: np.ndarray, n_neighbors: int, seed: int, fit_max: int = UMAP_
     base = unit_rows(np.asarray(feats[sample], dtype=np.float32))
     xy = np.zeros((n, 2), np.float32)
     xy[sample], layout = _umap_fit(base, n_neighbors, seed)
-    index = NearestNeighbors(n_neighbors=n_neighbors).fit(base)
+    index = CosineIndex.from_rows(base)
     placed = np.ones(n, bool)
     placed[sample] = False
 
@@ -77,8 +76,7 @@ def umap_2d(feats: np.ndarray, n_neighbors: int, seed: int, fit_max: int = UMAP_
         for a, norm in unit_chunks(feats, chunk):
             rows = np.flatnonzero(placed[a:a + len(norm)])
             if len(rows):
-                dist, idx = index.kneighbors(norm[rows])
-                yield a, idx, (dist ** 2 / 2).astype(np.float32)
+                yield (a, *cosine_knn(index, norm[rows], n_neighbors))
 
     for a, positions in transform_all(neighbour_chunks(), layout, int(placed.sum()), seed, workers):
         xy[a + np.flatnonzero(placed[a:a + chunk])] = positions
@@ -89,8 +87,8 @@ def _umap_fit(feats: np.ndarray, n_neighbors: int, seed: int) -> tuple[np.ndarra
     """Seeded 2-D UMAP (cosine) and what its ``transform`` needs; tiny datasets (fewer
     points than neighbours) fall back to PCA (and no layout).
 
-    The neighbour graph is exact and handed to UMAP as ``precomputed_knn``: exact instead
-    of pynndescent's approximation, and it skips pynndescent's numba compilation, about
+    The neighbour graph is exact (faiss) and handed to UMAP as ``precomputed_knn``: exact
+    instead of pynndescent's approximation, and it skips pynndescent's numba compilation, about
     8 s of the first fit in every process. UMAP's own numba code is cached on disk.
     """
     if len(feats) < max(n_neighbors + 2, 8):
@@ -103,8 +101,7 @@ def _umap_fit(feats: np.ndarray, n_neighbors: int, seed: int) -> tuple[np.ndarra
     import umap
 
     unit = unit_rows(feats)
-    dist, idx = NearestNeighbors(n_neighbors=n_neighbors).fit(unit).kneighbors(unit)
-    knn_dist = (dist ** 2 / 2).astype(np.float32)
+    idx, knn_dist = cosine_knn(CosineIndex.from_rows(unit), unit, n_neighbors)
     reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=0.1, metric="cosine",
                         random_state=seed, n_jobs=1, verbose=False,
                         precomputed_knn=(idx, knn_dist, None))
@@ -113,6 +110,16 @@ def _umap_fit(feats: np.ndarray, n_neighbors: int, seed: int) -> tuple[np.ndarra
         warnings.filterwarnings("ignore", message=".*n_jobs value.*")
         xy = reducer.fit_transform(feats).astype(np.float32)
     return xy, Layout.of(reducer)
+
+
+def cosine_knn(index: CosineIndex, queries: np.ndarray, k: int, chunk: int = CHUNK
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows (n, k) int64, cosine distances (n, k) float32)`` of ``queries`` on an exact
+    faiss index (twice as fast as scikit-learn's brute force on 1,280 features)."""
+    parts = [index.search(queries[a:a + chunk], k) for a in range(0, len(queries), chunk)]
+    ids = np.concatenate([p[0] for p in parts])
+    sims = np.concatenate([p[1] for p in parts])
+    return ids, np.maximum(1.0 - sims, 0.0).astype(np.float32)
 
 
 class TrainingIndex:
