@@ -63,7 +63,9 @@ Shortcuts act when no text field has the keyboard focus.
 
 
 # ------------------------------------------------------------------ loaders (cheap, cached)
-@st.cache_data(show_spinner=False, max_entries=8)
+# Shared, not copied (cache_resource): a copy is unpickled on every rerun, 1.7 s for a
+# million-image table. Read-only: the page and what it calls never assign into them.
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _table(root: str, mtime_ns: int, size: int) -> pd.DataFrame:
     return Dataset(Path(root)).read()
 
@@ -73,7 +75,7 @@ def load_table(ds: Dataset) -> pd.DataFrame:
     return _table(str(ds.root), st_.st_mtime_ns, st_.st_size)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _scores(root: str, mtime_ns: int) -> tuple[pd.DataFrame | None, dict]:
     df = scoring.load_scores(Dataset(Path(root)))
     return df, (dict(df.attrs) if df is not None else {})
