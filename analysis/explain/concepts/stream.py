@@ -79,11 +79,6 @@ def _read_rows(activations, images: np.ndarray, c: int) -> np.ndarray:
     return chunk.transpose(0, 2, 3, 1).reshape(-1, c)
 
 
-def _chunks(activations, images: np.ndarray, c: int, chunk: int) -> Iterator[np.ndarray]:
-    for s in range(0, len(images), chunk):
-        yield _read_rows(activations, images[s:s + chunk], c)
-
-
 class _PassRows:
     """One pass's images read once, in index order, and kept in the stored dtype (float16:
     ``max_rows`` positions × C × 2 bytes, whatever N), then handed out in the pass's random
@@ -96,7 +91,7 @@ class _PassRows:
                                     for s in range(0, len(self.distinct), read)])
 
     def chunks(self, c: int, chunk: int) -> Iterator[np.ndarray]:
-        """What :func:`_chunks` yields for the pass's order: the same rows, the same values."""
+        """The pass's rows, ``chunk`` images at a time in the pass's order, as float32 (n·h·w, C)."""
         for s in range(0, len(self.back), chunk):
             block = np.asarray(self.rows[self.back[s:s + chunk]], dtype=np.float32)
             yield block.transpose(0, 2, 3, 1).reshape(-1, c)
