@@ -96,10 +96,6 @@ def mean_attributions(attr, targets, *, chunk_rows: int = DEFAULT_CHUNK_ROWS
 
 def top_of(mean: np.ndarray, count: int, n: int) -> list[tuple[int, float]]:
     """The ``n`` largest channels of a mean attribution, ``[(channel, value), …]``."""
-    return _top(mean, count, n)
-
-
-def _top(mean: np.ndarray, count: int, n: int) -> list[tuple[int, float]]:
     if count == 0 or n < 1:
         return []
     order = np.argsort(-mean, kind="stable")[:n]  # ties: lower channel index first
@@ -117,7 +113,7 @@ def top_channels(attr, labels, k: int, n: int = 10, *, only_correct_mask=None,
     """
     mean, count = mean_channel_attribution(attr, labels, k, k, mask=only_correct_mask,
                                            chunk_rows=chunk_rows)
-    return _top(mean, count, n)
+    return top_of(mean, count, n)
 
 
 def top_group_channels(attr, group_labels, g: int, n_classes: int, n: int = 10, *,
@@ -127,4 +123,4 @@ def top_group_channels(attr, group_labels, g: int, n_classes: int, n: int = 10, 
     (group outputs follow the city outputs), averaged over images of group ``g``."""
     mean, count = mean_channel_attribution(attr, group_labels, g, n_classes + g,
                                            mask=only_correct_mask, chunk_rows=chunk_rows)
-    return _top(mean, count, n)
+    return top_of(mean, count, n)

@@ -41,7 +41,7 @@ def training_neighbours(feats, is_train: np.ndarray, k: int, chunk: int = CHUNK
     queried ``chunk`` rows at a time: memory is the index, never a matrix of all pairs."""
     index = CosineIndex.from_rows(feats, np.flatnonzero(is_train), chunk)
     for a, rows, sims in index.search_rows(feats, k, chunk, exclude_self=True):
-        yield a, rows.astype(np.int32), np.maximum(1.0 - sims, 0.0).astype(np.float32)
+        yield a, rows.astype(np.int32), cosine_distance(sims)
 
 
 def nearest_training_images(feats: np.ndarray, is_train: np.ndarray, k: int, chunk: int = CHUNK
@@ -112,14 +112,17 @@ def _umap_fit(feats: np.ndarray, n_neighbors: int, seed: int) -> tuple[np.ndarra
     return xy, Layout.of(reducer)
 
 
+def cosine_distance(sims: np.ndarray) -> np.ndarray:
+    """Cosine distance (float32, never below 0) from the index's cosine similarities."""
+    return np.maximum(1.0 - sims, 0.0).astype(np.float32)
+
+
 def cosine_knn(index: CosineIndex, queries: np.ndarray, k: int, chunk: int = CHUNK
                ) -> tuple[np.ndarray, np.ndarray]:
     """``(rows (n, k) int64, cosine distances (n, k) float32)`` of ``queries`` on an exact
     faiss index (twice as fast as scikit-learn's brute force on 1,280 features)."""
-    parts = [index.search(queries[a:a + chunk], k) for a in range(0, len(queries), chunk)]
-    ids = np.concatenate([p[0] for p in parts])
-    sims = np.concatenate([p[1] for p in parts])
-    return ids, np.maximum(1.0 - sims, 0.0).astype(np.float32)
+    parts = list(index.search_rows(queries, k, chunk))
+    return np.concatenate([p[1] for p in parts]), cosine_distance(np.concatenate([p[2] for p in parts]))
 
 
 class TrainingIndex:

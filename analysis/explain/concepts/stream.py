@@ -13,9 +13,10 @@ images and one mini-batch of rows instead:
    of 0.019 on planted ones (benchmarks/bench_concepts_stream.py);
 2. ``epochs`` passes of ``partial_fit`` over mini-batches of ``batch_rows`` rows, each pass
    over a fresh permutation of the images (up to ``max_rows`` rows of whole images per
-   pass, so the time per pass stays bounded too). The images are read ``chunk`` at a time
-   with integer indexing, and the rows are cut into mini-batches across chunk boundaries,
-   so the result does not depend on ``chunk``;
+   pass, so the time per pass stays bounded too). A pass's images are read once, ``chunk``
+   at a time in index order, and held in the stored dtype (``_PassRows``), then fed in the
+   permutation's order; the rows are cut into mini-batches across chunk boundaries, so the
+   result does not depend on ``chunk``;
 3. one more streaming pass over the first pass's rows: every row's concept activations by
    non-negative least squares with the basis fixed (as ``concept_maps``), giving the
    relative error and the order of the concepts (largest activation mass first).
@@ -25,7 +26,8 @@ the plain NMF up to ``MINIBATCH_FROM_ROWS`` positions (a hair better, seconds th
 what earlier analyses hold), the stream beyond. Measured on demo-like activations (1,280
 channels, 12 concepts): relative error 0.3097 vs NMF's 0.3095 at 29,400 positions, 0.3134
 vs 0.3132 at 117,600; the concepts match NMF's at a Pearson correlation ≥ 0.994; peak
-memory 121 MiB at both sizes, the NMF's 587 MiB and 1.9 GB (2.3 GB without the cap).
+memory 195 MiB and 489 MiB (a pass held in float16, at most ``max_rows`` positions: flat
+beyond that), the NMF's 587 MiB and 1.9 GB (2.3 GB without the cap).
 """
 from __future__ import annotations
 
