@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -12,7 +11,7 @@ import torch
 from analysis.data.dataset import Dataset
 from analysis.precompute.config import AnalyzeConfig
 from analysis.precompute.stage import Stage
-from analysis.store import RunCache, batched
+from analysis.store import RunCache
 from analysis.train.data import load_rgb
 from analysis.train.runs import Run, load_model
 
@@ -46,18 +45,6 @@ class Context:
     def params(self, stage: Stage) -> dict:
         """The parameter values ``stage`` depends on (what its fingerprint holds)."""
         return {k: self.config.value(k, stage.defaults.get(k)) for k in stage.params}
-
-    def image_batches(self, start: int = 0, skip: Callable[[int, int], bool] | None = None
-                      ) -> Iterator[tuple[int, int, torch.Tensor | None]]:
-        """Preprocessed image batches ``(a, b, x)`` in row order, from row ``start`` on;
-        ``x`` is None (the images are not even read) where ``skip(a, b)`` is true."""
-        tf = self.run.eval_transform()
-        paths = [self.dataset.image_path(p) for p in self.rows["path"]]
-        for a, b in batched(self.n, self.config.batch_size, start):
-            if skip is not None and skip(a, b):
-                yield a, b, None
-            else:
-                yield a, b, torch.stack([tf(load_rgb(p)) for p in paths[a:b]]).to(self.device)
 
     def load_images(self, rows) -> torch.Tensor:
         """The images of cache rows ``rows`` as one preprocessed batch on the device."""
