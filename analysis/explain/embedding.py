@@ -1,9 +1,10 @@
 """The model's feature space at a glance: a 2-D UMAP and each image's nearest training images.
 
 Both use cosine distance on the pooled features. Each image's nearest training images
-come from an exact cosine index of the training images (faiss, ``knn.py``), queried in
-chunks; UMAP's own neighbour graph (at most ``UMAP_FIT_MAX`` images) and the neighbours of
-the images its transform places come from the same exact index.
+come from a cosine index of the training images (faiss, ``knn.py``: exact up to
+``knn.EXACT_MAX`` training images, an inverted file beyond), queried in chunks; UMAP's own
+neighbour graph (at most ``UMAP_FIT_MAX`` images) and the neighbours of the images its
+transform places come from an exact index of the fitted sample.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from analysis.explain.knn import CosineIndex
 from analysis.explain.umap_transform import Layout, numba_cached, transform_all
 
 CHUNK = 4096
-UMAP_FIT_MAX = 20_000
+UMAP_FIT_MAX = 5_000
 """Above this many images UMAP is fitted on a seeded sample of this size and the rest are
 placed by UMAP's ``transform``, in parallel (:func:`umap_2d`)."""
 
@@ -37,7 +38,7 @@ def training_neighbours(feats, is_train: np.ndarray, k: int, chunk: int = CHUNK
                         ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """``(start, rows, cosine distances)``, ``chunk`` images at a time, of the ``k`` nearest
     training images of every image, nearest first; an image is never its own neighbour.
-    The training images are held in an exact cosine index (``knn.CosineIndex``), filled and
+    The training images are held in a cosine index (``knn.CosineIndex``), filled and
     queried ``chunk`` rows at a time: memory is the index, never a matrix of all pairs."""
     index = CosineIndex.from_rows(feats, np.flatnonzero(is_train), chunk)
     for a, rows, sims in index.search_rows(feats, k, chunk, exclude_self=True):
@@ -52,7 +53,7 @@ def nearest_training_images(feats: np.ndarray, is_train: np.ndarray, k: int, chu
 
 
 def umap_2d(feats: np.ndarray, n_neighbors: int, seed: int, fit_max: int = UMAP_FIT_MAX,
-            chunk: int = CHUNK, workers: int | None = None) -> np.ndarray:
+            chunk: int = CHUNK, workers: int | None = None, n_epochs: int | None = None) -> np.ndarray:
     """Seeded 2-D UMAP (cosine) of (memory-mapped) features.
 
     Up to ``fit_max`` images, UMAP is fitted on all of them. Beyond, it is fitted on a
@@ -63,11 +64,11 @@ def umap_2d(feats: np.ndarray, n_neighbors: int, seed: int, fit_max: int = UMAP_
     """
     n = len(feats)
     if n <= fit_max:
-        return _umap_fit(unit_rows(np.asarray(feats, dtype=np.float32)), n_neighbors, seed)[0]
+        return _umap_fit(unit_rows(np.asarray(feats, dtype=np.float32)), n_neighbors, seed, n_epochs)[0]
     sample = np.sort(np.random.default_rng(seed).choice(n, size=fit_max, replace=False))
     base = unit_rows(np.asarray(feats[sample], dtype=np.float32))
     xy = np.zeros((n, 2), np.float32)
-    xy[sample], layout = _umap_fit(base, n_neighbors, seed)
+    xy[sample], layout = _umap_fit(base, n_neighbors, seed, n_epochs)
     index = CosineIndex.from_rows(base)
     placed = np.ones(n, bool)
     placed[sample] = False
@@ -83,7 +84,8 @@ def umap_2d(feats: np.ndarray, n_neighbors: int, seed: int, fit_max: int = UMAP_
     return xy
 
 
-def _umap_fit(feats: np.ndarray, n_neighbors: int, seed: int) -> tuple[np.ndarray, Layout | None]:
+def _umap_fit(feats: np.ndarray, n_neighbors: int, seed: int, n_epochs: int | None = None
+              ) -> tuple[np.ndarray, Layout | None]:
     """Seeded 2-D UMAP (cosine) and what its ``transform`` needs; tiny datasets (fewer
     points than neighbours) fall back to PCA (and no layout).
 
@@ -103,7 +105,7 @@ def _umap_fit(feats: np.ndarray, n_neighbors: int, seed: int) -> tuple[np.ndarra
     unit = unit_rows(feats)
     idx, knn_dist = cosine_knn(CosineIndex.from_rows(unit), unit, n_neighbors)
     reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=0.1, metric="cosine",
-                        random_state=seed, n_jobs=1, verbose=False,
+                        random_state=seed, n_jobs=1, verbose=False, n_epochs=n_epochs,
                         precomputed_knn=(idx, knn_dist, None))
     with warnings.catch_warnings():  # "transform will be unavailable": umap_transform.py does it
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")

@@ -103,9 +103,15 @@ class Region:
 
 def region_points(cache: RunCache, cells: pd.DataFrame, window: Window | None, cap: int,
                   seed: int = 0) -> Region:
-    """The images inside ``window`` (all when None): at most ``cap`` of them, a seeded
+    """The images inside ``window`` (all when None; its edges included, up to rounding): at most ``cap`` of them, a seeded
     uniform sample when there are more. Reads only the slices of the region's cells (or,
     when sampling, only the sampled rows)."""
+    if window is not None:
+        # widened by a hair: the plane's corner, rebuilt from a cell's edges, can sit a rounding
+        # error inside the extreme image, and a point a rounding error short of a cell's edge can
+        # be binned into the next cell (the grid divides, the edges multiply)
+        pad = plane(cells).side * 1e-9
+        window = (window[0] - pad, window[1] + pad, window[2] - pad, window[3] + pad)
     ranges = _ranges(cells, window)
     arr = cache.array("atlas_points")
     sizes = np.array([b - a for a, b in ranges], np.int64)

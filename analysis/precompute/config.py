@@ -31,7 +31,12 @@ class AnalyzeConfig:
     featvis_param: str = "fft"  # image parameterisation: "fft" (+ decorrelated colours) or "pixel"
     featvis_transforms: str = "standard"  # robustness transforms: "standard" (lucent's), "jitter", "none"
     umap_neighbors: int = 15
-    umap_fit_max: int = 20_000  # beyond: fitted on a seeded sample, the rest placed (explain/embedding.py)
+    # UMAP beyond umap_fit_max images: fitted on a seeded sample, the rest placed (explain/embedding.py).
+    # At 20,000 images a 5,000-image fit takes 4.1 s instead of 12.7 s; trustworthiness (10
+    # neighbours, 3,000 images) 0.937 vs 0.953. 200 epochs (umap's default beyond 10,000 points,
+    # 500 below): 1.5 s instead of 3.6 s at 4,000 images.
+    umap_fit_max: int = 5_000
+    umap_epochs: int = 200
     knn: int = 8
     seed: int = 0
     stages: tuple[str, ...] | None = None  # None: every stage that runs by default

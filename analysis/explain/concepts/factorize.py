@@ -197,6 +197,20 @@ def _nnls_rows(B: np.ndarray, G: np.ndarray, max_iter: int = 1000, tol: float = 
     return U
 
 
+def project(basis: ConceptBasis, activations) -> np.ndarray:
+    """B = A·Wᵀ (n·h·w, K) float64, rows in (image, y, x) order, negatives clipped first.
+
+    Each image is one float32 product (K, C)·(C, h·w), so a chunk's result never depends
+    on the chunk, and the (n, C, h, w) block is neither transposed nor widened to float64:
+    that copying was half of the concept maps' time.
+    """
+    chunk = np.asarray(activations)
+    n, c, h, w = chunk.shape
+    A = np.maximum(chunk.reshape(n, c, h * w).astype(np.float32, copy=False), 0)
+    B = np.matmul(basis.components.astype(np.float32), A)  # (n, K, h·w)
+    return B.transpose(0, 2, 1).reshape(n * h * w, -1).astype(np.float64)
+
+
 def concept_maps(basis: ConceptBasis, activations, batch: int = 64, out: np.ndarray | None = None,
                  progress: bool = False) -> np.ndarray:
     """Concept maps U (n, K, h, w) of ``activations`` (n, C, h, w) with the basis fixed.
@@ -217,10 +231,9 @@ def concept_maps(basis: ConceptBasis, activations, batch: int = 64, out: np.ndar
     G = W @ W.T
     starts = range(0, n, batch)
     for s in _progress(starts, len(starts), "concept maps", progress):
-        chunk = np.asarray(activations[s:s + batch], dtype=np.float64)
-        m = chunk.shape[0]
-        X = np.maximum(chunk.transpose(0, 2, 3, 1).reshape(-1, c), 0.0)
-        U = _nnls_rows(X @ W.T, G)
+        B = project(basis, activations[s:s + batch])
+        m = len(B) // (h * w)
+        U = _nnls_rows(B, G)
         out[s:s + m] = U.reshape(m, h, w, K).transpose(0, 3, 1, 2)
     return out
 
@@ -267,6 +280,40 @@ def concept_importance(maps, gradients, basis: ConceptBasis, reduce: str | None 
     raise ValueError(f"reduce must be 'mean' or None, got {reduce!r}")
 
 
+class ImportanceSum:
+    """Running concept × target importance (``concept_class_importance`` chunk by chunk), so
+    that a stage already holding each chunk's maps and gradients need not read them again."""
+
+    def __init__(self, basis: ConceptBasis, n_targets: int):
+        self.basis, self.n_targets = basis, n_targets
+        self.total = np.zeros((basis.n_concepts, n_targets))
+        self.counts = np.zeros(n_targets, dtype=np.int64)
+
+    def add(self, maps, grads, labels) -> None:
+        """One chunk: maps (n, K, h, w); gradients of every target logit, (n, T, C) or
+        (n, T, C, h, w); labels (n,) ints, or None to average over all images."""
+        grads = np.asarray(grads)
+        if grads.shape[1] != self.n_targets:
+            raise ValueError(f"gradients have {grads.shape[1]} targets, expected {self.n_targets}")
+        if labels is None:
+            for t in range(self.n_targets):
+                self.total[:, t] += concept_importance(maps, grads[:, t], self.basis, reduce=None).sum(0)
+            self.counts += grads.shape[0]
+            return
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.min(initial=0) < 0 or labels.max(initial=0) >= self.n_targets:
+            raise ValueError(f"labels must lie in [0, {self.n_targets}), got {labels.min()}..{labels.max()}")
+        own = grads[np.arange(labels.size), labels]  # each image's gradient of its own logit
+        imp = concept_importance(maps, own, self.basis, reduce=None)
+        np.add.at(self.total.T, labels, imp)
+        self.counts += np.bincount(labels, minlength=self.n_targets)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(K, T) mean importance (NaN for targets without images) and (T,) image counts."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.total / np.where(self.counts > 0, self.counts, np.nan), self.counts.copy()
+
+
 def concept_class_importance(chunks: Iterable[tuple], basis: ConceptBasis, n_targets: int
                              ) -> tuple[np.ndarray, np.ndarray]:
     """Concept × target importance over a dataset: (K, T) matrix and (T,) image counts.
@@ -277,27 +324,10 @@ def concept_class_importance(chunks: Iterable[tuple], basis: ConceptBasis, n_tar
     a Tokyo photo look like Tokyo"); without, over all images. Targets without images
     get NaN.
     """
-    K = basis.n_concepts
-    total = np.zeros((K, n_targets))
-    counts = np.zeros(n_targets, dtype=np.int64)
+    acc = ImportanceSum(basis, n_targets)
     for maps, grads, labels in chunks:
-        grads = np.asarray(grads)
-        if grads.shape[1] != n_targets:
-            raise ValueError(f"gradients have {grads.shape[1]} targets, expected {n_targets}")
-        if labels is None:
-            for t in range(n_targets):
-                total[:, t] += concept_importance(maps, grads[:, t], basis, reduce=None).sum(0)
-            counts += grads.shape[0]
-            continue
-        labels = np.asarray(labels, dtype=np.int64)
-        if labels.min(initial=0) < 0 or labels.max(initial=0) >= n_targets:
-            raise ValueError(f"labels must lie in [0, {n_targets}), got {labels.min()}..{labels.max()}")
-        own = grads[np.arange(labels.size), labels]  # each image's gradient of its own logit
-        imp = concept_importance(maps, own, basis, reduce=None)
-        np.add.at(total.T, labels, imp)
-        counts += np.bincount(labels, minlength=n_targets)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return total / np.where(counts > 0, counts, np.nan), counts
+        acc.add(maps, grads, labels)
+    return acc.result()
 
 
 # --------------------------------------------------------------------------- one image

@@ -73,14 +73,6 @@ def fit_basis(activations, n_concepts: int = 12, fit: str = "auto", seed: int = 
 
 
 # --------------------------------------------------------------------------- reading rows
-def _read_rows(activations, images: np.ndarray, c: int) -> np.ndarray:
-    """The (len(images)·h·w, C) float32 rows of ``images`` in that order (repeats allowed),
-    negatives kept; one integer-indexed read of the sorted distinct images."""
-    distinct, back = np.unique(images, return_inverse=True)
-    chunk = np.asarray(activations[distinct], dtype=np.float32)[back]
-    return chunk.transpose(0, 2, 3, 1).reshape(-1, c)
-
-
 class _PassRows:
     """One pass's images read once, in index order, and kept in the stored dtype (float16:
     ``max_rows`` positions × C × 2 bytes, whatever N), then handed out in the pass's random
@@ -91,6 +83,11 @@ class _PassRows:
         self.distinct, self.back = np.unique(images, return_inverse=True)
         self.rows = np.concatenate([np.asarray(activations[self.distinct[s:s + read]])
                                     for s in range(0, len(self.distinct), read)])
+
+    def first(self, m: int, c: int) -> np.ndarray:
+        """The rows of the pass's first ``m`` images, in its order, as float32 (m·h·w, C)."""
+        block = np.asarray(self.rows[self.back[:m]], dtype=np.float32)
+        return block.transpose(0, 2, 3, 1).reshape(-1, c)
 
     def chunks(self, c: int, chunk: int) -> Iterator[np.ndarray]:
         """The pass's rows, ``chunk`` images at a time in the pass's order, as float32 (n·h·w, C)."""
@@ -146,7 +143,8 @@ def fit_concepts_minibatch(activations, n_concepts: int = 12, seed: int = 0, max
     # 1. the start: a plain NMF of the first images of the first pass (warm_rows ≤ 0:
     #    MiniBatchNMF's own start, NNDSVDa of the first mini-batch, kept for comparison)
     warm = orders[0][:max(1, min(per_pass, -(-warm_rows // hw)))] if warm_rows > 0 else orders[0][:1]
-    X = np.maximum(_read_rows(activations, warm, c), 0)
+    first = _PassRows(activations, orders[0], chunk)  # the start's rows are its first images': read once
+    X = np.maximum(first.first(len(warm), c), 0)
     if n_concepts > min(X.shape) and warm_rows > 0:
         raise ValueError(f"n_concepts={n_concepts} exceeds min(rows, channels)={min(X.shape)}")
     if not np.any(X) and warm_rows > 0:
@@ -169,10 +167,8 @@ def fit_concepts_minibatch(activations, n_concepts: int = 12, seed: int = 0, max
     fed = 0
     total = len(orders) * steps_per_pass
     with bar(total=total, desc="concept stream", unit="batch", disable=not progress) as done:
-        first = None
-        for order in orders:
-            held = _PassRows(activations, order, chunk)
-            first = first or held
+        for p, order in enumerate(orders):
+            held = first if p == 0 else _PassRows(activations, order, chunk)
             for rows in _minibatches(held.chunks(c, chunk), batch_rows):
                 rows = np.maximum(rows, 0)
                 if fed == 0 and H0 is not None:  # the custom start: H0, and a W guess the step does not use
@@ -188,16 +184,20 @@ def fit_concepts_minibatch(activations, n_concepts: int = 12, seed: int = 0, max
     mass = np.zeros(n_concepts)
     sq_err = sq_all = 0.0
     negatives = seen = 0
+    W32 = W.astype(np.float32)
     for rows in first.chunks(c, chunk):
         negatives += int((rows < 0).sum())
         seen += rows.size
-        x = np.maximum(rows, 0).astype(np.float64)
-        U = _nnls_rows(x @ W.T, G)
+        x = np.maximum(rows, 0)
+        B = (x @ W32.T).astype(np.float64)
+        U = _nnls_rows(B, G)
         mass += U.sum(0)
-        sq_err += float(((x - U @ W) ** 2).sum())
-        sq_all += float((x ** 2).sum())
+        # ‖x − U·W‖² = ‖x‖² − 2⟨U, x·Wᵀ⟩ + ⟨U·G, U⟩: (rows × K) work, never a (rows × C) residual
+        x_sq = float(np.einsum("ij,ij->", x, x, dtype=np.float64))
+        sq_err += x_sq - 2.0 * float((U * B).sum()) + float(((U @ G) * U).sum())
+        sq_all += x_sq
     order = np.argsort(-mass, kind="stable")
-    rel = float(np.sqrt(sq_err / sq_all)) if sq_all > 0 else 0.0
+    rel = float(np.sqrt(max(sq_err, 0.0) / sq_all)) if sq_all > 0 else 0.0
     info = {**(meta or {}), "fit": "minibatch", "rows_fed": int(fed), "passes": len(orders),
             "batch_rows": int(batch_rows), "warm_rows": int(len(warm) * hw) if warm_rows > 0 else 0}
     return ConceptBasis(components=W[order].astype(np.float32), relative_error=rel, explained=1.0 - rel ** 2,

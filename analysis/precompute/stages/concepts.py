@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from analysis.explain.concepts.factorize import ConceptBasis, concept_class_importance, concept_maps
+from analysis.explain.concepts.factorize import ConceptBasis, ImportanceSum, concept_maps
 from analysis.explain.concepts.stream import MINIBATCH_FROM_ROWS, fit_basis
 from analysis.explain.patches import crop_patches, patch_box, top_patches
 from analysis.precompute.stage import Stage
@@ -37,33 +37,38 @@ def run(ctx) -> dict:
                                 "fit_on": "train"})
         ctx.cache.write_concept_basis(*basis.record())
     k = basis.n_concepts
+    labels = ctx.run.labels
+    kc = len(labels.classes)
+    y, yg = labels.encode(ctx.rows)
+    city, group = ImportanceSum(basis, kc), ImportanceSum(basis, len(labels.groups))
+    grads = ctx.cache.array("gradients")
     stream = ctx.cache.streaming("concept_maps", (n, k, h, w), "float16", {**ctx.key, **ctx.params(ctx.stage)})
-    for a, b in bar(list(batched(n, 128, stream.start)), desc="concept maps", unit="batch",
-                    disable=not ctx.progress):
-        stream.write(a, concept_maps(basis, acts[a:b]).astype(np.float16))
+    chunks = [*batched(stream.start, 128), *batched(n, 128, stream.start)]  # resumed: the first are stored
+    for a, b in bar(chunks, desc="concept maps", unit="batch", disable=not ctx.progress):
+        if a < stream.start:
+            maps = np.asarray(stream.z[a:b])
+        else:
+            maps = concept_maps(basis, acts[a:b]).astype(np.float16)
+            stream.write(a, maps)
+        # importance from the stored (float16) maps, each chunk's gradients read once for both heads
+        g = np.asarray(grads[a:b], np.float32)
+        maps = maps.astype(np.float32)
+        city.add(maps, g[:, :kc], y[a:b])
+        group.add(maps, g[:, kc:], yg[a:b])
     stream.finish()
-    write_importance(ctx, basis)
+    write_importance(ctx, basis, city.result(), group.result())
     write_patches(ctx, ctx.cache.array("concept_maps"), (h, w))
     return {"concepts": k, "explained": round(float(basis.explained), 4), "fit": basis.meta.get("fit", "full")}
 
 
-def write_importance(ctx, basis: ConceptBasis) -> None:
+def write_importance(ctx, basis: ConceptBasis, city: tuple, group: tuple) -> None:
+    """The concept × class and concept × group importance as one table."""
     labels = ctx.run.labels
-    maps = ctx.cache.array("concept_maps")
-    grads = ctx.cache.array("gradients")
-    n, k, kc = len(maps), basis.n_concepts, len(labels.classes)
-    y, yg = labels.encode(ctx.rows)
-
-    def chunks(cols, targets):
-        for a, b in batched(n, 256):
-            yield np.asarray(maps[a:b], np.float32), np.asarray(grads[a:b, cols], np.float32), targets[a:b]
-
-    city, city_n = concept_class_importance(chunks(slice(0, kc), y), basis, kc)
-    group, group_n = concept_class_importance(chunks(slice(kc, None), yg), basis, len(labels.groups))
+    (city, city_n), (group, group_n) = city, group
     rows = [{"concept": ki, "head": head, "target": name, "importance": float(m[ki, t]), "images": int(cnt[t])}
             for head, names, m, cnt in (("city", labels.classes, city, city_n),
                                         ("group", labels.groups, group, group_n))
-            for t, name in enumerate(names) for ki in range(k)]
+            for t, name in enumerate(names) for ki in range(basis.n_concepts)]
     ctx.cache.write_table("concept_importance", pd.DataFrame(rows))
 
 

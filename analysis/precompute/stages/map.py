@@ -23,7 +23,8 @@ def run(ctx) -> dict:
         dist.write(a, d)
     rows.finish()
     dist.finish()
-    xy = umap_2d(feats, ctx.param("umap_neighbors"), ctx.param("seed"), fit_max=ctx.param("umap_fit_max"))
+    xy = umap_2d(feats, ctx.param("umap_neighbors"), ctx.param("seed"), fit_max=ctx.param("umap_fit_max"),
+                 n_epochs=ctx.param("umap_epochs"))
     table = pd.DataFrame({"row": np.arange(ctx.n), "id": ctx.rows["id"].to_numpy(),
                           "x": xy[:, 0], "y": xy[:, 1]})
     ctx.cache.write_table("umap", table)
@@ -31,7 +32,7 @@ def run(ctx) -> dict:
 
 
 STAGE = Stage(
-    name="map", order=10, run=run, params=("umap_neighbors", "knn", "seed", "umap_fit_max"), version=3,
+    name="map", order=10, run=run, params=("umap_neighbors", "knn", "seed", "umap_fit_max", "umap_epochs"), version=4,
     doc="UMAP of the pooled features and each image's nearest training images",
     reads=("features",), writes=("neighbors", "neighbor_dist", "umap"),
 )

@@ -101,3 +101,53 @@ def test_a_wrong_dimension_is_one_clear_error():
         index.search(np.ones((1, 4)), 1)
     with pytest.raises(ValueError, match="dimension 3"):
         index.add(np.ones((2, 5)), [7, 8])
+
+
+def clustered(n, seed, dim=32, centres=20):
+    rng = np.random.default_rng(seed)
+    c = np.random.default_rng(99).normal(size=(centres, dim)) * 2
+    return (c[rng.integers(0, centres, n)] + rng.normal(size=(n, dim))).astype(np.float32)
+
+
+def test_beyond_exact_max_an_inverted_file_finds_most_true_neighbours():
+    """Oracle: all pairs. The inverted file (√n lists, 16 probed) is approximate: it must
+    find nearly every true neighbour, return only real rows, and read in chunks."""
+    base, queries = clustered(4000, 0), clustered(200, 1)
+    rows = np.arange(0, 4000, 2)
+    ivf = CosineIndex.from_rows(ChunkReader(base, 256), rows, chunk=256, exact_max=1000)
+    assert not ivf.exact and ivf.index.nlist == 45 and ivf.index.nprobe == 16
+    assert CosineIndex.from_rows(base, rows, exact_max=2000).exact  # at the limit: exact
+    ids, sims = ivf.search(queries, 10)
+    sim = all_pairs(queries, base[rows])
+    truth = rows[np.argsort(-sim, axis=1)[:, :10]]
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, truth)])
+    assert recall > 0.9
+    assert np.isin(ids, rows).all()
+    # the similarities it reports are the true ones of the rows it returns
+    np.testing.assert_allclose(sims, np.take_along_axis(sim, np.searchsorted(rows, ids), 1), atol=1e-5)
+    again = CosineIndex.from_rows(base, rows, exact_max=1000)
+    np.testing.assert_array_equal(again.search(queries, 10)[0], ids)  # seeded: the same index
+
+
+def test_an_inverted_file_probes_wider_until_it_has_k_answers():
+    """One probed list of a few rows cannot hold k = 300 answers: the query probes more lists,
+    up to all of them, where the answer is the exact one."""
+    base, queries = clustered(2000, 2), clustered(5, 3)
+    index = CosineIndex(32, lists=40, probe=1)
+    index.train(base)
+    index.add(base, np.arange(2000))
+    ids, sims = index.search(queries, 300)
+    assert (ids >= 0).all() and index.index.nprobe == 1  # put back afterwards
+    wide = CosineIndex(32, lists=40, probe=40)
+    wide.train(base)
+    wide.add(base, np.arange(2000))
+    exact = np.argsort(-all_pairs(queries, base), axis=1)[:, :300]
+    assert np.mean([len(set(a) & set(b)) / 300 for a, b in zip(wide.search(queries, 300)[0], exact)]) > 0.999
+
+
+def test_an_inverted_file_never_gives_a_row_as_its_own_neighbour():
+    base = clustered(3000, 4)
+    index = CosineIndex.from_rows(base, exact_max=500)
+    for a, ids, _ in index.search_rows(base, 5, chunk=700, exclude_self=True):
+        assert not (ids == np.arange(a, a + len(ids))[:, None]).any()
+        assert ids.shape[1] == 5 and (ids >= 0).all()

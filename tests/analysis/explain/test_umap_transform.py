@@ -3,6 +3,7 @@ is the oracle (bit for bit, given the same neighbours), and the parallel run equ
 serial one."""
 
 import numpy as np
+import pytest
 import scipy.sparse
 import umap
 import umap.distances
@@ -27,9 +28,11 @@ def blobs(n, seed, dim=16):
     return (centres[rng.integers(0, 3, n)] + rng.normal(size=(n, dim))).astype(np.float32)
 
 
-def test_transform_chunk_equals_umaps_own_transform():
+@pytest.mark.parametrize("n_epochs", [None, 60])
+def test_transform_chunk_equals_umaps_own_transform(n_epochs):
+    """Also with the fit's epochs set (streetlens sets 200): the transform then runs a third."""
     fitted, new = blobs(300, 0), blobs(40, 1)
-    reducer = umap.UMAP(n_neighbors=10, metric="cosine", random_state=0, n_jobs=1).fit(fitted)
+    reducer = umap.UMAP(n_neighbors=10, metric="cosine", random_state=0, n_jobs=1, n_epochs=n_epochs).fit(fitted)
     expected = reducer.transform(new)  # small data: exact neighbours by umap's cosine
     # the same neighbours umap found, the same seed (its transform_seed, 42)
     d = umap.distances.pairwise_special_metric(new, reducer._raw_data, metric=reducer._input_distance_func)
@@ -38,7 +41,9 @@ def test_transform_chunk_equals_umaps_own_transform():
     order = np.argsort(dist)
     idx, dist = submatrix(idx, order, 10), submatrix(dist, order, 10)
     state = check_random_state(42).randint(INT32_MIN, INT32_MAX, 3).astype(np.int64)
-    got = transform_chunk(idx, dist, Layout.of(reducer), transform_epochs(len(new)), state)
+    layout = Layout.of(reducer)
+    assert layout.fit_epochs == n_epochs
+    got = transform_chunk(idx, dist, layout, transform_epochs(len(new), layout.fit_epochs), state)
     np.testing.assert_array_equal(got, expected)
 
 
@@ -80,6 +85,7 @@ def test_parallel_workers_give_the_serial_layout_and_chunks_keep_their_own_seed(
 
 def test_epochs_follow_umaps_rule_and_numba_code_is_cached_on_disk():
     assert transform_epochs(10_000) == 100 and transform_epochs(10_001) == 30
+    assert transform_epochs(10, fit_epochs=200) == transform_epochs(10**6, fit_epochs=200) == 66
     numba_cached()
     from umap.layouts import _nb_optimize_layout_euclidean_single_epoch
     from umap.umap_ import smooth_knn_dist

@@ -7,9 +7,11 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
+from analysis.explain.atlas_grid import POINT_COLUMNS
 from analysis.precompute import atlas_featvis, atlas_views
 from analysis.precompute import featvis_on_demand as fod
 from analysis.store import RunCache
@@ -40,8 +42,37 @@ def test_region_points_are_exactly_the_images_inside(atlas):
     assert sorted(region.points["row"]) == sorted(inside["row"]) and not region.sampled
     every = atlas_views.region_points(cache, cells, None, cap=10_000)
     assert sorted(every.points["row"]) == sorted(umap["row"])
+    # the whole plane as a window (its corner rebuilt from a cell's edges) holds every image too
+    framed = atlas_views.region_points(cache, cells, atlas_views.whole(cells), cap=10_000)
+    assert sorted(framed.points["row"]) == sorted(umap["row"])
     merged = every.points.merge(umap, on="row", suffixes=("", "_u"))
     np.testing.assert_allclose(merged["x"], merged["x_u"], rtol=1e-6)
+
+
+def test_a_point_binned_past_its_edge_is_still_found():
+    """The grid bins by dividing, the cells' edges come from multiplying: a point one float
+    short of an edge can land in the next cell (found by search: this plane, level 64, the
+    edge of cell 2). A window ending on that edge must still return the point."""
+    from analysis.explain.atlas_grid import Plane
+
+    p, n = Plane(-0.7322673547034516, 0.0, 17.400399524647845), 64
+    edge = float(p.bounds(n, 2, 0)[0])
+    x = float(np.nextafter(edge, -np.inf))
+    assert x < edge and p.cells(np.array([x]), np.array([0.1]), n)[0][0] == 2  # binned past its edge
+    ix = np.arange(n)
+    x0, x1, y0, y1 = p.bounds(n, ix, np.zeros(n))
+    cells = pd.DataFrame({"level": n, "ix": ix, "iy": 0, "x0": x0, "x1": x1, "y0": y0, "y1": y1,
+                          "start": np.where(ix == 2, 0, 1), "count": np.where(ix == 2, 1, 0)})
+    points = np.zeros((1, len(POINT_COLUMNS)))
+    points[0, POINT_COLUMNS.index("x")], points[0, POINT_COLUMNS.index("y")] = x, 0.1
+
+    class Cache:
+        def array(self, name):
+            assert name == "atlas_points"
+            return points
+
+    region = atlas_views.region_points(Cache(), cells, (p.x0, edge, 0.0, 1.0), cap=10)
+    assert len(region.points) == 1 and region.points["x"].iat[0] == x
 
 
 def test_region_points_are_capped(atlas):

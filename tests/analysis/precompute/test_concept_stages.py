@@ -167,3 +167,53 @@ def test_concepts_streamed_with_minibatch_nmf(annotated_run, tmp_path):
     auto = AnalyzeConfig(stages=("concepts",), **SMALL)
     small = analyze(run.path, config=auto, cache_root=tmp_path / "auto", progress=False, log=lambda *_: None)
     assert small.read_concept_basis()[1]["meta"]["fit"] == "full"  # a tiny dataset: the plain NMF
+
+
+def _importance_from_store(run, cache):
+    """The concept × class table recomputed from the stored maps and gradients with the
+    library function (two separate reads), the oracle of the stage's one fused pass."""
+    from analysis.explain.concepts.factorize import concept_class_importance
+    from analysis.precompute.stages.concepts import load_basis
+
+    basis, kc = load_basis(cache), len(run.labels.classes)
+    y, _ = run.labels.encode(cache.samples())
+    maps, grads = cache.array("concept_maps"), cache.array("gradients")
+    chunks = [(np.asarray(maps[a:a + 5], np.float32), np.asarray(grads[a:a + 5, :kc], np.float32), y[a:a + 5])
+              for a in range(0, len(maps), 5)]
+    return concept_class_importance(chunks, basis, kc)[0]
+
+
+def test_concept_stage_importance_resumes_and_equals_the_library(annotated_run, tmp_path, monkeypatch):
+    """The concepts stage computes the importance in the pass that writes the maps; killed
+    half way through the maps, the rerun reads the stored ones back and gives the table of
+    an uninterrupted run, which equals ``concept_class_importance`` over the stored arrays."""
+    from analysis.precompute.stages import concepts as stage
+
+    run, _ = annotated_run
+    config = AnalyzeConfig(stages=("concepts",), shard_rows=8, **{**SMALL, "batch_size": 8})
+    clean = analyze(run.path, config=config, cache_root=tmp_path / "clean", progress=False, log=lambda *_: None)
+    table = clean.table("concept_importance")
+    city = table[table["head"] == "city"].pivot(index="concept", columns="target", values="importance")
+    np.testing.assert_allclose(city[list(run.labels.classes)].to_numpy(), _importance_from_store(run, clean),
+                               rtol=1e-6, atol=1e-9)
+
+    real, calls = stage.concept_maps, []
+
+    def dying(basis, acts):
+        if len(calls) == 1:  # the first 128-image chunk is written, the second dies
+            raise KeyboardInterrupt
+        calls.append(len(acts))
+        return real(basis, acts)
+
+    monkeypatch.setattr(stage, "batched", lambda n, size, start=0: [(a, min(n, a + 8)) for a in range(start, n, 8)])
+    monkeypatch.setattr(stage, "concept_maps", dying)
+    with pytest.raises(KeyboardInterrupt):
+        analyze(run.path, config=config, cache_root=tmp_path / "c", progress=False, log=lambda *_: None)
+    monkeypatch.setattr(stage, "concept_maps", lambda basis, acts: calls.append(len(acts)) or real(basis, acts))
+    calls.clear()
+    resumed = analyze(run.path, config=config, cache_root=tmp_path / "c", progress=False, log=lambda *_: None)
+    assert sum(calls) == len(clean.samples()) - 8  # the first shard was read back, not recomputed
+    np.testing.assert_array_equal(resumed.array("concept_maps")[:], clean.array("concept_maps")[:])
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(resumed.table("concept_importance"), table)
