@@ -162,7 +162,7 @@ def city_section(sel: state.Selection, sub: pd.DataFrame, split: str,
     c1, c2, c3 = st.columns([1, 1, 1])
     true = synced_selectbox("True city", labels, "true", d_true, c1, on_change=_bump_chart)
     pred = synced_selectbox("Predicted city", labels, "pred", d_pred, c2, on_change=_bump_chart)
-    show = c3.select_slider("Show at most", SHOW, value=24, key="errors_show")
+    show = c3.select_slider("Show at most", SHOW, value=SHOW[0], key="errors_show")  # more on demand: each is three pictures
     rows = mistakes.cell_rows(sub, true, pred)
     kind = "right" if true == pred else "wrong"
     run = sel.name

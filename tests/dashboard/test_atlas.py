@@ -172,3 +172,29 @@ def test_umap_from_this_session_goes_into_the_talk_pack(dashboard_env, analysed_
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         pdfs = [name for name in z.namelist() if name.startswith("figures/") and name.endswith(".pdf")]
         assert len(pdfs) == 1 and z.read(pdfs[0]).startswith(b"%PDF")
+
+
+def test_zoom_into_a_picked_cell_and_back_to_the_whole_map(dashboard_env, analysed_run, run_page, no_problems):
+    """A cell picked on the 8 × 8 map (its chart's selection state), then "Zoom into the
+    selection": the region and a level that shows it at least 8 cells across, in the URL
+    *and* in the zoom selector (whose own state used to win, leaving the map at 8 × 8);
+    then "Whole map" goes back to the default view."""
+    from analysis.precompute import atlas_views
+
+    cells = analysed_run[1].table("atlas_cells")
+    cell = cells[cells["level"] == 8].sort_values("count").iloc[-1]
+    at = run_page(zoom="8", tiles="colour")
+    no_problems(at)
+    at.session_state["atlas_cells_8_class_False_None"] = {
+        "selection": {"points": [{"customdata": [int(cell["cell"])]}], "point_indices": [], "box": [], "lasso": []}}
+    at.run()
+    no_problems(at)
+    at.button(key="atlas_zoom_in").click().run()
+    no_problems(at)
+    level = atlas_views.zoom_level(cells, atlas_views.bounds_of(cells[cells["cell"] == cell["cell"]]))
+    assert level == 64  # one cell of 8 × 8 is 8 cells across at 64 × 64
+    assert at.query_params["zoom"] == "64" and at.selectbox(key="w_zoom").value == "64"
+    assert at.query_params["region"]
+    at.button(key="atlas_whole").click().run()
+    no_problems(at)
+    assert "region" not in at.query_params and at.selectbox(key="w_zoom").value == "16"

@@ -58,8 +58,10 @@ def test_cell_lists_exactly_its_images(dashboard_env, samples, run_page, section
     shown = sections(at)["Images in a cell"]
     expected = samples[(samples["class"] == true) & (samples["pred_class"] == pred)]
     expected = expected.sort_values("p_pred", ascending=(true == pred), kind="stable")
-    assert [i for i, _, _ in shown] == list(expected["id"])[:24]
+    assert [i for i, _, _ in shown] == list(expected["id"])[:12]  # twelve unless asked for more
     assert {(t, p) for _, t, p in shown} == {(true, pred)}
+    at.select_slider(key="errors_show").set_value(24).run()
+    assert [i for i, _, _ in sections(at)["Images in a cell"]] == list(expected["id"])[:24]
     # the pickers show the cell, and the link opens the Sample page on that image
     assert at.selectbox(key="w_true").value == true and at.selectbox(key="w_pred").value == pred
     links = [el.value for el in walk(at.main) if el.type == "markdown" and "open in Sample" in el.value]
@@ -87,7 +89,7 @@ def test_picking_a_cell_updates_the_url(dashboard_env, samples, run_page, sectio
     assert (at.query_params["true"], at.query_params["pred"]) == (classes[-1], classes[0])
     shown = sections(at)["Images in a cell"]
     n = int(((samples["class"] == classes[-1]) & (samples["pred_class"] == classes[0])).sum())
-    assert len(shown) == min(n, 24)
+    assert len(shown) == min(n, 12)
 
 
 def test_most_confident_mistakes(dashboard_env, samples, run_page, sections, no_problems):

@@ -67,6 +67,15 @@ def test_atlas_figure_one_webgl_marker_per_cell():
     assert "images" in marks.text[0]
     assert [t.name for t in fig.data[1:]] == CLASSES
     assert len(fig.layout.images) == 1 and fig.layout.images[0].sizex == grid.plane.side
+    # the mosaic travels as a JPEG that decodes back to the picture (up to JPEG's loss)
+    import base64
+    import io
+
+    src = fig.layout.images[0].source
+    assert src.startswith("data:image/jpeg;base64,")
+    back = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))), np.float64)
+    mosaic = np.asarray(aa.mosaic(cells, window, colors, shares), np.float64)
+    assert back.shape == mosaic.shape and np.abs(back - mosaic).mean() < 4
 
 
 def test_points_figure_is_webgl_and_holds_what_it_is_given():
