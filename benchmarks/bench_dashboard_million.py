@@ -81,12 +81,22 @@ def errors(page) -> int:
     return page.locator(browser.ERROR_SELECTOR).count()
 
 
-def pick(page, key: str, option: str) -> float:
-    """Choose ``option`` in the selectbox with widget key ``key``; seconds to the rerun's end."""
+SHOWS_TITLE = """(text) => [...document.querySelectorAll('.js-plotly-plot .gtitle')]
+    .some(e => e.textContent.includes(text))"""
+
+
+def pick(page, key: str, option: str, shows: str | None = None) -> float:
+    """Choose ``option`` in the selectbox with widget key ``key``; seconds to the rerun's end.
+    ``shows``: a text the redrawn chart's title then holds, waited for first — a fragment's
+    rerun (the Atlas map) may end before the page's run state is seen to change."""
     page.locator(f".st-key-{key} input").first.click()
     page.get_by_role("option", name=option, exact=True).first.click()
     t0 = time.perf_counter()
-    browser.wait_rendered(page, timeout=120, after_action=True)
+    if shows:
+        page.wait_for_function(SHOWS_TITLE, arg=shows, timeout=120_000, polling=20)
+        browser.wait_rendered(page, timeout=120)
+    else:
+        browser.wait_rendered(page, timeout=120, after_action=True)
     return time.perf_counter() - t0
 
 
@@ -124,8 +134,9 @@ def measure(env: dict[str, str], run: str, shots: Path | None, repeats: int) -> 
             visit(page, f"{atlas}?run={run}")
             for option in ("32 × 32 cells", "64 × 64 cells", "8 × 8 cells", "16 × 16 cells"):
                 try:
-                    rows.append((f"atlas: zoom selector → {option}", pick(page, "w_zoom", option), None,
-                                 errors(page)))
+                    n = option.split(" ")[0]
+                    rows.append((f"atlas: zoom selector → {option}",
+                                 pick(page, "w_zoom", option, shows=f"({n} × {n} over"), None, errors(page)))
                 except Exception as exc:  # noqa: BLE001 - a widget the harness could not drive: say so
                     print(f"atlas zoom to {option}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
             region = f"{atlas}?run={run}&zoom=64&region=-2,2,-2,2"
