@@ -102,6 +102,12 @@ def test_error_rate_bars():
     fig = atlas.error_rate_bars(rates)
     assert list(fig.data[0].y) == ["seoul", "paris", "tokyo"]
     assert fig.data[0].text[0] == "67% (2/3)"
+    assert fig.layout.xaxis.range[1] == pytest.approx(2 / 3 * (1 + 0.04 * 9))  # room for a 9-character label
+    big = pd.DataFrame({"city": ["london", "paris"], "errors": [11393, 2811], "images": [30000, 30000]})
+    big["error_rate"] = big["errors"] / big["images"]
+    wide = atlas.error_rate_bars(big)
+    assert wide.data[0].text[0] == "38% (11,393/30,000)"  # thousands separated
+    assert wide.layout.xaxis.range[1] == pytest.approx(11393 / 30000 * (1 + 0.04 * 19))  # and room for it
 
 
 def test_clickable_cells_carry_the_cell():
