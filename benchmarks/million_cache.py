@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 from analysis.data.dataset import Dataset, fingerprint  # noqa: E402
 from analysis.precompute.engines.forward_work import forward_layout, samples_part  # noqa: E402
 from analysis.precompute.stages import atlas as atlas_stage  # noqa: E402
-from analysis.precompute.stages.concept_effects import contrast_table  # noqa: E402
+from analysis.precompute.stages.concept_effects import contrast_table, why_table  # noqa: E402
 from analysis.precompute.stages.forward import shard_summary  # noqa: E402
 from analysis.store import RunCache, RunFiles, file_fingerprint, write_json_atomic  # noqa: E402
 from analysis.store import chunked  # noqa: E402
@@ -251,7 +251,7 @@ def other_artefacts(cache: RunCache, small: RunCache, n: int, ids, rows: pd.Data
                 cache.write_array(name, np.asarray(arr))
         else:
             t = small.table(name)
-            if name in ("samples", "concept_contrast") or name.startswith("atlas_"):
+            if name in ("samples", "concept_contrast", "concept_why") or name.startswith("atlas_"):
                 continue
             if name == "umap":
                 out = expand_rows(t, n, ids)
@@ -277,6 +277,12 @@ def other_artefacts(cache: RunCache, small: RunCache, n: int, ids, rows: pd.Data
             np.asarray(cache.array("concept_removal_logits")), samples["y_class"].to_numpy(np.int64), pred,
             samples["split"].astype(str).to_numpy(), classes))
         log("concept_contrast: computed")
+    if not cache.has("concept_why"):  # the Errors page's why lines of every split, by the stage's own code
+        samples = cache.table_columns("samples", ["row", "class", "pred_class", "p_pred", "correct", "split"])
+        classes = list(small.table("mean_cam_counts")["class"].astype(str))
+        cache.write_table("concept_why", why_table(np.asarray(cache.array("concept_removal_logits")), samples, classes))
+        cache.record_artefacts(["concept_why"])  # as the runner does: readers need not import the stage
+        log("concept_why: computed")
     for folder in ("concept_basis", "concept_patch_images", "featvis_images", "atlas_featvis"):
         src, dst = small.path(folder), cache.path(folder)
         if src.is_dir() and not dst.exists():

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
+from analysis.explain import mistakes
 from analysis.explain.concepts.contrast import signed
 from analysis.precompute import concept_views, missing_hint
 from analysis.store import CacheError
@@ -22,7 +23,7 @@ from dashboard.safe_text import plain
 WHY_TOP = 3  # concepts in a line
 WHY_BARS = 8  # concepts in the picked image's bar chart
 PAIRS_SHOWN = 8
-WHY_PER_CELL = 96  # mistakes explained per confusion cell at most: the most confident (the page shows ≤ 96)
+WHY_PER_CELL = mistakes.PER_CELL  # mistakes explained per confusion cell at most: the most confident
 MUTED = 'style="color:#6b7280;font-size:0.85em"'
 
 
@@ -73,7 +74,12 @@ def _names_stamp(cache) -> float:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _explanations(root: str, stamp: tuple, rows: tuple, classes: tuple, _cache, _sub: pd.DataFrame,
                   _given: dict) -> pd.DataFrame:
-    return concept_views.error_explanations(_cache, list(classes), _sub, top=None, given=_given)
+    """The why lines' concepts of ``_sub``'s explained mistakes; of a whole split (``rows`` is
+    then ``(split,)``) as the analysis stored them, when it did (no per-image array read)."""
+    stored = concept_views.stored_explanations(_cache, rows[0], _sub, _given) if len(rows) == 1 and \
+        isinstance(rows[0], str) else None
+    return stored if stored is not None else concept_views.error_explanations(_cache, list(classes), _sub, top=None,
+                                                                               given=_given)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -88,14 +94,8 @@ def _pairs(root: str, stamp: tuple, rows: tuple, classes: tuple, _cache, _sub: p
 
 
 def explained(sub: pd.DataFrame, per_cell: int = WHY_PER_CELL) -> pd.DataFrame:
-    """The misclassified images of ``sub`` that get a why line: each confusion cell's
-    ``per_cell`` most confident ones (all of them in a small dataset), in ``sub``'s order."""
-    wrong = sub[~sub["correct"].to_numpy(bool)]
-    if len(wrong) <= per_cell:
-        return wrong
-    ranked = wrong.sort_values("p_pred", ascending=False, kind="stable")
-    keep = ranked.groupby([ranked["class"].astype(str), ranked["pred_class"].astype(str)], sort=False).head(per_cell)
-    return wrong.loc[wrong.index.isin(keep.index)]
+    """The misclassified images of ``sub`` that get a why line (``mistakes.most_confident_per_cell``)."""
+    return mistakes.most_confident_per_cell(sub, per_cell)
 
 
 def contrast_tables(sel: state.Selection, sub: pd.DataFrame, split: str | None = None

@@ -11,6 +11,9 @@ import pandas as pd
 HEADS = {"city": ("class", "pred_class", "correct", "p_pred"),
          "group": ("group", "pred_group", "correct_group", "p_group")}
 """Per head: (true column, predicted column, correct column, confidence column)."""
+PER_CELL = 96
+"""Mistakes whose concepts are explained per confusion cell at most: the most confident (the
+Errors page lists at most 96 images of a cell)."""
 
 
 def in_split(samples: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -20,6 +23,18 @@ def in_split(samples: pd.DataFrame, split: str) -> pd.DataFrame:
     if split == "held-out":
         return samples[samples["split"].isin(["val", "test"])]
     return samples[samples["split"] == split]
+
+
+def most_confident_per_cell(sub: pd.DataFrame, per_cell: int = PER_CELL) -> pd.DataFrame:
+    """The misclassified images of ``sub`` (city head) that get their concepts explained:
+    each confusion cell's ``per_cell`` most confident ones (all of them when there are no
+    more than ``per_cell`` mistakes), in ``sub``'s order."""
+    wrong = sub[~sub["correct"].to_numpy(bool)]
+    if len(wrong) <= per_cell:
+        return wrong
+    ranked = wrong.sort_values("p_pred", ascending=False, kind="stable")
+    keep = ranked.groupby([ranked["class"].astype(str), ranked["pred_class"].astype(str)], sort=False).head(per_cell)
+    return wrong.loc[wrong.index.isin(keep.index)]
 
 
 def confusion_counts(samples: pd.DataFrame, labels: Sequence[str], head: str = "city") -> np.ndarray:

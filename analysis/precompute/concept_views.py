@@ -168,6 +168,42 @@ def error_explanations(cache: RunCache, classes: Sequence[str], samples: pd.Data
     return out[cols]
 
 
+def stored_explanations(cache: RunCache, split: str, picked: pd.DataFrame, given: dict | None = None
+                        ) -> pd.DataFrame | None:
+    """``error_explanations(cache, classes, picked, top=None)`` for the mistakes of a whole
+    split that the Errors page explains (``picked``: their samples rows), as the
+    ``concept_effects`` stage stored their contributions (no per-image array read); None
+    when the cache has no such table or it does not hold exactly those images."""
+    if not cache.has("concept_why"):
+        return None
+    table = cache.table("concept_why")
+    table = table[table["split"].astype(str) == split]
+    rows = picked["row"].to_numpy(np.int64)
+    if table.empty and len(rows) or not np.array_equal(np.unique(table["row"].to_numpy(np.int64)), np.unique(rows)):
+        return None  # another selection of images than the stage's (an older analysis)
+    cols = ["row", "id", "true", "predicted", "p_pred", "p_true", "rank", "concept", *CONCEPT_COLUMNS[1:],
+            "contribution"]
+    if not len(rows):
+        return pd.DataFrame(columns=cols)
+    position = pd.Series(np.arange(len(rows)), index=rows)
+    table = table.assign(_pos=position.reindex(table["row"].to_numpy(np.int64)).to_numpy())
+    table = table.sort_values(["_pos", "rank"], kind="stable")
+    at = table["_pos"].to_numpy(np.int64)
+    concept = table["concept"].to_numpy(np.int64)
+    lab = concept_labels(cache, given).set_index("concept").reindex(concept)
+
+    def col(name):
+        return picked[name].to_numpy()[at] if name in picked else np.full(len(at), np.nan)
+
+    out = pd.DataFrame({"row": table["row"].to_numpy(np.int64), "id": col("id").astype(str),
+                        "true": col("class").astype(str), "predicted": col("pred_class").astype(str),
+                        "p_pred": col("p_pred").astype(float), "p_true": col("p_true").astype(float),
+                        "rank": table["rank"].to_numpy(np.int64), "concept": concept,
+                        "name": lab["name"].to_numpy(), "automatic": lab["automatic"].to_numpy(bool),
+                        "stable": lab["stable"].to_numpy(), "contribution": table["contribution"].to_numpy(float)})
+    return out[cols]
+
+
 def pair_view(cache: RunCache, classes: Sequence[str], samples: pd.DataFrame | None = None,
               top: int | None = 3, given: dict | None = None) -> pd.DataFrame:
     """The confused pairs of ``samples`` (default: the test split), most images first, each

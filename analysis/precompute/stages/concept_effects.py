@@ -1,14 +1,16 @@
 """``concept_effects``: what each concept *does* — remove it at the target layer and
 measure every class's probability for every image (head only, on stored activations),
 summarised per class with bootstrap intervals; concept deletion/insertion curves;
-completeness; and the concepts behind each confused pair of cities."""
+completeness; the concepts behind each confused pair of cities and behind each of the
+mistakes the Errors page explains, for every split it offers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from analysis.explain.concepts.contrast import pair_table
+from analysis.explain import mistakes
+from analysis.explain.concepts.contrast import pair_contributions, pair_table
 from analysis.explain.concepts.effect import (class_effects, completeness, concept_curves, concept_means,
                                               curve_areas, removal_effects)
 from analysis.precompute.stage import Stage
@@ -39,6 +41,33 @@ def contrast_table(logits: np.ndarray, y: np.ndarray, pred: np.ndarray, splits: 
     tables = [pair_table(logits[m], y[m], pred[m], classes).assign(split=s)
               for s in CONTRAST_SPLITS if (m := split_mask(splits, s)).any()]
     return pd.concat(tables, ignore_index=True) if tables else pair_table(logits[:0], y[:0], pred[:0], classes)
+
+
+def why_table(logits: np.ndarray, samples: pd.DataFrame, classes) -> pd.DataFrame:
+    """Every concept's contribution to logit(predicted) − logit(true) for the mistakes the
+    Errors page explains (``mistakes.most_confident_per_cell``) of every split it offers:
+    long form (split, row, rank, concept, contribution), each image's concepts by the size
+    of their contribution. ``logits``: the stored (float32) removal Δlogits, so the numbers
+    are those the page would compute from them. Names are not stored: users rename concepts."""
+    index = {c: i for i, c in enumerate(classes)}
+    splits = samples["split"].astype(str).to_numpy()
+    parts = []
+    for split in CONTRAST_SPLITS:
+        mask = split_mask(splits, split)
+        if not mask.any():
+            continue
+        picked = mistakes.most_confident_per_cell(samples[mask])
+        rows = picked["row"].to_numpy(np.int64)
+        true = picked["class"].astype(str).map(index).to_numpy(np.int64)
+        pred = picked["pred_class"].astype(str).map(index).to_numpy(np.int64)
+        contrib = pair_contributions(logits[rows], pred, true)
+        order = np.argsort(-np.abs(contrib), axis=1, kind="stable")
+        n, k = order.shape
+        parts.append(pd.DataFrame({"split": split, "row": np.repeat(rows, k), "rank": np.tile(np.arange(k), n),
+                                   "concept": order.ravel().astype(np.int64),
+                                   "contribution": np.take_along_axis(contrib, order, 1).ravel()}))
+    cols = ["split", "row", "rank", "concept", "contribution"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
 
 def run(ctx) -> dict:
@@ -72,6 +101,7 @@ def run(ctx) -> dict:
                           completeness(ctx.model, features[test], means[test], basis.components, y[test], classes))
     ctx.cache.write_table("concept_contrast", contrast_table(eff.logits, y, pred, samples["split"].astype(str).to_numpy(),
                                                              classes))
+    ctx.cache.write_table("concept_why", why_table(eff.logits.astype(np.float32), samples, classes))
     aucs = curve_areas(curves)
     mean_auc = aucs.groupby(["curve", "order"])["auc"].mean().round(4)
     return {"concepts": basis.n_concepts, "deletion_auc": {o: float(mean_auc.get(("deletion", o), np.nan))
@@ -79,14 +109,14 @@ def run(ctx) -> dict:
 
 
 STAGE = Stage(
-    name="concept_effects", order=32, run=run, version=2,
+    name="concept_effects", order=32, run=run, version=3,
     params=("effect_bootstrap", "effect_random_orders", "seed"),
     defaults={"effect_bootstrap": 1000, "effect_random_orders": 5},
     doc="each concept's causal effect on every city (removal at the target layer), concept "
         "deletion/insertion curves, completeness, and the concepts behind confused pairs",
     reads=("features", "concept_maps", "concept_basis", "samples"),
     writes=("concept_removal_logits", "concept_removal_probs", "concept_effects", "concept_curves",
-            "concept_completeness", "concept_contrast"),
+            "concept_completeness", "concept_contrast", "concept_why"),
     new_artefacts=(
         ("concept_removal_logits", "array", "(N, concepts, cities) logit change when a concept is removed"),
         ("concept_removal_probs", "array", "(N, concepts, cities) probability change when it is removed"),
@@ -95,5 +125,7 @@ STAGE = Stage(
         ("concept_completeness", "table", "accuracy on the concept reconstruction vs the original"),
         ("concept_contrast", "table", "concept contributions to logit(predicted) − logit(true) per confused pair, "
                                       "per split (held-out, val, test, train, all)"),
+        ("concept_why", "table", "per split, every concept's contribution to logit(predicted) − logit(true) "
+                                 "for each confusion cell's most confident mistakes (the Errors page's why lines)"),
     ),
 )

@@ -104,6 +104,45 @@ def test_stored_pairs_of_each_split_are_the_live_ones(cache):
     assert concept_views.stored_pair_view(cache, "train") is None  # no train images: not stored
 
 
+def test_stored_why_lines_of_each_split_are_the_live_ones(cache):
+    """The concept_effects stage stores the contributions behind the why lines of every
+    split (``why_table``); read back with the page's picked mistakes, they equal what
+    ``error_explanations`` computes from the per-image array, names included; a user's new
+    name shows (names are not stored); other images than the stage picked give None."""
+    from analysis.explain import mistakes
+    from analysis.precompute.stages.concept_effects import why_table
+
+    s = cache.samples()
+    s["correct"] = s["class"] == s["pred_class"]
+    assert concept_views.stored_explanations(cache, "test", mistakes.most_confident_per_cell(s)) is None
+    table = why_table(DLOGITS, s, CLASSES)
+    cache.write_table("concept_why", table)
+    assert set(table["split"]) == {"test", "held-out", "all", "val"}  # no train images: not stored
+    assert table[(table["split"] == "test") & (table["row"] == 2)]["concept"].tolist() == [1, 0]  # |−0.6| first
+    concept_views.name_concept(cache, 1, "utility poles")  # after the analysis
+    for split in ("test", "held-out", "all", "val"):
+        picked = mistakes.most_confident_per_cell(mistakes.in_split(s, split))
+        live = concept_views.error_explanations(cache, CLASSES, picked, top=None)
+        stored = concept_views.stored_explanations(cache, split, picked)
+        pd.testing.assert_frame_equal(stored.reset_index(drop=True), live.reset_index(drop=True))
+        assert (stored["name"][stored["concept"] == 1] == "utility poles").all()
+    fewer = mistakes.most_confident_per_cell(mistakes.in_split(s, "all"), per_cell=1)
+    assert concept_views.stored_explanations(cache, "all", fewer) is None  # not the stage's selection
+
+
+def test_the_most_confident_mistakes_of_each_cell():
+    s = pd.DataFrame({"row": range(6), "class": list("aaaabb"), "pred_class": list("abbbaa"),
+                      "p_pred": [0.9, 0.5, 0.8, 0.7, 0.6, 0.65], "correct": [True] + [False] * 5})
+    assert mistakes_rows(s, 2) == [2, 3, 4, 5]  # cell a→b: its two most confident (0.8, 0.7); b→a: both
+    assert mistakes_rows(s, 5) == [1, 2, 3, 4, 5]  # no more mistakes than that: every one
+
+
+def mistakes_rows(s, per_cell):
+    from analysis.explain import mistakes
+
+    return mistakes.most_confident_per_cell(s, per_cell)["row"].tolist()
+
+
 def test_without_removal_effects_one_line_names_the_command(cache):
     cache.remove("concept_removal_logits")
     with pytest.raises(CacheError, match="no concept_removal_logits: run `streetlens analyze r`"):
