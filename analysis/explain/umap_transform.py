@@ -1,4 +1,4 @@
-"""UMAP's ``transform`` for images the fit did not see, in parallel worker processes.
+"""UMAP's ``transform`` for images the fit did not see (in worker processes when they are many).
 
 Beyond ``UMAP_FIT_MAX`` images, UMAP is fitted on a seeded sample (``embedding.py``); every
 other image is placed by the steps of ``umap.UMAP.transform``: its nearest sampled images
@@ -7,8 +7,9 @@ neighbour graph does not have), their fuzzy membership strengths (``smooth_knn_d
 ``compute_membership_strengths``), a start at the membership-weighted mean of their
 positions, then UMAP's own SGD (``optimize_layout_euclidean``) against the fixed sample.
 
-The parent finds neighbours chunk by chunk; the SGD of each chunk runs in a worker
-process (joblib), a bounded number of chunks in flight, so memory stays flat. Each chunk
+The parent finds neighbours chunk by chunk; from ``PARALLEL_FROM`` new images on, the SGD
+of each chunk runs in a worker process (joblib), a bounded number of chunks in flight, so
+memory stays flat (below, here: starting the workers costs more than it saves). Each chunk
 has its own seed, so the layout depends on the chunk size, never on the number of workers.
 
 UMAP's numba functions are compiled in every new process (about 8 s); :func:`numba_cached`
