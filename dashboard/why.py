@@ -23,7 +23,6 @@ from dashboard.safe_text import plain
 WHY_TOP = 3  # concepts in a line
 WHY_BARS = 8  # concepts in the picked image's bar chart
 PAIRS_SHOWN = 8
-WHY_PER_CELL = mistakes.PER_CELL  # mistakes explained per confusion cell at most: the most confident
 MUTED = 'style="color:#6b7280;font-size:0.85em"'
 
 
@@ -93,15 +92,10 @@ def _pairs(root: str, stamp: tuple, rows: tuple, classes: tuple, _cache, _sub: p
                                                                       given=_given)
 
 
-def explained(sub: pd.DataFrame, per_cell: int = WHY_PER_CELL) -> pd.DataFrame:
-    """The misclassified images of ``sub`` that get a why line (``mistakes.most_confident_per_cell``)."""
-    return mistakes.most_confident_per_cell(sub, per_cell)
-
-
 def contrast_tables(sel: state.Selection, sub: pd.DataFrame, split: str | None = None
                     ) -> tuple[pd.DataFrame, pd.DataFrame] | str:
     """(every concept's contribution for the misclassified images of ``sub`` — each confusion
-    cell's ``WHY_PER_CELL`` most confident —, the confused pairs with their separating
+    cell's ``mistakes.PER_CELL`` most confident —, the confused pairs with their separating
     concepts over all of ``sub``), or one line saying what is missing. ``split`` names what
     ``sub`` is (the cache key; without it, its rows are). A names file that cannot be read
     gets its one line here, and the automatic names stand in."""
@@ -114,7 +108,7 @@ def contrast_tables(sel: state.Selection, sub: pd.DataFrame, split: str | None =
     key = (str(cache.root), stamp + (_names_stamp(cache),),
            (split,) if split is not None else tuple(int(r) for r in sub["row"]), tuple(sel.labels.classes))
     try:
-        return _explanations(*key, cache, explained(sub), given), _pairs(*key, cache, sub, given)
+        return _explanations(*key, cache, mistakes.most_confident_per_cell(sub), given), _pairs(*key, cache, sub, given)
     except CacheError as exc:
         return str(exc)
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from analysis.explain.knn import CosineIndex
+from analysis.explain.knn import CosineIndex, unit_rows
 from analysis.explain.umap_transform import Layout, numba_cached, transform_all
 
 CHUNK = 4096
@@ -23,15 +23,11 @@ UMAP_FIT_MAX = 5_000
 placed by UMAP's ``transform``, in parallel (:func:`umap_2d`)."""
 
 
-def unit_rows(feats: np.ndarray) -> np.ndarray:
-    return feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
-
-
 def unit_chunks(feats: np.ndarray, chunk: int = CHUNK):
     """``(start, unit rows)`` of a (memory-mapped) feature array, ``chunk`` rows at a time:
     nothing holds every image's features at once."""
     for a in range(0, len(feats), chunk):
-        yield a, unit_rows(np.asarray(feats[a:a + chunk], dtype=np.float32))
+        yield a, unit_rows(feats[a:a + chunk])
 
 
 def training_neighbours(feats, is_train: np.ndarray, k: int, chunk: int = CHUNK
@@ -64,9 +60,9 @@ def umap_2d(feats: np.ndarray, n_neighbors: int, seed: int, fit_max: int = UMAP_
     """
     n = len(feats)
     if n <= fit_max:
-        return _umap_fit(unit_rows(np.asarray(feats, dtype=np.float32)), n_neighbors, seed, n_epochs)[0]
+        return _umap_fit(unit_rows(feats), n_neighbors, seed, n_epochs)[0]
     sample = np.sort(np.random.default_rng(seed).choice(n, size=fit_max, replace=False))
-    base = unit_rows(np.asarray(feats[sample], dtype=np.float32))
+    base = unit_rows(feats[sample])
     xy = np.zeros((n, 2), np.float32)
     xy[sample], layout = _umap_fit(base, n_neighbors, seed, n_epochs)
     index = CosineIndex.from_rows(base)

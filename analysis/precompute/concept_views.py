@@ -125,6 +125,10 @@ def _ranked(values: np.ndarray, top: int | None) -> list[int]:
     return [int(k) for k in (order if top is None else order[:top])]
 
 
+EXPLANATION_COLUMNS = ["row", "id", "true", "predicted", "p_pred", "p_true", "rank", "concept",
+                       *CONCEPT_COLUMNS[1:], "contribution"]
+
+
 def error_explanations(cache: RunCache, classes: Sequence[str], samples: pd.DataFrame | None = None,
                        top: int | None = 3, given: dict | None = None) -> pd.DataFrame:
     """Why the model chose the wrong city, per misclassified image of ``samples`` (rows of
@@ -136,36 +140,18 @@ def error_explanations(cache: RunCache, classes: Sequence[str], samples: pd.Data
     Long form, images in ``samples`` order, concepts strongest first: row, id, true,
     predicted, p_pred, p_true, rank, concept, name, automatic, stable, contribution.
     """
-    from analysis.explain.concepts.contrast import pair_contributions
+    from analysis.explain.concepts.contrast import ranked_contributions
 
-    cols = ["row", "id", "true", "predicted", "p_pred", "p_true", "rank", "concept", *CONCEPT_COLUMNS[1:],
-            "contribution"]
     if samples is not None:  # only the misclassified rows are read
         samples = samples[samples["class"].astype(str).to_numpy() != samples["pred_class"].astype(str).to_numpy()]
         if samples.empty:
-            return pd.DataFrame(columns=cols)
+            return pd.DataFrame(columns=EXPLANATION_COLUMNS)
     samples, d, y_true, y_pred = _contrast_rows(cache, classes, samples)
     wrong = np.flatnonzero(y_true != y_pred)
-    contrib = pair_contributions(d[wrong], y_pred[wrong], y_true[wrong])
-    labels = concept_labels(cache, given).set_index("concept")
-    order = np.argsort(-np.abs(contrib.astype(np.float64)), axis=1, kind="stable")
-    order = order if top is None else order[:, :top]
+    order, contrib = ranked_contributions(d[wrong], y_pred[wrong], y_true[wrong], top)
     n, r = order.shape
-    img = np.repeat(np.arange(n), r)
-    concept = order.ravel()
-    rows_of = samples.iloc[wrong]
-
-    def col(name):
-        return rows_of[name].to_numpy()[img] if name in rows_of else np.full(n * r, np.nan)
-
-    lab = labels.reindex(concept)
-    out = pd.DataFrame({"row": col("row").astype(np.int64), "id": col("id").astype(str), "true": col("class").astype(str),
-                        "predicted": col("pred_class").astype(str), "p_pred": col("p_pred").astype(float),
-                        "p_true": col("p_true").astype(float), "rank": np.tile(np.arange(r), n),
-                        "concept": concept.astype(np.int64), "name": lab["name"].to_numpy(),
-                        "automatic": lab["automatic"].to_numpy(bool), "stable": lab["stable"].to_numpy(),
-                        "contribution": contrib[img, concept].astype(float)})
-    return out[cols]
+    return _explanation_frame(samples.iloc[wrong], np.repeat(np.arange(n), r), np.tile(np.arange(r), n),
+                              order.ravel(), contrib.ravel(), concept_labels(cache, given))
 
 
 def stored_explanations(cache: RunCache, split: str, picked: pd.DataFrame, given: dict | None = None
@@ -179,29 +165,31 @@ def stored_explanations(cache: RunCache, split: str, picked: pd.DataFrame, given
     table = cache.table("concept_why")
     table = table[table["split"].astype(str) == split]
     rows = picked["row"].to_numpy(np.int64)
-    if table.empty and len(rows) or not np.array_equal(np.unique(table["row"].to_numpy(np.int64)), np.unique(rows)):
+    if not np.array_equal(np.unique(table["row"].to_numpy(np.int64)), np.unique(rows)):
         return None  # another selection of images than the stage's (an older analysis)
-    cols = ["row", "id", "true", "predicted", "p_pred", "p_true", "rank", "concept", *CONCEPT_COLUMNS[1:],
-            "contribution"]
-    if not len(rows):
-        return pd.DataFrame(columns=cols)
     position = pd.Series(np.arange(len(rows)), index=rows)
     table = table.assign(_pos=position.reindex(table["row"].to_numpy(np.int64)).to_numpy())
     table = table.sort_values(["_pos", "rank"], kind="stable")
-    at = table["_pos"].to_numpy(np.int64)
-    concept = table["concept"].to_numpy(np.int64)
-    lab = concept_labels(cache, given).set_index("concept").reindex(concept)
+    return _explanation_frame(picked, table["_pos"].to_numpy(np.int64), table["rank"].to_numpy(np.int64),
+                              table["concept"].to_numpy(np.int64), table["contribution"].to_numpy(float),
+                              concept_labels(cache, given))
 
+
+def _explanation_frame(images: pd.DataFrame, at: np.ndarray, rank: np.ndarray, concept: np.ndarray,
+                       contribution: np.ndarray, labels: pd.DataFrame) -> pd.DataFrame:
+    """The long form of :func:`error_explanations`: one row per (image ``images.iloc[at]``,
+    its ``rank``-th concept ``concept`` with its ``contribution``), the concept's name joined."""
     def col(name):
-        return picked[name].to_numpy()[at] if name in picked else np.full(len(at), np.nan)
+        return images[name].to_numpy()[at] if name in images else np.full(len(at), np.nan)
 
-    out = pd.DataFrame({"row": table["row"].to_numpy(np.int64), "id": col("id").astype(str),
-                        "true": col("class").astype(str), "predicted": col("pred_class").astype(str),
-                        "p_pred": col("p_pred").astype(float), "p_true": col("p_true").astype(float),
-                        "rank": table["rank"].to_numpy(np.int64), "concept": concept,
-                        "name": lab["name"].to_numpy(), "automatic": lab["automatic"].to_numpy(bool),
-                        "stable": lab["stable"].to_numpy(), "contribution": table["contribution"].to_numpy(float)})
-    return out[cols]
+    lab = labels.set_index("concept").reindex(concept)
+    out = pd.DataFrame({"row": col("row").astype(np.int64), "id": col("id").astype(str), "true": col("class").astype(str),
+                        "predicted": col("pred_class").astype(str), "p_pred": col("p_pred").astype(float),
+                        "p_true": col("p_true").astype(float), "rank": np.asarray(rank, np.int64),
+                        "concept": np.asarray(concept, np.int64), "name": lab["name"].to_numpy(),
+                        "automatic": lab["automatic"].to_numpy(bool), "stable": lab["stable"].to_numpy(),
+                        "contribution": np.asarray(contribution, float)})
+    return out[EXPLANATION_COLUMNS]
 
 
 def pair_view(cache: RunCache, classes: Sequence[str], samples: pd.DataFrame | None = None,

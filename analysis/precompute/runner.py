@@ -89,12 +89,11 @@ def _discard(name: str, cache: RunCache, stages: dict[str, Stage]) -> None:
             cache.forget_stage(stale)
 
 
-def cache_name(run: Run, ds: Dataset, rows, data_fingerprint: str | None = None) -> str:
+def cache_name(run: Run, ds: Dataset, data_fingerprint: str) -> str:
     """``<run>`` for the run's own dataset — at its path, or moved elsewhere (the same
-    images, labels and splits) — and ``<run>@<dataset>`` for any other.
-    ``data_fingerprint``: ``fingerprint(rows)`` when the caller has it (1.5 s at a million rows)."""
+    images, labels and splits, ``data_fingerprint``) — and ``<run>@<dataset>`` for any other."""
     own = Path(ds.root).resolve() == Path(run.info["dataset"]["path"]).resolve() or \
-        (data_fingerprint or fingerprint(rows)) == run.info["dataset"].get("fingerprint")
+        data_fingerprint == run.info["dataset"].get("fingerprint")
     return analysis_name(run.name, None if own else ds.name)
 
 
@@ -103,8 +102,8 @@ def open_cache(run: Run, rows, ds: Dataset, cache_root: Path | None, log: Callab
     """The run's cache, reset when it was computed for another model or dataset. A run
     analysed on a dataset other than its own (``--dataset OTHER``) gets a cache of its own,
     ``<run>@<dataset>``: the run's analysis of its own data is never overwritten."""
-    data_fingerprint = fingerprint(rows)
-    cache = RunCache.for_run(cache_name(run, ds, rows, data_fingerprint), cache_root or default_cache_root())
+    data_fingerprint = fingerprint(rows)  # once: 1.5 s at a million rows
+    cache = RunCache.for_run(cache_name(run, ds, data_fingerprint), cache_root or default_cache_root())
     if cache.name != run.name:
         log(f"dataset {ds.name} is not the one {run.name} was trained on: its analysis goes to {cache.root} "
             "(the run's own analysis stays as it is)")

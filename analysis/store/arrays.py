@@ -82,6 +82,12 @@ class StreamingArray:
             shard_start, index = end, index + 1
             end = min(self.shape[0], (index + 1) * self.rows)
 
+    def written(self, a: int, b: int) -> np.ndarray:
+        """Rows ``a:b`` already on disk (below ``start``): what a resumed stage reads back."""
+        if b > self.start:
+            raise ValueError(f"rows {a}:{b} are not all written yet (only {self.start})")
+        return np.asarray(self.z[a:b])
+
     def finish(self) -> None:
         if self.next != self.shape[0]:
             raise ValueError(f"only {self.next} of {self.shape[0]} rows were written")

@@ -26,6 +26,15 @@ def pair_contributions(dlogits: np.ndarray, a, b) -> np.ndarray:
     return d[rows, :, a] - d[rows, :, b]
 
 
+def ranked_contributions(dlogits: np.ndarray, a, b, top: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(concepts, contributions)`` (N, top or K): each image's concepts by the size of their
+    contribution to logit(a) − logit(b) (ties: the lower index first), and those contributions."""
+    contrib = pair_contributions(dlogits, a, b)
+    order = np.argsort(-np.abs(contrib), axis=1, kind="stable")
+    order = order if top is None else order[:, :top]
+    return order, np.take_along_axis(contrib, order, 1)
+
+
 def error_contributions(dlogits: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """(N, K): contributions to logit(predicted) − logit(true); zero rows for correct images."""
     c = pair_contributions(dlogits, y_pred, y_true)

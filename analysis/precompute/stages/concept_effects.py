@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.explain import mistakes
-from analysis.explain.concepts.contrast import pair_contributions, pair_table
+from analysis.explain.concepts.contrast import pair_table, ranked_contributions
 from analysis.explain.concepts.effect import (class_effects, completeness, concept_curves, concept_means,
                                               curve_areas, removal_effects)
 from analysis.precompute.stage import Stage
@@ -60,12 +60,10 @@ def why_table(logits: np.ndarray, samples: pd.DataFrame, classes) -> pd.DataFram
         rows = picked["row"].to_numpy(np.int64)
         true = picked["class"].astype(str).map(index).to_numpy(np.int64)
         pred = picked["pred_class"].astype(str).map(index).to_numpy(np.int64)
-        contrib = pair_contributions(logits[rows], pred, true)
-        order = np.argsort(-np.abs(contrib), axis=1, kind="stable")
+        order, contrib = ranked_contributions(logits[rows], pred, true)
         n, k = order.shape
         parts.append(pd.DataFrame({"split": split, "row": np.repeat(rows, k), "rank": np.tile(np.arange(k), n),
-                                   "concept": order.ravel().astype(np.int64),
-                                   "contribution": np.take_along_axis(contrib, order, 1).ravel()}))
+                                   "concept": order.ravel().astype(np.int64), "contribution": contrib.ravel()}))
     cols = ["split", "row", "rank", "concept", "contribution"]
     return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 

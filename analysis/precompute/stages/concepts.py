@@ -46,7 +46,7 @@ def run(ctx) -> dict:
     chunks = [*batched(stream.start, 128), *batched(n, 128, stream.start)]  # resumed: the first are stored
     for a, b in bar(chunks, desc="concept maps", unit="batch", disable=not ctx.progress):
         if a < stream.start:
-            maps = np.asarray(stream.z[a:b])
+            maps = stream.written(a, b)
         else:
             maps = concept_maps(basis, acts[a:b]).astype(np.float16)
             stream.write(a, maps)
