@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
+import numpy as np
+import pandas as pd
+
 from analysis.store import CLASSES_FILE
 
 BUILTIN_GROUPS: dict[str, str] = {
@@ -113,3 +116,32 @@ def resolve_groups(
             f"or pass --group {example}=West"
         )
     return out
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Class and group vocabularies of a run, in a fixed (sorted) order."""
+
+    classes: tuple[str, ...]
+    groups: tuple[str, ...]
+    class_to_group: dict[str, str]
+
+    @classmethod
+    def from_table(cls, df: pd.DataFrame) -> "Labels":
+        mapping = df.groupby("class")["group"].first().to_dict()
+        return cls(tuple(sorted(mapping)), tuple(sorted(set(mapping.values()))), mapping)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Labels":
+        return cls(tuple(data["classes"]), tuple(data["groups"]), dict(data["class_to_group"]))
+
+    def to_json(self) -> dict:
+        return {"classes": list(self.classes), "groups": list(self.groups),
+                "class_to_group": self.class_to_group}
+
+    def encode(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Class and group indices of each row."""
+        ci = {c: i for i, c in enumerate(self.classes)}
+        gi = {g: i for i, g in enumerate(self.groups)}
+        return (np.array(df["class"].map(ci), dtype=np.int64),
+                np.array(df["class"].map(self.class_to_group).map(gi), dtype=np.int64))

@@ -155,23 +155,26 @@ def standard_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], obj
 
     run, labels, c = sel.run, sel.labels, sel.cache
     out: OrderedDict[str, Callable[[], object]] = OrderedDict()
-    samples = sel.samples()
-    split = "test" if (samples["split"] == "test").any() else "all"
-    sub = mistakes.in_split(samples, split)
+    # the panel is on every page: read one column now, the others when a figure is drawn
+    # (the whole table of a million images takes seconds, its path and id strings most)
+    split = "test" if (sel.samples("split")["split"] == "test").any() else "all"
+
+    def sub():
+        return mistakes.in_split(sel.samples("split", "class", "pred_class", "correct"), split)
 
     def confusion():
-        cm = mistakes.confusion_counts(sub, labels.classes)
+        cm = mistakes.confusion_counts(sub(), labels.classes)
         return charts.confusion_matrix(cm, labels.classes, title=f"Confusion matrix, city ({split})")
 
     out[f"Confusion matrix (city, {split})"] = confusion
     out[f"Error rate per city ({split})"] = lambda: atlas.error_rate_bars(
-        mistakes.error_rates(sub, labels.classes), title=f"Error rate per city ({split})")
+        mistakes.error_rates(sub(), labels.classes), title=f"Error rate per city ({split})")
     if not run.history().empty:
         out["Training curves"] = lambda: charts.training_curves(run.history(), run.info.get("best_epoch"),
                                                                 title="Training")
     if c.has("umap"):
         out["UMAP by city"] = lambda: atlas.umap_scatter(
-            atlas.umap_points(state.table(c, "umap"), samples), "class", labels.classes,
+            atlas.umap_points(state.table(c, "umap"), sel.samples(*atlas.UMAP_POINT_COLUMNS)), "class", labels.classes,
             title="The images by their features (UMAP)", marker_size=5)
     if c.has("mean_cams"):
         out["Mean Grad-CAM per city"] = lambda: mean_cam_picture(sel)
@@ -210,14 +213,15 @@ def compare_partner(sel: state.Selection) -> tuple[str, str] | None:
 
 def comparison_figures(sel: state.Selection) -> "OrderedDict[str, Callable[[], object]]":
     """The Compare page's figures for the selected run and :func:`compare_partner`."""
-    from analysis.precompute.compare_views import compare, layer_cka
-    from analysis.store import pair_file
-    from dashboard.figures import compare as figures
-
     out: OrderedDict[str, Callable[[], object]] = OrderedDict()
     partner = compare_partner(sel)
     if partner is None:
         return out
+    # imported only with a partner: scipy.stats alone costs 0.5 s of a page's first visit
+    from analysis.precompute.compare_views import compare, layer_cka
+    from analysis.store import pair_file
+    from dashboard.figures import compare as figures
+
     (b, split), a = partner, sel.name
     comparison = functools.cache(lambda: compare(sel.cache, state.selection_of(b).cache, split))
     out[f"Compare {a} vs {b}: accuracy per city"] = lambda: figures.accuracy_chart(
@@ -292,7 +296,7 @@ def portrait_figure(sel: state.Selection, city: str, given: dict | None = None):
 
 def summary_for(sel: state.Selection) -> tuple[talk_pack.RunSummary, dict[int, Image.Image]]:
     imp = state.table(sel.cache, "concept_importance") if sel.cache.has("concept_importance") else None
-    samples = sel.samples()
+    samples = sel.samples("correct", "correct_group")
     notes = [f"analysis of {len(samples)} images; {int((~samples['correct']).sum())} city errors, "
              f"{int((~samples['correct_group']).sum())} group errors over all splits"]
     portraits = None

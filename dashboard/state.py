@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image, ImageOps
 
-from analysis.data.dataset import Dataset, fingerprint
+from analysis.data.dataset import Dataset
 from analysis.store import (
     RunCache,
     ShardedArray,
@@ -248,8 +248,7 @@ def thumbnail_bytes(path: str, size: int = 160) -> bytes:
 
 @st.cache_data(show_spinner=False)
 def _fingerprints(run_path: str, dataset_root: str, mtime_model: float, mtime_table: float) -> tuple[str, str]:
-    ds = Dataset(Path(dataset_root))
-    return file_fingerprint(RunFiles(run_path).model), fingerprint(ds.usable())
+    return file_fingerprint(RunFiles(run_path).model), Dataset(Path(dataset_root)).usable_fingerprint()
 
 
 @dataclass

@@ -116,3 +116,11 @@ def parse_list(text: str, kind=str, what: str = "values") -> tuple:
         return tuple(kind(p) for p in parts)
     except ValueError:
         raise ExperimentError(f"cannot read {what} from {text!r}: expected a comma-separated list") from None
+
+
+def cell_of(run_info: dict) -> Cell | None:
+    """The grid cell a run belongs to (from its config), or None for a run outside any grid."""
+    cfg = run_info.get("config", {})
+    if not cfg.get("extra", {}).get("experiment"):
+        return None
+    return Cell(cfg["backbone"], cfg["mode"], float(cfg.get("train_fraction", 1.0)), int(cfg["seed"]))

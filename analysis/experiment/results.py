@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.experiment.grid import Experiment
-from analysis.experiment.runner import cell_of
+from analysis.experiment.grid import Experiment, cell_of
 from analysis.explain.compare.stats import mcnemar, paired_permutation, seed_interval
 from analysis.train.runs import Run, list_runs
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from analysis.experiment.grid import Cell, Experiment, ExperimentError
+from analysis.experiment.grid import Cell, Experiment, ExperimentError, cell_of
 from analysis.progress import phases
 from analysis.train.runs import RunError, open_run
 from analysis.train.trainer import TrainConfig, train
@@ -20,14 +20,6 @@ class Progress:
     done: list[str]  # finished before this call
     trained: list[str]  # trained by this call
     total: int
-
-
-def cell_of(run_info: dict) -> Cell | None:
-    """The grid cell a run belongs to (from its config), or None for a run outside any grid."""
-    cfg = run_info.get("config", {})
-    if not cfg.get("extra", {}).get("experiment"):
-        return None
-    return Cell(cfg["backbone"], cfg["mode"], float(cfg.get("train_fraction", 1.0)), int(cfg["seed"]))
 
 
 def finished(exp: Experiment, cell: Cell, models_root: Path) -> bool:

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from analysis.explain.attribution import AttributionMethod, trunk_output_layer
+from analysis.explain.cam_views import contrastive_map, gradcam_map  # noqa: F401 (their home before cam_views)
 from analysis.explain.channels import attribution_from_jacobian
 from analysis.explain.registry import register_method
 from analysis.explain.scaling import normalise, upsample
@@ -179,26 +180,7 @@ def cams_from_features(model: nn.Module, feats: torch.Tensor, *, create_graph: b
 
 
 # -- views: pure functions on stored raw maps (tensors or numpy arrays / memmaps) ------------
-
-def _k_index(raw, k: int) -> None:
-    if raw.ndim < 3:
-        raise ValueError(f"raw must be (..., K, h, w), got shape {tuple(raw.shape)}")
-    if not -raw.shape[-3] <= k < raw.shape[-3]:
-        raise IndexError(f"output {k} out of range for {raw.shape[-3]} outputs")
-
-
-def gradcam_map(raw, k: int):
-    """Grad-CAM of output ``k``: ReLU(raw[..., k, :, :]) → (..., h, w)."""
-    _k_index(raw, k)
-    return raw[..., k, :, :].clip(min=0)
-
-
-def contrastive_map(raw, a: int, b: int):
-    """"Why ``a`` rather than ``b``": ReLU(raw_a − raw_b) = Grad-CAM with weights α_a − α_b."""
-    _k_index(raw, a)
-    _k_index(raw, b)
-    return (raw[..., a, :, :] - raw[..., b, :, :]).clip(min=0)
-
+# gradcam_map and contrastive_map live in cam_views (no torch: the dashboard reads stored maps)
 
 def display_map(m, size: int | tuple[int, int]):
     """A (ReLU'd) map ready to overlay on the (H, W) image: ``normalise(upsample(normalise(m)))``,

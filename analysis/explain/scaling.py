@@ -8,9 +8,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from analysis.explain.cam_views import NORMALISE_EPS, normalise_array
 from analysis.nets.registry import MeanStd
 
-NORMALISE_EPS = 1e-7
 
 
 def _as_float_tensor(m) -> tuple[torch.Tensor, bool]:
@@ -39,10 +39,7 @@ def normalise(m):
         m = m.to(torch.promote_types(m.dtype, torch.float32))
         m = m - m.amin(dim=(-2, -1), keepdim=True)
         return m / (NORMALISE_EPS + m.amax(dim=(-2, -1), keepdim=True))
-    m = np.asarray(m)
-    m = m.astype(np.promote_types(m.dtype, np.float32), copy=False)  # float16 memmaps
-    m = m - m.min(axis=(-2, -1), keepdims=True)
-    return m / (NORMALISE_EPS + m.max(axis=(-2, -1), keepdims=True))
+    return normalise_array(m)
 
 
 def to_display(maps, signed: bool = False, percentile: float = 99.0):

@@ -8,11 +8,10 @@ dataclass.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import torch
 
 HEADS = ("city", "group")
 """Output heads of a two-head classifier, in ``forward``'s order."""
@@ -30,7 +29,10 @@ class Target:
         if self.head not in HEADS:
             raise ValueError(f"target head must be one of {HEADS}, got {self.head!r}")
         index = self.index
-        if isinstance(index, torch.Tensor):
+        # A tensor index means torch is already loaded; the dashboard builds targets from
+        # ints and must not import torch for it (3–7 s on a fresh server).
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(index, torch.Tensor):
             if index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
                 raise ValueError(f"target index tensor must be integer, got {index.dtype}")
             index = int(index) if index.dim() == 0 else tuple(index.flatten().tolist())

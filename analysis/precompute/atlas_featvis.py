@@ -12,12 +12,16 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from analysis.precompute import featvis_on_demand as fod
 from analysis.precompute.atlas_views import cell_direction
 from analysis.store import RunCache, atomic_path
+
+if TYPE_CHECKING:
+    import torch
 
 
 def picture_path(cache: RunCache, cell: int, direction: np.ndarray, settings: fod.FeatvisSettings) -> Path:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from analysis.data.dataset import Dataset
 from analysis.explain.compare import agreement, cka, concepts, maps, stats
-from analysis.explain.gradcam import gradcam_map
+from analysis.explain.cam_views import gradcam_map
 from analysis.store import CacheError, RunCache, analysis_name, pair_file, split_analysis, write_bytes_atomic
 
 

@@ -9,24 +9,32 @@ them with the rest of its artefacts.
 
 Quality (:mod:`analysis.explain.featvis_quality`): each unit's picture against the unit's
 strongest dataset images, read from the cached pooled features.
+
+PyTorch and lucent are imported by the functions that render: every dashboard page imports
+this module (for ``missing`` and the settings) and most never render a picture.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
-from analysis.explain.featvis import ObjectiveSpec, render_features
-from analysis.explain.featvis_quality import TOP_IMAGES, featvis_quality
-from analysis.nets.precision import backward_precision
 from analysis.precompute.config import AnalyzeConfig
 from analysis.store import RunCache, atomic_path
 
+if TYPE_CHECKING:
+    import torch
+
+    from analysis.explain.featvis import ObjectiveSpec
+
 BATCH = 8  # objectives per optimisation
+SAMPLE_CHANNELS = 8
+"""Channels the Sample page's building blocks show for an image (the ``featvis`` stage
+renders its first image's ahead)."""
 Item = tuple[str, int]  # ("concept", k) or ("channel", c)
 OnStep = Callable[[int, int], None]
 STAGE = "featvis"
@@ -82,6 +90,11 @@ def render(model: torch.nn.Module, run, objectives: Sequence[ObjectiveSpec], set
            device: torch.device | str | None = None, on_step: OnStep | None = None) -> list[Image.Image]:
     """The pictures of ``objectives`` at the run's visualised layer, ``BATCH`` per
     optimisation, with ``settings``."""
+    import torch
+
+    from analysis.explain.featvis import render_features
+    from analysis.nets.precision import backward_precision
+
     first = next(model.parameters(), None)
     device = torch.device(device) if device is not None else (first.device if first is not None else
                                                                torch.device("cpu"))
@@ -154,5 +167,7 @@ def quality(model: torch.nn.Module, run, features: np.ndarray, objectives: Seque
             pictures: Sequence[Image.Image]) -> np.ndarray:
     """(units,) quality of each picture (``featvis_quality``) against its unit's top
     ``TOP_IMAGES`` dataset images, by the cached pooled ``features`` (N, C) of the run."""
+    from analysis.explain.featvis_quality import TOP_IMAGES, featvis_quality
+
     return featvis_quality(model, run.spec.target_layer, pictures, objectives, features,
                            mean_std=run.spec.mean_std(run.weights), n=TOP_IMAGES)

@@ -35,6 +35,11 @@ class DatasetFiles(Folder):
         return self.root / "dataset.parquet.lock"
 
     @property
+    def fingerprint_memo(self) -> Path:
+        """The usable rows' fingerprint, remembered for one state of the table."""
+        return self.root / "dataset.parquet.fingerprint.json"
+
+    @property
     def rejects(self) -> Path:
         return self.root / "rejects.parquet"
 

@@ -29,6 +29,7 @@ from analysis.store.files import atomic_path, write_json_atomic
 
 INCOMPLETE = "_incomplete"  # parquet and zarr readers both ignore names starting with "_"
 WHOLE = "_whole.parquet"  # a finished table's parts in one file: one read instead of one per shard
+WHOLE_ROW_GROUP = 131_072  # rows per row group of that file (``ShardSet.compact``)
 LAYOUT_FILE = "layout.json"
 
 
@@ -181,9 +182,15 @@ class ShardSet:
         return [self.record(i) for i in range(self.layout.count)]
 
     def compact(self) -> None:
-        """Each table's parts, in row order, also as one file (``_whole.parquet``, one row
-        group per shard): a reader opens one file instead of thousands (2 s at a million
-        images). The parts stay the truth: checked, resumed and recomputed shard by shard."""
+        """Each table's parts, in row order, also as one file (``_whole.parquet``): a reader
+        opens one file instead of thousands (2 s at a million images). The parts stay the
+        truth: checked, resumed and recomputed shard by shard.
+
+        Row groups of ``WHOLE_ROW_GROUP`` rows, not one per shard: with 3,907 groups of 256
+        rows, reading the million-image samples table took 1.9 s and its ``split`` column
+        alone 0.32 s; with groups of 131,072 rows, 0.7 s and 0.01 s. Parts are gathered up
+        to a group at a time, so memory stays flat."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         for name in self.layout.tables:
@@ -192,12 +199,17 @@ class ShardSet:
             if not parts or not all(p.is_file() for p in parts):
                 continue
             with atomic_path(folder / WHOLE) as tmp:
-                writer = None
-                for p in parts:
+                writer, pending, rows = None, [], 0
+                for i, p in enumerate(parts):
                     t = pq.read_table(p)
                     if writer is None:
                         writer = pq.ParquetWriter(tmp, t.schema)
-                    writer.write_table(t.cast(writer.schema), row_group_size=max(len(t), 1))
+                    pending.append(t.cast(writer.schema))
+                    rows += len(t)
+                    if rows >= WHOLE_ROW_GROUP or i == len(parts) - 1:
+                        group = pa.concat_tables(pending)
+                        writer.write_table(group, row_group_size=max(len(group), 1))
+                        pending, rows = [], 0
                 writer.close()
 
     # -- checking ----------------------------------------------------------------------------

@@ -7,49 +7,19 @@ driving side, which is a real cue for London, Tokyo, Kyoto and Singapore. Ask fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
 from torch.utils.data import Dataset as TorchDataset
 from torchvision.transforms import v2 as T
 
+from analysis.classes import Labels  # noqa: F401  (kept importable from here)
 from analysis.data.dataset import Dataset
 from analysis.nets.registry import BackboneSpec
 
 AUGMENTATIONS = ("none", "light", "strong", "light+flip", "strong+flip")
-
-
-@dataclass(frozen=True)
-class Labels:
-    """Class and group vocabularies of a run, in a fixed (sorted) order."""
-
-    classes: tuple[str, ...]
-    groups: tuple[str, ...]
-    class_to_group: dict[str, str]
-
-    @classmethod
-    def from_table(cls, df: pd.DataFrame) -> "Labels":
-        mapping = df.groupby("class")["group"].first().to_dict()
-        return cls(tuple(sorted(mapping)), tuple(sorted(set(mapping.values()))), mapping)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Labels":
-        return cls(tuple(data["classes"]), tuple(data["groups"]), dict(data["class_to_group"]))
-
-    def to_json(self) -> dict:
-        return {"classes": list(self.classes), "groups": list(self.groups),
-                "class_to_group": self.class_to_group}
-
-    def encode(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Class and group indices of each row."""
-        ci = {c: i for i, c in enumerate(self.classes)}
-        gi = {g: i for i, g in enumerate(self.groups)}
-        return (np.array(df["class"].map(ci), dtype=np.int64),
-                np.array(df["class"].map(self.class_to_group).map(gi), dtype=np.int64))
 
 
 def make_transform(spec: BackboneSpec, weights: str, augment: str = "none",

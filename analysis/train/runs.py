@@ -1,7 +1,11 @@
 """Runs on disk, ``models/<run>/`` (file layout: :class:`analysis.store.RunFiles`): the
 model's state dict, its config, classes, groups, dataset fingerprint, code version and
 metrics, and the training history. Loading never unpickles code: ``weights_only=True``
-throughout."""
+throughout.
+
+Reading a run's record needs no PyTorch: the dashboard lists and opens runs on every page,
+and importing torch with torchvision's models costs 3–7 s on a fresh server. Only building,
+loading and saving a model import it, inside those functions."""
 
 from __future__ import annotations
 
@@ -12,16 +16,18 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
-from analysis.nets.classifier import TwoHeadClassifier
-from analysis.nets.registry import BackboneSpec, get_backbone
-from analysis.nets.weights import load_state_dict_safely
+import pandas as pd
+
+from analysis.classes import Labels
 from analysis.store import RunFiles, default_models_root
-from analysis.train.data import Labels, make_transform
-from analysis.train.svm import LinearTwoHead
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from analysis.nets.registry import BackboneSpec
 
 
 class RunError(ValueError):
@@ -59,6 +65,8 @@ class Run:
 
     @property
     def spec(self) -> BackboneSpec:
+        from analysis.nets.registry import get_backbone
+
         return get_backbone(self.info["config"]["backbone"])
 
     @property
@@ -75,6 +83,8 @@ class Run:
 
     def eval_transform(self):
         """PIL image → the tensor this run's model expects (no augmentation)."""
+        from analysis.train.data import make_transform
+
         return make_transform(self.spec, self.weights, "none", self.input_size)
 
     def history(self) -> pd.DataFrame:
@@ -108,6 +118,9 @@ def list_runs(models_root: Path | None = None) -> list[Run]:
 
 def build_model(spec: BackboneSpec, head: str, labels: Labels, config: dict,
                 weights: str) -> nn.Module:
+    from analysis.nets.classifier import TwoHeadClassifier
+    from analysis.train.svm import LinearTwoHead
+
     trunk = spec.build(weights)
     if head == "svm":
         return LinearTwoHead(trunk, spec.feature_channels, len(labels.classes), len(labels.groups))
@@ -118,6 +131,8 @@ def build_model(spec: BackboneSpec, head: str, labels: Labels, config: dict,
 def load_model(run: Run, device: str | torch.device = "cpu") -> nn.Module:
     """The run's classifier in eval mode, weights from its state dict (random init first,
     so no pretrained download is needed to reload)."""
+    from analysis.nets.weights import load_state_dict_safely
+
     cfg = run.info["config"]
     model = build_model(run.spec, run.info.get("head", "mlp"), run.labels, cfg, "random")
     state = load_state_dict_safely(run.files.model)
@@ -132,6 +147,8 @@ def save_run(target: Path, model: nn.Module, info: dict, history: pd.DataFrame,
              predictions: pd.DataFrame | None = None) -> Run:
     """Write the run into a temporary folder, then rename it into place (atomic: a crash
     never leaves a run that looks complete)."""
+    import torch
+
     target = Path(target)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -4,6 +4,7 @@ It lists the datasets under the data root with their counts and a few thumbnails
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -33,10 +34,15 @@ MAX_THUMBS = 16
 def overview(root: str, mtime_ns: int, size: int) -> tuple[int, pd.DataFrame, list[tuple[str, str, int, list[str]]]]:
     """(images, count table, per class: name, group, images, up to MAX_THUMBS sample paths),
     read once per version of the table (a million-row table takes seconds to read)."""
-    df = Dataset(root).read()
-    per_class = [(str(cls), str(rows["group"].iat[0]), len(rows),
-                  rows.sample(min(MAX_THUMBS, len(rows)), random_state=0)["path"].astype(str).tolist())
-                 for cls, rows in df.groupby("class")]
+    df = Dataset(root).read(["class", "group", "split", "path"])
+    codes, names = pd.factorize(df["class"].astype(str), sort=True)
+    order = np.argsort(codes, kind="stable")  # each class's rows, in table order
+    starts = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    per_class = []
+    for k, cls in enumerate(names):
+        rows = df.iloc[order[starts[k]:starts[k + 1]]]
+        per_class.append((str(cls), str(rows["group"].iat[0]), len(rows),
+                          rows.sample(min(MAX_THUMBS, len(rows)), random_state=0)["path"].astype(str).tolist()))
     return len(df), count_table(df), per_class
 
 

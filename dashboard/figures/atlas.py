@@ -72,10 +72,14 @@ def color_scheme(color_by: str, keys: Sequence[str], classes: Sequence[str] | No
     return order, {g: hex_color(images.GROUP_COLORS[(i + 1) % 10]) for i, g in enumerate(order)}
 
 
+UMAP_POINT_COLUMNS = ("row", "id", "class", "group", "split", "pred_class", "pred_group", "p_pred", "p_true",
+                      "correct")
+"""The samples columns a UMAP scatter shows (colours, hover, selection)."""
+
+
 def umap_points(umap: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     """The UMAP coordinates joined with each image's labels and predictions (by row)."""
-    cols = [c for c in ("row", "id", "class", "group", "split", "pred_class", "pred_group",
-                        "p_pred", "p_true", "correct") if c in samples]
+    cols = [c for c in UMAP_POINT_COLUMNS if c in samples]
     return umap[["row", "x", "y"]].merge(samples[cols], on="row", how="left")
 
 

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from analysis.explain.cam_views import display_array, resize_bilinear
+
 DEFAULT_CMAP = "jet"
 SIGNED_CMAP = "RdBu_r"
 CMAPS = ("jet", "turbo", "inferno", "viridis")
@@ -71,27 +73,23 @@ def to_pil(image) -> Image.Image:
 def resize_map(m, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of a (h, w) map to (H, W), sampled like pytorch-grad-cam's
     ``cv2.resize``; float32 out (float16 memmaps welcome)."""
-    from analysis.explain.scaling import upsample
-
     m = np.asarray(m, dtype=np.float32)
     if m.ndim != 2:
         raise ValueError(f"map must be (h, w), got shape {m.shape}")
     if m.shape == tuple(size):
         return m
-    return upsample(m, tuple(size))
+    return resize_bilinear(m, tuple(size))
 
 
 def prepare_map(m, size: tuple[int, int], normalise: bool = True) -> np.ndarray:
     """A non-negative map ready to colour, at (H, W), values in [0, 1]: pytorch-grad-cam's
     ``display_map`` when ``normalise`` (min-max, upsample, min-max), else upsampled and
     clipped to [0, 1]."""
-    from analysis.explain.gradcam import display_map
-
     m = np.asarray(m, dtype=np.float32)
     if m.ndim != 2:
         raise ValueError(f"map must be (h, w), got shape {m.shape}")
     if normalise:
-        return np.asarray(display_map(m, tuple(size)), dtype=np.float32)
+        return display_array(m, tuple(size))
     return np.clip(resize_map(m, size), 0.0, 1.0)
 
 
@@ -151,7 +149,7 @@ def gradcam_overlay(image, raw, k: int, opacity: float = 0.5, cmap: str = DEFAUL
                     mode: str = "blend") -> np.ndarray:
     """Grad-CAM of output ``k`` over the photo. ``raw`` is ONE image's stored signed maps
     (K, h, w) (one row of the ``cams`` artefact: every class, then every group)."""
-    from analysis.explain.gradcam import gradcam_map
+    from analysis.explain.cam_views import gradcam_map
 
     return overlay(image, gradcam_map(np.asarray(raw, dtype=np.float32), k), opacity, cmap, mode=mode)
 
@@ -159,7 +157,7 @@ def gradcam_overlay(image, raw, k: int, opacity: float = 0.5, cmap: str = DEFAUL
 def contrastive_overlay(image, raw, a: int, b: int, opacity: float = 0.5, cmap: str = DEFAULT_CMAP,
                         mode: str = "blend") -> np.ndarray:
     """"Why ``a`` rather than ``b``": ReLU(raw_a − raw_b) over the photo (``raw`` (K, h, w))."""
-    from analysis.explain.gradcam import contrastive_map
+    from analysis.explain.cam_views import contrastive_map
 
     return overlay(image, contrastive_map(np.asarray(raw, dtype=np.float32), a, b), opacity, cmap,
                    mode=mode)

@@ -11,7 +11,7 @@ import streamlit as st
 from analysis.explain import evidence
 from analysis.explain.concepts.factorize import neuron_groups
 from analysis.precompute import missing_hint
-from analysis.precompute.stages.featvis import SAMPLE_CHANNELS
+from analysis.precompute.featvis_on_demand import SAMPLE_CHANNELS
 from analysis.store import RunCache
 from dashboard import featvis_ui, state, trust
 from dashboard.concept_names import concept_labels

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.explain.gradcam import contrastive_map, gradcam_map
+from analysis.explain.cam_views import contrastive_map, gradcam_map
 from analysis.explain.targets import Target
 from dashboard import links, ondemand, state, trust
 from dashboard.figures import charts, images

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.explain.compare.maps import map_correlations
-from analysis.explain.gradcam import contrastive_map, gradcam_map
+from analysis.explain.cam_views import contrastive_map, gradcam_map
 from analysis.precompute.compare_views import CompareError, check_same_dataset
 from dashboard import state
 from dashboard.figures import images

@@ -10,21 +10,27 @@ then
   the original output (1: the concepts carry the whole decision).
 A layer whose outputs can be negative is clipped before the factorisation (NMF needs
 non-negative data); ``negative_fraction`` says how much, and completeness pays for it.
+
+The dashboard reads the thresholds and :func:`recommend`; the functions that run the
+model import PyTorch themselves, so that reading the thresholds does not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
 from analysis.explain.concepts.factorize import concept_maps
 from analysis.explain.concepts.stability import concept_stability
 from analysis.explain.concepts.stream import fit_basis
 from analysis.progress import bar
+
+if TYPE_CHECKING:
+    import torch
 
 MIN_COMPLETENESS = 0.9
 MIN_STABLE = 0.75
@@ -49,6 +55,8 @@ def _hook(module: torch.nn.Module, fn):
 
 def layer_activations(model: torch.nn.Module, layer: str, batches: Iterable[torch.Tensor]) -> np.ndarray:
     """(n, C, h, w) float32 outputs of trunk layer ``layer`` for the images of ``batches``."""
+    import torch
+
     module = model.trunk.get_submodule(layer)
     out: list[np.ndarray] = []
 
@@ -65,6 +73,8 @@ def layer_activations(model: torch.nn.Module, layer: str, batches: Iterable[torc
 def reconstructed_predictions(model: torch.nn.Module, layer: str, basis, batches: Iterable[torch.Tensor]
                               ) -> np.ndarray:
     """City predictions when ``layer``'s output is replaced by its concept reconstruction."""
+    import torch
+
     module = model.trunk.get_submodule(layer)
     W = basis.components.astype(np.float64)
 
@@ -105,6 +115,8 @@ def sweep(model: torch.nn.Module, layers: Sequence[str], ks: Sequence[int],
     """Measure every (layer, k); ``*_batches()`` yield preprocessed image batches anew.
     ``fit``: "full", "minibatch" or "auto" (``stream.fit_basis``; the sweep's images are few,
     so auto is the plain NMF unless they hold more than ``MINIBATCH_FROM_ROWS`` positions)."""
+    import torch
+
     val_labels = np.asarray(val_labels)
     with torch.inference_mode():
         base = np.concatenate([model(x)[0].argmax(1).cpu().numpy() for x in val_batches()])

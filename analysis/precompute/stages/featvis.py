@@ -18,9 +18,7 @@ from analysis.precompute import featvis_on_demand as fod
 from analysis.precompute.stage import Stage
 from analysis.progress import bar
 
-SAMPLE_CHANNELS = 8
-"""Channels the Sample page's building blocks show for an image (its first image's are
-precomputed)."""
+SAMPLE_CHANNELS = fod.SAMPLE_CHANNELS
 
 
 def shown_channels(top: pd.DataFrame, classes: list[str], per_target: int) -> list[int]:

@@ -33,3 +33,25 @@ def test_fingerprint_changes_with_labels_and_splits(tmp_path, photo_tree):
     moved = df.copy()
     moved.loc[0, "split"] = "test" if moved.loc[0, "split"] != "test" else "train"
     assert fingerprint(moved) != fp
+
+
+def test_usable_fingerprint_is_remembered_for_one_state_of_the_table(tmp_path, photo_tree, monkeypatch):
+    from analysis.data import dataset as module
+
+    ds = Dataset(tmp_path / "ds")
+    import_folder(photo_tree({"tokyo": 4, "paris": 4}), ds, options=ImportOptions(workers=1),
+                  progress=False)
+    want = fingerprint(ds.usable())
+    assert ds.usable_fingerprint() == want and ds.files.fingerprint_memo.is_file()
+    calls = []
+    monkeypatch.setattr(module, "fingerprint", lambda df: calls.append(len(df)) or "recomputed")
+    assert ds.usable_fingerprint() == want and calls == []  # read from the memo
+    # a write (a curation rejecting one image) makes a new table: computed again
+    df = ds.read()
+    df.loc[0, "curated"] = "rejected"
+    ds.write(df)
+    assert ds.usable_fingerprint() == "recomputed" and calls == [7]
+    monkeypatch.undo()
+    assert ds.usable_fingerprint() == "recomputed"  # remembered for this state …
+    ds.files.fingerprint_memo.write_text("{not json")  # … unless the memo is damaged
+    assert ds.usable_fingerprint() == fingerprint(ds.usable()) != want

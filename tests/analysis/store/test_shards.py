@@ -124,3 +124,20 @@ def test_a_finished_table_is_also_one_file_which_a_changed_shard_retires(cache):
     arrays, tables = values(0)
     shards.write(0, arrays, tables)
     assert not (folder / WHOLE).exists()
+
+
+@pytest.mark.parametrize("group, sizes", [(5, [8, 2]), (4, [4, 4, 2]), (1000, [10])])
+def test_the_one_file_gathers_shards_into_large_row_groups(cache, monkeypatch, group, sizes):
+    """Shards of 4, 4 and 2 rows: parts are gathered until a group holds ``group`` rows."""
+    import pyarrow.parquet as pq
+
+    from analysis.store import shards as module
+
+    monkeypatch.setattr(module, "WHOLE_ROW_GROUP", group)
+    shards = cache.shard_set("forward", layout())
+    shards.prepare()
+    write_all(shards, [2, 0, 1])
+    shards.finish()
+    whole = pq.ParquetFile(cache.path("samples") / module.WHOLE)
+    assert [whole.metadata.row_group(i).num_rows for i in range(whole.num_row_groups)] == sizes
+    assert cache.samples()["id"].tolist() == [f"img{r}" for r in range(N)]
