@@ -74,6 +74,11 @@ def url_selectbox(label: str, options: list, key: str, default=None, container=s
     index = options.index(current) if current in options else (
         options.index(default) if default in options else 0)
     choice = container.selectbox(label, options, index=index, key=f"w_{key}", **kw)
+    if choice not in options:
+        # Streamlit keeps a selectbox's value as its *label*: when ``format_func`` labels an
+        # option differently now ("predicted (tokyo)" on the last image, "predicted (london)"
+        # on this one), the old label comes back as the value. It means that option still.
+        choice = options[index]
     url_set(**{key: choice})
     return choice
 

@@ -1,15 +1,19 @@
 """What a run makes of one photo that is not in its dataset: both heads' probabilities,
-Grad-CAM of every output and the pooled features — one trunk pass (``all_class_cams``)."""
+Grad-CAM of every output and the pooled features — one trunk pass (``all_class_cams``).
+
+PyTorch is imported when a photo is explained: the New image page imports this module and
+shows its uploader before anyone has uploaded anything."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
-from analysis.explain.gradcam import all_class_cams
+if TYPE_CHECKING:
+    import torch
 
 DISPLAY_SIDE = 640  # the photo is kept at most this big for display
 
@@ -24,6 +28,10 @@ class PhotoExplanation:
 
 
 def explain_photo(run, model: torch.nn.Module, image: Image.Image) -> PhotoExplanation:
+    import torch
+
+    from analysis.explain.gradcam import all_class_cams
+
     device = next(model.parameters()).device
     x = run.eval_transform()(image).unsqueeze(0).to(device)
     r = all_class_cams(model, x, keep_features=False)

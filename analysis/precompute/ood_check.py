@@ -15,7 +15,6 @@ from analysis.explain.embedding import TrainingIndex
 from analysis.explain.ood import OodCheck, missing_hint
 from analysis.precompute.stages.ood import load_calibration
 from analysis.store import RunCache, default_cache_root, file_fingerprint
-from analysis.train.predict import predict_files
 from analysis.train.runs import Run
 
 NEEDS = ("ood_calibration", "features", "samples")
@@ -48,6 +47,8 @@ def predict_with_ood(run: Run, paths: Sequence[Path], top: int = 3, cache_root: 
     threshold (``ood_flagged``: the photo looks unlike any training photo)."""
     cache = RunCache.for_run(run.name, cache_root or default_cache_root())
     check, note = load_ood_check(cache, run)
+    from analysis.train.predict import predict_files  # PyTorch: not for the page that only reads the check
+
     table = predict_files(run, paths, top=top, pooled=check is not None)
     if check is None or "pooled" not in table:
         return Predictions(table.drop(columns="pooled", errors="ignore"), note)
