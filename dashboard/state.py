@@ -183,11 +183,9 @@ LABEL_COLUMNS = ("class", "group", "split", "pred_class", "pred_group")
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _columns(root: str, name: str, columns: tuple[str, ...] | None, mtime: float, _cache: RunCache) -> pd.DataFrame:
     cache = _cache
-    df = cache.table(name) if columns is None else cache.table_columns(name, list(columns))
-    for c in LABEL_COLUMNS:
-        if c in df.columns:
-            df[c] = df[c].astype(str).astype("category")
-    return df
+    if columns is None:
+        return cache.table(name, categorical=LABEL_COLUMNS)
+    return cache.table_columns(name, list(columns), categorical=LABEL_COLUMNS)
 
 
 def columns(cache: RunCache, name: str, cols: tuple[str, ...] | list[str] | None = None) -> pd.DataFrame:

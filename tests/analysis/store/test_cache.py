@@ -99,3 +99,38 @@ def test_a_cache_describes_the_artefacts_its_stages_declared(tmp_path):
     assert reader.mtime("nothing_like_this") == 0.0 and not reader.has("nothing_like_this")
     with pytest.raises(KeyError, match="no artefact 'nothing_like_this'"):
         reader.array("nothing_like_this")
+
+
+def test_categorical_columns_read_from_dictionaries_equal_astype_category(tmp_path):
+    """``read_parquet(categorical=…)``: the same frame as reading plainly and converting with
+    ``astype(str).astype("category")`` (sorted categories), for one file, for a folder of
+    parts, and for a folder with its one-file copy."""
+    from analysis.store.cache import read_parquet
+    from analysis.store.shards import WHOLE
+
+    rng = np.random.default_rng(0)
+    cities = np.array(["tokyo", "paris", "kyoto", "amsterdam"])
+    df = pd.DataFrame({"row": np.arange(40), "class": cities[rng.integers(0, 4, 40)],
+                       "split": np.array(["train", "val", "test"])[rng.integers(0, 3, 40)],
+                       "p": rng.random(40)})
+
+    def expected(frame, cols=("class", "split")):
+        out = frame.copy()
+        for c in cols:
+            out[c] = out[c].astype(str).astype("category")
+        return out.reset_index(drop=True)
+
+    one = tmp_path / "one.parquet"
+    df.to_parquet(one, index=False)
+    parts = tmp_path / "parts.parquet"
+    parts.mkdir()
+    df.iloc[20:].to_parquet(parts / "part-000001.parquet", index=False)  # rows out of order on disk
+    df.iloc[:20].to_parquet(parts / "part-000000.parquet", index=False)
+    for path in (one, parts):
+        got = read_parquet(path, categorical=("class", "split", "absent"))
+        pd.testing.assert_frame_equal(got, expected(df))
+        assert list(got["class"].cat.categories) == sorted(set(df["class"]))
+    df.to_parquet(parts / WHOLE, index=False)
+    pd.testing.assert_frame_equal(read_parquet(parts, ["row", "class"], categorical=("class", "split")),
+                                  expected(df[["row", "class"]], ("class",)))
+    pd.testing.assert_frame_equal(read_parquet(one, ["p"], categorical=("class",)), df[["p"]])
