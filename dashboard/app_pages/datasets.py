@@ -57,9 +57,9 @@ except (DatasetError, OSError) as exc:
 
 st.header(f"Dataset `{name}`")
 c1, c2, c3 = st.columns(3)
-c1.metric("Images", n_images)
+c1.metric("Images", f"{n_images:,}")
 c2.metric("Classes", len(classes))
-c3.metric("Rejected / duplicates on import", len(ds.read_rejects()))
+c3.metric("Rejected / duplicates on import", f"{len(ds.read_rejects()):,}")
 st.dataframe(counts, width="stretch")
 
 st.subheader("Samples per class")

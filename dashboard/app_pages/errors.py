@@ -283,9 +283,9 @@ def main() -> None:
     wrong = int((~sub["correct"].astype(bool)).sum())
     wrong_g = int((~sub["correct_group"].astype(bool)).sum())
     m1, m2, m3 = st.columns(3)
-    m1.metric(f"Images ({SPLITS[split]})", len(sub))
-    m2.metric("City errors", wrong, help=f"{wrong / len(sub):.1%} of the images")
-    m3.metric("Group errors", wrong_g, help=f"{wrong_g / len(sub):.1%} of the images")
+    m1.metric(f"Images ({SPLITS[split]})", f"{len(sub):,}")
+    m2.metric("City errors", f"{wrong:,}", help=f"{wrong / len(sub):.1%} of the images")
+    m3.metric("Group errors", f"{wrong_g:,}", help=f"{wrong_g / len(sub):.1%} of the images")
     contrast = why_ui.contrast_tables(sel, sub, split)
     why = None if isinstance(contrast, str) else contrast[0]
     true, pred = city_section(sel, sub, split, why)

@@ -77,7 +77,7 @@ def test_diagonal_cell_and_split_filter(dashboard_env, samples, run_page, sectio
     expected = samples[(samples["split"] == "test") & (samples["class"] == cls) & (samples["pred_class"] == cls)]
     shown = sections(at)["Images in a cell"]
     assert sorted(i for i, _, _ in shown) == sorted(expected["id"])
-    assert at.metric[0].value == str((samples["split"] == "test").sum())
+    assert at.metric[0].value == f"{(samples['split'] == 'test').sum():,}"
 
 
 def test_picking_a_cell_updates_the_url(dashboard_env, samples, run_page, sections, no_problems):
