@@ -65,13 +65,40 @@ def assert_same(cache, reference):
     pd.testing.assert_frame_equal(cache.samples(), reference.samples())
 
 
-def test_ray_engine_writes_the_local_engines_shards_bit_for_bit(cluster, tiny_run, local_reference, tmp_path):
-    cache = analyze(tiny_run.path, config=config(engine="ray", ray_actors=2), cache_root=tmp_path,
-                    progress=False, log=quiet)
+@pytest.mark.parametrize("decode", ["auto", "tasks"])
+def test_ray_engine_writes_the_local_engines_shards_bit_for_bit(cluster, tiny_run, local_reference, tmp_path,
+                                                                  decode):
+    """Both pipelines: on this GPU-less cluster "auto" decodes in the model actors; "tasks" is
+    what a cluster with GPUs runs (decoding tasks, pixels through the object store)."""
+    cache = analyze(tiny_run.path, config=config(engine="ray", ray_actors=2, extra={"ray_decode": decode}),
+                    cache_root=tmp_path, progress=False, log=quiet)
     assert_same(cache, local_reference)
     record = cache.stage_record("forward")
     assert record["engine"] == "ray" and record["shards"]["count"] == 18
     assert cache.shard_set("forward").damaged(full=True) == []
+    roles = {w.split(" ")[0] for w in record["worker_peak_mb"]}
+    assert roles == ({"model", "decode"} if decode == "tasks" else {"model"})
+
+
+def test_plan_resources_decodes_in_the_actors_without_gpus():
+    from analysis.precompute.engines.ray_engine import plan_resources
+
+    class FakeRay:
+        def __init__(self, **resources):
+            self.resources = resources
+
+        def cluster_resources(self):
+            return self.resources
+
+    cpu = plan_resources(FakeRay(CPU=8.0), None)
+    assert cpu == {"actors": 4, "num_gpus": 0, "num_cpus": 2, "threads": 2, "decode_cpus": 0,
+                   "decode_in_actors": True}
+    assert plan_resources(FakeRay(CPU=8.0), None, "tasks")["decode_in_actors"] is False
+    gpu = plan_resources(FakeRay(CPU=16.0, GPU=2.0), None)
+    assert gpu["actors"] == 2 and gpu["num_gpus"] == 1 and gpu["decode_in_actors"] is False
+    assert plan_resources(FakeRay(CPU=16.0, GPU=2.0), None, "actors")["decode_in_actors"] is True
+    with pytest.raises(ValueError, match="ray_decode"):
+        plan_resources(FakeRay(CPU=2.0), None, "gpu")
 
 
 def actor_processes():
