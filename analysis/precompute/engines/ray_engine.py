@@ -74,21 +74,17 @@ class InferShards:
 
     def __call__(self, batch: dict) -> dict:
         records = []
-        if "pixels" not in batch:
-            for index in batch["shard"]:
-                pixels = self.worker.decode(int(index))
-                with self.model_lock:
-                    record = self.worker.write(int(index), pixels)
-                record["workers"] = [process_memory("model")]
-                records.append(json.dumps(record))
-            return {"record": np.array(records, dtype=object)}
-        for index, raw, shape, decoder in zip(batch["shard"], batch["pixels"], batch["shape"], batch["decoder"]):
-            shape = json.loads(shape)
-            pixels = None if not shape else torch.from_numpy(
-                np.frombuffer(raw, dtype=np.uint8).reshape(shape).copy())
+        for k, index in enumerate(batch["shard"]):
+            if "pixels" in batch:  # decoded by a decoding task
+                shape = json.loads(batch["shape"][k])
+                pixels = None if not shape else torch.from_numpy(
+                    np.frombuffer(batch["pixels"][k], dtype=np.uint8).reshape(shape).copy())
+                decoder = [{**json.loads(batch["decoder"][k]), "role": "decode"}]
+            else:
+                pixels, decoder = self.worker.decode(int(index)), []
             with self.model_lock:
                 record = self.worker.write(int(index), pixels)
-            record["workers"] = [process_memory("model"), {**json.loads(decoder), "role": "decode"}]
+            record["workers"] = [process_memory("model"), *decoder]
             records.append(json.dumps(record))
         return {"record": np.array(records, dtype=object)}
 

@@ -18,7 +18,6 @@ from analysis.precompute import featvis_on_demand as fod
 from analysis.precompute.stage import Stage
 from analysis.progress import bar
 
-SAMPLE_CHANNELS = fod.SAMPLE_CHANNELS
 
 
 def shown_channels(top: pd.DataFrame, classes: list[str], per_target: int) -> list[int]:
@@ -41,7 +40,7 @@ def first_sample_channels(ctx) -> list[int]:
     first = samples.iloc[0]
     pred = list(ctx.run.labels.classes).index(first["pred_class"])
     attr = np.asarray(ctx.cache.array("channel_attr")[int(first["row"]), pred], np.float32)
-    return evidence.top_channels(attr, SAMPLE_CHANNELS)
+    return evidence.top_channels(attr, fod.SAMPLE_CHANNELS)
 
 
 def wanted_pictures(ctx) -> list[tuple[str, int]]:
