@@ -11,7 +11,10 @@ under inference mode), each in its own process, and prints per N: seconds of bot
 ratio (target ≤ 1.1× at every N), the analysis's peak RSS, its user and kernel CPU
 seconds, and the cache's bytes per image. Both processes import ``analysis`` first, so both
 run with PyTorch's transparent huge pages (``THP_MEM_ALLOC_ENABLE=1``, see
-``analysis/__init__.py``): the baseline is inference as streetlens' own environment runs it.
+``analysis/__init__.py``) and keep freed memory for reuse (``analysis/allocator.py``, as
+every streetlens command does): the baseline is inference as streetlens' own environment
+runs it. Both clocks start after the imports (printed apart: the analysis's stage modules vs
+torch and the model code) and both include opening the run and loading the model.
 """
 
 from __future__ import annotations
@@ -32,36 +35,43 @@ sys.path.insert(0, str(ROOT))
 STAGES = "forward,map,channels,concepts"
 
 INFERENCE = r"""
-import sys, time, torch
+import sys, time
 sys.path.insert(0, {root!r})
+t_import = time.perf_counter()
+import torch
+from analysis.allocator import keep_freed_memory
 from analysis.data.dataset import Dataset
 from analysis.store.arrays import batched
 from analysis.train.data import load_rgb
 from analysis.train.runs import load_model, open_run
+keep_freed_memory()  # as every streetlens command runs (analysis/allocator.py)
 torch.set_grad_enabled(False)
+t0 = time.perf_counter()
 run = open_run({run!r}, models_root={models!r})
 model = load_model(run).eval()
 ds = Dataset({dataset!r})
 rows = ds.usable()
 tf = run.eval_transform()
 paths = [ds.image_path(p) for p in rows["path"]]
-t0 = time.perf_counter()
 with torch.inference_mode():
     for a, b in batched(len(paths), {batch}):
         model(torch.stack([tf(load_rgb(p)) for p in paths[a:b]]))
 import resource; u = resource.getrusage(resource.RUSAGE_SELF)
-print(time.perf_counter() - t0, u.ru_maxrss, u.ru_utime, u.ru_stime)
+print(time.perf_counter() - t0, u.ru_maxrss, u.ru_utime, u.ru_stime, t0 - t_import)
 """
 
 ANALYSIS = r"""
 import sys, time
 sys.path.insert(0, {root!r})
-from analysis.precompute import AnalyzeConfig, analyze
+t_import = time.perf_counter()
+from analysis.precompute import AnalyzeConfig, all_stages
+from analysis.precompute.runner import analyze
+all_stages()  # the stage modules and what they import at the top, as the baseline imports torch first
 t0 = time.perf_counter()
 analyze({run!r}, models_root={models!r}, cache_root={cache!r}, dataset={dataset!r}, progress=False,
         log=lambda m: None, config=AnalyzeConfig(stages=tuple({stages!r}.split(",")), batch_size={batch}))
 import resource; u = resource.getrusage(resource.RUSAGE_SELF)
-print(time.perf_counter() - t0, u.ru_maxrss, u.ru_utime, u.ru_stime)
+print(time.perf_counter() - t0, u.ru_maxrss, u.ru_utime, u.ru_stime, t0 - t_import)
 """
 
 
@@ -69,8 +79,8 @@ def measured(code: str) -> dict:
     """Run ``code`` in a fresh Python; its seconds, peak RSS (GB) and user/kernel CPU seconds
     (the child reports its own, so nothing of the setup is counted)."""
     out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, check=True).stdout
-    seconds, maxrss_kb, user, system = (float(v) for v in out.strip().splitlines()[-1].split())
-    return {"seconds": seconds, "peak_gb": maxrss_kb / 1e6, "user_s": user, "sys_s": system}
+    seconds, maxrss_kb, user, system, imports = (float(v) for v in out.strip().splitlines()[-1].split())
+    return {"seconds": seconds, "peak_gb": maxrss_kb / 1e6, "user_s": user, "sys_s": system, "import_s": imports}
 
 
 def subset(big, n: int, root: Path):
@@ -144,12 +154,16 @@ def main() -> None:
         cache_bytes = sum(p.stat().st_size for p in (caches / f"n{n}").rglob("*") if p.is_file())
         row = {"images": n, "inference_s": inf["seconds"], "analysis_s": ana["seconds"],
                "ratio": ana["seconds"] / inf["seconds"], "peak_gb": ana["peak_gb"], "user_s": ana["user_s"],
-               "sys_s": ana["sys_s"], "kb_per_image": cache_bytes / n / 1e3, "stage_s": stage_s}
+               "sys_s": ana["sys_s"], "kb_per_image": cache_bytes / n / 1e3, "stage_s": stage_s,
+               "inference_peak_gb": inf["peak_gb"], "inference_sys_s": inf["sys_s"],
+               "import_s": {"inference": inf["import_s"], "analysis": ana["import_s"]}}
         rows.append(row)
         print(f"{n:>7} {row['inference_s']:>12.1f} {row['analysis_s']:>11.1f} {row['ratio']:>6.2f} "
               f"{row['peak_gb']:>8.2f} {row['user_s']:>7.0f} {row['sys_s']:>9.0f} {row['kb_per_image']:>13.1f}",
               flush=True)
-        print("        stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stage_s.items() if v is not None), flush=True)
+        print("        stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stage_s.items() if v is not None)
+              + f"; imports (not timed) {inf['import_s']:.1f} s / {ana['import_s']:.1f} s; inference: peak "
+              f"{inf['peak_gb']:.2f} GB, kernel {inf['sys_s']:.0f} s", flush=True)
     print(json.dumps(rows))
 
 

@@ -7,8 +7,11 @@ EfficientNet-Lite0 transfer run; images it never saw). For each size N, in fresh
 processes, the ``forward`` stage (predictions, features, activations, all-class Grad-CAM,
 channel attributions: everything per image) runs once with ``--engine local`` and once with
 ``--engine ray`` (a local Ray cluster on 127.0.0.1, or ``--address``). Prints per N and
-engine: seconds, images/s, Ray's throughput relative to local (target ≥ 0.9×), whether the
-outputs are equal (bit for bit, else the largest difference), the driver's peak RSS, the
+engine: seconds, images/s (also after the first shard: start-up apart), Ray's throughput
+relative to local (target ≥ 0.9×), whether the
+outputs are equal (bit for bit, else the largest difference), the driver's peak RSS and the
+peak of its own pages (USS, sampled every 0.5 s: RSS also counts the pages of Ray's object
+store that the driver has mapped, which belong to the store), the
 peak RSS of every Ray worker process (each reports its own with the shards it writes), and
 the cache's bytes per image. Peak
 memory should not grow from 5k to 20k images (within 10 %).
@@ -32,17 +35,30 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_analysis_scale import setup, subset  # noqa: E402
 
 ANALYSIS = r"""
-import sys, time, json
+import sys, time, json, threading
 sys.path.insert(0, {root!r})
-from analysis.precompute import AnalyzeConfig, analyze
+import psutil
+from analysis.precompute import AnalyzeConfig, all_stages
+from analysis.precompute.runner import analyze
+all_stages()  # imports are not timed (the same for both engines)
+peak_uss, done = [0.0], threading.Event()
+
+def sample():  # the driver's own memory (USS: pages no other process maps; not Ray's object store)
+    me = psutil.Process()
+    while not done.wait(0.5):
+        peak_uss[0] = max(peak_uss[0], me.memory_full_info().uss / 1e6)
+
+threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 analyze({run!r}, models_root={models!r}, cache_root={cache!r}, dataset={dataset!r}, progress=False,
         log=lambda m: None, config=AnalyzeConfig(stages=("forward",), batch_size={batch}, engine={engine!r},
                                                  address={address!r}))
 seconds = time.perf_counter() - t0
-import resource, psutil; u = resource.getrusage(resource.RUSAGE_SELF)
+done.set()
+import resource; u = resource.getrusage(resource.RUSAGE_SELF)
 mem = psutil.Process().memory_info()  # private = resident minus shared pages (Ray's object store)
-print(json.dumps({{"seconds": seconds, "driver_mb": u.ru_maxrss / 1e3, "driver_private_mb": (mem.rss - mem.shared) / 1e6}}))
+print(json.dumps({{"seconds": seconds, "driver_mb": u.ru_maxrss / 1e3, "driver_private_mb": (mem.rss - mem.shared) / 1e6,
+                  "driver_uss_peak_mb": peak_uss[0]}}))
 """
 
 
@@ -99,30 +115,36 @@ def main() -> None:
             # every Ray worker reports its own peak RSS with each shard (the manifest keeps the largest)
             m["workers_mb"] = sorted(caches[engine].stage_record("forward").get("worker_peak_mb", {}).items())
             size = sum(p.stat().st_size for p in caches[engine].root.rglob("*") if p.is_file())
-            row = {"images": n, "engine": engine, **m, "img_per_s": n / m["seconds"], "kb_per_image": size / n / 1e3}
+            pace = {k: caches[engine].stage_record("forward").get(k) for k in ("first_shard_s", "steady_img_per_s")}
+            row = {"images": n, "engine": engine, **m, **pace, "img_per_s": n / m["seconds"],
+                   "kb_per_image": size / n / 1e3}
             results.append(row)
             peak_worker = max((w["peak_mb"] for _, w in m["workers_mb"]), default=0.0)
             print(f"{n:>7} {engine:<6} {m['seconds']:8.1f} s {row['img_per_s']:7.1f} img/s  driver peak "
-                  f"{m['driver_mb']:7.0f} MB (private at the end {m['driver_private_mb']:6.0f} MB)  "
+                  f"{m['driver_mb']:7.0f} MB (own pages, peak {m['driver_uss_peak_mb']:6.0f} MB)  "
                   f"largest worker peak {peak_worker:7.0f} MB  "
                   f"cache {row['kb_per_image']:.1f} KB/img", flush=True)
+            print(f"{'':>16}first shard after {pace['first_shard_s']} s, then {pace['steady_img_per_s']} img/s",
+                  flush=True)
             for label, w in m["workers_mb"]:
                 print(f"{'':>16}{label:<30} peak RSS {w['peak_mb']:7.0f} MB, private (largest seen) "
                       f"{w['private_mb']:7.0f} MB", flush=True)
         local, ray = (r for r in results[-2:])
-        print(f"{n:>7} ray/local throughput {ray['img_per_s'] / local['img_per_s']:.2f}x; outputs "
+        steady = (f" (after the first shard: {ray['steady_img_per_s'] / local['steady_img_per_s']:.2f}x)"
+                  if ray.get("steady_img_per_s") and local.get("steady_img_per_s") else "")
+        print(f"{n:>7} ray/local throughput {ray['img_per_s'] / local['img_per_s']:.2f}x{steady}; outputs "
               f"{compare(caches['local'], caches['ray'])}", flush=True)
     if len(sizes) > 1:
         for engine in ("local", "ray"):
             rows = [r for r in results if r["engine"] == engine]
             grow = rows[-1]["driver_mb"] / rows[0]["driver_mb"]
-            private = rows[-1]["driver_private_mb"] / rows[0]["driver_private_mb"]
+            private = rows[-1]["driver_uss_peak_mb"] / rows[0]["driver_uss_peak_mb"]
             wk = [max((w["peak_mb"] for _, w in r["workers_mb"]), default=0.0) for r in rows]
             wp = [max((w["private_mb"] for _, w in r["workers_mb"]), default=0.0) for r in rows]
             wgrow = (f", largest worker peak RSS {wk[-1] / wk[0]:.2f}x, private {wp[-1] / wp[0]:.2f}x"
                      if wk[0] and wp[0] else "")
             print(f"{engine}: driver peak {rows[0]['images']}→{rows[-1]['images']} images: {grow:.2f}x "
-                  f"(private at the end {private:.2f}x){wgrow}")
+                  f"(its own pages' peak {private:.2f}x){wgrow}")
     print(json.dumps(results))
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from analysis import progress
+from analysis.allocator import keep_freed_memory
 from analysis.cli import analyze, concepts, curate, data, experiment, models
 from analysis.cli.common import one_line
 
@@ -43,6 +44,7 @@ class StreetlensGroup(click.Group):
 def main(progress_file: Path | None) -> None:
     """streetlens: what makes a street look like Tokyo rather than Vancouver?"""
     progress.report_to(progress_file)
+    keep_freed_memory()  # every command is a batch job (analysis/allocator.py)
 
 
 for command in (curate.data_scores, curate.data_curate):

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from analysis.allocator import keep_freed_memory
 from analysis.data.dataset import Dataset, DatasetError, default_data_root, fingerprint
 from analysis.nets.device import choose_device
 from analysis.nets.precision import resolve_precision
@@ -192,6 +193,7 @@ def _final_metrics(trainable, sources, labels, config, device) -> tuple[dict, pd
 
 def train(config: TrainConfig, progress: bool = True) -> Run:
     """Train one run and write it to ``models/<run>/``; returns the :class:`Run`."""
+    keep_freed_memory()  # batch after batch of activations, reused instead of faulted in (analysis/allocator.py)
     started = time.perf_counter()
     ds = Dataset.open(config.dataset, Path(config.data_root) if config.data_root else default_data_root())
     df = ds.usable()

@@ -32,6 +32,7 @@ import threading
 import numpy as np
 import torch
 
+from analysis.allocator import keep_freed_memory, limit_malloc_arenas
 from analysis.cluster import data_context, ray_session
 from analysis.precompute.engines.forward_work import (
     ForwardWorker,
@@ -69,6 +70,7 @@ class InferShards:
 
     def __init__(self, spec: WorkSpec):
         limit_malloc_arenas()
+        keep_freed_memory()
         self.worker = ForwardWorker(spec)
         self.model_lock = threading.Lock()
 
@@ -87,23 +89,6 @@ class InferShards:
             record["workers"] = [process_memory("model"), *decoder]
             records.append(json.dumps(record))
         return {"record": np.array(records, dtype=object)}
-
-
-MALLOC_ARENAS = 2
-
-
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
-    """At most ``arenas`` glibc malloc arenas in this process (``mallopt(M_ARENA_MAX)``;
-    False where the C library is not glibc). Why: with a second call decoding in its own
-    thread, glibc gave that thread arenas of its own and the model actor's peak grew with the
-    run (5,000 → 20,000 images: 1,644 → 1,858 MB, private 1,084 → 1,304 MB); with two arenas
-    it stayed at 1,653 MB (private 1,093 MB)."""
-    import ctypes
-
-    try:
-        return bool(ctypes.CDLL("libc.so.6").mallopt(-8, arenas))  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        return False
 
 
 def process_memory(role: str = "decode") -> dict:

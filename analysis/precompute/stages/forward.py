@@ -10,6 +10,8 @@ shard found by the runner's check is the only one computed again.
 
 from __future__ import annotations
 
+import time
+
 from analysis.precompute.engines import engine
 from analysis.precompute.engines.forward_work import ARRAYS, TABLES, forward_layout
 from analysis.precompute.engines.forward_work import STAGE as NAME
@@ -25,6 +27,7 @@ def run(ctx) -> dict:
     todo = shards.missing()
     done_rows = ctx.n - sum(b - a for a, b in map(layout.bounds, todo))
     from_cache, workers = 0, {}
+    started, first = time.perf_counter(), []  # (seconds, rows) when the first shard came back
     with bar(total=ctx.n, initial=done_rows, desc=f"forward + all-class Grad-CAM ({ctx.config.engine})",
              unit="img", disable=not ctx.progress) as progress:
         def on_shard(record: dict) -> None:
@@ -36,14 +39,27 @@ def run(ctx) -> dict:
                 for k in seen:
                     seen[k] = max(seen[k], w.get(k, 0.0))
             a, b = record["rows"]
+            if not first:
+                first.append((time.perf_counter() - started, b - a))
             progress.update(b - a)
 
         engine(ctx.config.engine)(ctx, shards, todo, on_shard)
+    pace = throughput(first, time.perf_counter() - started, ctx.n - done_rows)
     records = shards.finish()
     c, h, w = layout.arrays["activations"][0][1:]
     return {"images": ctx.n, "feature_map": [c, h, w], "from_trunk_cache": from_cache,
-            "engine": ctx.config.engine, "shards": shard_summary(layout, records),
+            "engine": ctx.config.engine, "shards": shard_summary(layout, records), **pace,
             **({"worker_peak_mb": workers} if workers else {})}
+
+
+def throughput(first: list[tuple[float, int]], seconds: float, images: int) -> dict:
+    """How long the engine took to return its first shard (starting a cluster and its
+    workers, loading the model) and its pace after that (images per second): a Ray run's
+    start-up is paid once, its pace is what a larger dataset gets."""
+    if not first or images <= first[0][1] or seconds <= first[0][0]:
+        return {}
+    t_first, rows = first[0]
+    return {"first_shard_s": round(t_first, 2), "steady_img_per_s": round((images - rows) / (seconds - t_first), 1)}
 
 
 def shard_summary(layout, records: list[dict]) -> dict:
