@@ -32,6 +32,10 @@ SPLITS = {"held-out": "held-out (val + test)", "test": "test", "val": "val", "tr
           "all": "all images"}
 SHOW = (12, 24, 48, 96)
 CELL = 168  # px of each picture in an image's photo | true | predicted strip
+COLUMNS = ("row", "id", "class", "group", "split", "pred_class", "pred_group", "p_pred", "p_true", "p_group",
+           "correct", "correct_group")
+"""What the page reads of the samples table; the paths of the images it shows come from the
+shards that hold them (``state.records``)."""
 CHART_CONFIG = {"displayModeBar": False}
 
 
@@ -66,12 +70,13 @@ def show_images(sel: state.Selection, rows: pd.DataFrame, head: str = "city", pe
         index = {g: kc + i for i, g in enumerate(labels.groups)}
         t_col, p_col, conf_col = "group", "pred_group", "p_group"
     mtime = sel.cache.mtime("cams")
+    paths = state.records(sel, rows["row"], ("path",))["path"].tolist()
     cols = []
     for i, r in enumerate(rows.to_dict("records")):
         if i % per_row == 0:  # a row of columns per line: the page reads left to right
             cols = st.columns(per_row)
         true, pred = r[t_col], r[p_col]
-        pic = strip(str(sel.cache.root), mtime, int(r["row"]), str(sel.image_path(r["path"])),
+        pic = strip(str(sel.cache.root), mtime, int(r["row"]), str(sel.image_path(paths[i])),
                     index[true], index[pred], str(true), str(pred), sel)
         with cols[i % per_row]:
             st.image(pic, width="stretch")
@@ -211,9 +216,9 @@ def why_section(sel: state.Selection, sub: pd.DataFrame, split: str, true: str, 
     mine = why[why["row"] == r["row"]]
     c1, c2 = st.columns([1, 1.25])
     with c1:
-        s = sub[sub["row"] == r["row"]].iloc[0]
+        path = state.records(sel, [r["row"]], ("path",))["path"].iat[0]
         kc = {c: i for i, c in enumerate(sel.labels.classes)}
-        st.image(strip(str(sel.cache.root), sel.cache.mtime("cams"), int(s["row"]), str(sel.image_path(s["path"])),
+        st.image(strip(str(sel.cache.root), sel.cache.mtime("cams"), int(r["row"]), str(sel.image_path(path)),
                        kc[r["true"]], kc[r["predicted"]], str(r["true"]), str(r["predicted"]), sel), width="stretch")
         st.markdown(f"`{pick}` · p({r['predicted']}) = {r['p_pred']:.0%} · p({r['true']}) = {r['p_true']:.0%} · "
                     f"[open in Sample ↗]({sample_url(sel.name, pick)})")
@@ -275,7 +280,7 @@ def main() -> None:
     split = state.url_selectbox("Split", list(SPLITS), "split", default="held-out",
                                 container=st.sidebar, format_func=lambda s: SPLITS[s])
     export_ui.talk_pack_builder(sel)
-    samples = sel.samples()
+    samples = sel.samples(*COLUMNS)
     sub = mistakes.in_split(samples, split)
     if sub.empty:
         st.info(f"No images in {SPLITS[split]} for this run.")

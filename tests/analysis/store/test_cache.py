@@ -134,3 +134,35 @@ def test_categorical_columns_read_from_dictionaries_equal_astype_category(tmp_pa
     pd.testing.assert_frame_equal(read_parquet(parts, ["row", "class"], categorical=("class", "split")),
                                   expected(df[["row", "class"]], ("class",)))
     pd.testing.assert_frame_equal(read_parquet(one, ["p"], categorical=("class",)), df[["p"]])
+
+
+def test_table_rows_read_only_the_parts_that_hold_them(tmp_path):
+    """``RunCache.table_rows``: the records of some rows, in the order asked (repeats kept),
+    equal to taking them from the whole table; from the parts that hold them (a part that is
+    not read may even be unreadable), and from the whole table when the table is one file."""
+    from analysis.store.shards import part_name
+    from analysis.store.tables import read_parquet_rows
+
+    df = pd.DataFrame({"row": np.arange(50), "id": [f"im{i}" for i in range(50)],
+                       "path": [f"c/{i}.jpg" for i in range(50)], "p": np.linspace(0, 1, 50)})
+    cache = RunCache(tmp_path / "run")
+    cache.manifest = {"schema": SCHEMA_VERSION, "shard_rows": 20}
+    cache.save_manifest()
+    folder = cache.path("samples")
+    folder.mkdir(parents=True)
+    for i in (2, 0, 1):  # written out of order
+        df.iloc[20 * i:20 * (i + 1)].to_parquet(folder / part_name(i), index=False)
+    want = [41, 3, 19, 3]
+    expected = df.iloc[want].reset_index(drop=True)
+    pd.testing.assert_frame_equal(cache.table_rows("samples", want), expected)
+    pd.testing.assert_frame_equal(cache.table_rows("samples", want, ["path"]), expected[["row", "path"]])
+    (folder / part_name(1)).write_bytes(b"not parquet")  # rows 20-39: not asked for, never read
+    pd.testing.assert_frame_equal(cache.table_rows("samples", want, ["id"]), expected[["row", "id"]])
+    assert cache.table_rows("samples", [], ["id"]).columns.tolist() == ["row", "id"]
+    assert read_parquet_rows(folder, [60], 20, ["id"]) is None  # no such part: the caller reads whole
+    assert read_parquet_rows(folder, [5], 25, ["id"]) is not None  # part 0 under another layout …
+    assert read_parquet_rows(folder, [22], 25, ["id"]) is None  # … does not hold row 22: refused
+
+    one = RunCache(tmp_path / "one")
+    one.write_table("samples", df)
+    pd.testing.assert_frame_equal(one.table_rows("samples", want, ["path"]), expected[["row", "path"]])
