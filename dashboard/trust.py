@@ -14,6 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from analysis.explain.registry import list_methods
 from analysis.explain.reliability.maps import DEFAULT_METHODS
 from analysis.explain.reliability.verdict import Verdict, verdicts_from_table
 from analysis.store import RunCache
@@ -55,8 +56,6 @@ def badge_text(method: str, found: dict[str, Verdict], run_name: str = "RUN") ->
     v = found.get(name)
     if v is not None:
         return f"{ICONS[v.level]} {v.badge}"
-    from analysis.explain.registry import list_methods
-
     if name not in list_methods() and name not in DEFAULT_METHODS:
         return None
     return f"{ICONS['unknown']} not checked yet: run `streetlens reliability {run_name}`"

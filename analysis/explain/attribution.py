@@ -226,28 +226,27 @@ class AttributionMethod(abc.ABC):
     Subclasses implement ``_attribute(x, forward, target)`` where ``x`` is already a checked,
     private clone, ``forward`` is the ``HeadSelect`` of the target head (the model is in
     eval mode, inside ``attribution_session``) and ``target`` is an int or one int per
-    sample; they return (N, H, W). Class attributes describe the method to the UI.
+    sample; they return (N, H, W). Class attributes describe the method; those the UI shows
+    come from its card (``analysis.explain.method_cards``).
     """
 
     name: ClassVar[str] = ""
+    # What the UI says about the method (label, resolution, signed, display, on_demand, cost,
+    # about) is its card in ``analysis.explain.method_cards``, copied onto the class when it
+    # registers; the defaults here are for an unregistered subclass.
     label: ClassVar[str] = ""
-    """Human-readable name for the UI."""
     resolution: ClassVar[str] = "input"
-    """"input": pixel-level detail; "feature": computed at the feature map and upsampled."""
+    signed: ClassVar[bool] = True
+    """Whether negative values mean something; an instance may change it with its options
+    (``Gradient(absolute=False)``)."""
+    display: ClassVar[str] = "magnitude"
+    on_demand: ClassVar[bool] = False
+    cost: ClassVar[str] = "about a second"
+    about: ClassVar[str] = ""
     needs_layer: ClassVar[bool] = False
     """Whether ``target_layer`` matters (Grad-CAM family)."""
-    signed: ClassVar[bool] = True
-    """Whether negative values mean something (evidence against the target)."""
     reduction: ClassVar[str] = ""
     """How the colour channels are reduced to one map (documentation)."""
-    about: ClassVar[str] = ""
-    """One or two sentences for the UI: what the map shows, and its known weakness."""
-    display: ClassVar[str] = "magnitude"
-    """How the map is best shown by default: "magnitude" or "signed" (red for, blue against)."""
-    on_demand: ClassVar[bool] = False
-    """Offered per image on the Sample page (too costly for the whole dataset)."""
-    cost: ClassVar[str] = "about a second"
-    """What a user waits the first time, on a CPU (then the map is read from disk)."""
     demand_options: ClassVar[dict] = {}
     """Constructor options when computed on demand (``mean_std`` is added from the run
     for methods that take it)."""

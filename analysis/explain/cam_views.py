@@ -4,7 +4,9 @@ memmaps or tensors), computed by :mod:`analysis.explain.gradcam` and read by the
 Kept apart from ``gradcam`` because that module needs PyTorch and the dashboard, which only
 reads stored maps, should not import it (3–7 s on a fresh server). For the same reason the
 dashboard's resize and normalisation of a map are numpy here (``display_array``), tested
-equal to ``gradcam.display_map``, which pytorch-grad-cam's output is the oracle of."""
+equal to ``gradcam.display_map``, which pytorch-grad-cam's output is the oracle of; so is
+the percentile scaling of any stored map (``to_display_array``, tested equal to
+``scaling.to_display``), which the Sample page applies to pixel-level maps."""
 
 from __future__ import annotations
 
@@ -68,3 +70,20 @@ def resize_bilinear(m, size: int | tuple[int, int]) -> np.ndarray:
 def display_array(m, size: int | tuple[int, int]) -> np.ndarray:
     """``gradcam.display_map`` for numpy maps: normalise, resize to the photo, normalise."""
     return normalise_array(resize_bilinear(normalise_array(m), size)).astype(np.float32)
+
+
+def to_display_array(maps, signed: bool = False, percentile: float = 99.0) -> np.ndarray:
+    """``scaling.to_display`` for numpy (H, W) or (N, H, W) maps, float32: each map divided
+    by the ``percentile``-th percentile of its |values| (their max when that is 0, else 1)
+    and clipped, keeping the sign in [-1, 1] (``signed``) or as magnitude in [0, 1]."""
+    if not 0 < percentile <= 100:
+        raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+    m = np.asarray(maps, dtype=np.float32)
+    if m.ndim not in (2, 3):
+        raise ValueError(f"maps must be (H, W) or (N, H, W), got {tuple(m.shape)}")
+    a = np.abs(m)
+    scale = np.percentile(a, percentile, axis=(-2, -1), keepdims=True)
+    scale = np.where(scale > 0, scale, a.max(axis=(-2, -1), keepdims=True))
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    out = np.clip(m / scale, -1.0, 1.0) if signed else np.clip(a / scale, 0.0, 1.0)
+    return out.astype(np.float32, copy=False)

@@ -203,10 +203,7 @@ class GradCam(AttributionMethod):
     raw, signed map).
     """
 
-    label = "Grad-CAM"
-    resolution = "feature"
     needs_layer = True
-    signed = False
     reduction = "feature channels weighted by mean gradient, summed; ReLU"
 
     def __init__(self, model: nn.Module, target_layer: str | nn.Module | None = None, relu: bool = True):

@@ -31,9 +31,6 @@ class Gradient(AttributionMethod):
     pixel; positive = brighter helps the class).
     """
 
-    label = "Gradient (saliency)"
-    resolution = "input"
-    signed = False
     reduction = "max |grad| over channels"
 
     def __init__(self, model: nn.Module, target_layer: Any = None, absolute: bool = True):
@@ -59,16 +56,8 @@ class IntegratedGradientsMethod(AttributionMethod):
     points; ``internal_batch_size`` bounds memory (rows per forward/backward), not the result.
     """
 
-    label = "Integrated gradients"
-    resolution = "input"
-    signed = True
     reduction = "signed sum over channels"
-    display = "signed"
-    on_demand = True
-    cost = "about 5–20 s on a CPU"
     demand_options = {"baseline": "black", "n_steps": 50, "internal_batch_size": 10}
-    about = ("Gradients integrated along 50 steps from a black image to this one (Sundararajan et "
-             "al., 2017); the map adds up to the logit difference.")
 
     @classmethod
     def passes(cls, options: dict) -> int:

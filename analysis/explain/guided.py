@@ -33,13 +33,7 @@ class GuidedBackpropMethod(AttributionMethod):
     pixel). Use ``to_display(m, signed=False)`` for the usual magnitude picture.
     """
 
-    label = "Guided backprop"
-    resolution = "input"
-    signed = True
     reduction = "signed sum over channels"
-    on_demand = True
-    about = ("Gradients with negative values zeroed at every ReLU (Springenberg et al., 2015): sharp "
-             "edges, but largely class-insensitive (Adebayo et al., 2018).")
 
     def _attribute(self, x, forward, target):
         return reduce_channels(GuidedBackprop(forward).attribute(x, target=target), "sum")
@@ -54,14 +48,8 @@ class GuidedGradCamMethod(AttributionMethod):
     guided backprop's).
     """
 
-    label = "Guided Grad-CAM"
-    resolution = "input"
     needs_layer = True
-    signed = True
     reduction = "signed sum over channels of guided backprop × Grad-CAM"
-    on_demand = True
-    about = ("Guided backprop × Grad-CAM (Selvaraju et al., 2017): pixel detail inside the "
-             "class-discriminative regions.")
 
     @classmethod
     def passes(cls, options: dict) -> int:
@@ -82,10 +70,7 @@ class GradCamCaptum(AttributionMethod):
     the all-class module's raw output).
     """
 
-    label = "Grad-CAM (captum)"
-    resolution = "feature"
     needs_layer = True
-    signed = False
     reduction = "feature channels weighted by mean gradient, summed; ReLU"
 
     def __init__(self, model: nn.Module, target_layer: Any = None, relu: bool = True):

@@ -39,9 +39,6 @@ class OcclusionMethod(AttributionMethod):
     map is their mean.
     """
 
-    label = "Occlusion"
-    resolution = "input"
-    signed = True
     reduction = "window covers all channels (identical values); mean over channels"
 
     @classmethod

@@ -3,9 +3,12 @@
 Grad-CAM for every class is precomputed; pixel-level methods (guided backprop, guided
 Grad-CAM, integrated gradients) cost one to fifty backward passes per image and target,
 too much for the whole dataset. The Sample page asks for one when a user wants it: the
-method comes from the registry (every method that declares ``on_demand``), the map is
+method comes from the registry (every method whose card declares ``on_demand``), the map is
 written atomically under the cache's ``ondemand`` artefact, so the second view — in any
 session — is a file read, and a reset of a stale cache removes it with the rest.
+
+Importing this module does not import PyTorch: the Sample page lists the methods and reads
+stored maps on every visit; ``compute_map`` (and ``get_map`` on a cache miss) import it.
 """
 
 from __future__ import annotations
@@ -14,21 +17,20 @@ import inspect
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from analysis.explain.registry import get_method, list_methods, method_class
+from analysis.explain.registry import get_method, method_class, on_demand_methods
 from analysis.explain.targets import Target
 from analysis.store import RunCache, atomic_path
-from analysis.train.data import load_rgb
+
+if TYPE_CHECKING:
+    import torch
 
 Progress = Callable[[float, str], None]
 
-
-def on_demand_methods() -> list[str]:
-    """The registered methods offered per image (sorted by name)."""
-    return [m for m in list_methods() if method_class(m).on_demand]
+__all__ = ["compute_map", "get_map", "load_cached", "method_options", "on_demand_methods", "save_map"]
 
 
 def method_options(run, method: str) -> dict:
@@ -80,6 +82,10 @@ def _count_forwards(model: torch.nn.Module, callback: Callable[[int], None] | No
 def compute_map(run, model: torch.nn.Module, image_path: Path | str, method: str, target: Target,
                 progress: Progress | None = None) -> np.ndarray:
     """One attribution map (H, W) float32 at the model's input resolution."""
+    import torch
+
+    from analysis.train.data import load_rgb
+
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     x = run.eval_transform()(load_rgb(Path(image_path)))[None].to(device)
@@ -104,6 +110,8 @@ def get_map(cache: RunCache, run, model: torch.nn.Module | Callable[[], torch.nn
     cached = load_cached(cache, method, image_id, target)
     if cached is not None:
         return cached, True
+    import torch
+
     if callable(model) and not isinstance(model, torch.nn.Module):
         model = model()
     values = compute_map(run, model, image_path, method, target, progress)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from analysis.explain.cam_views import display_array, resize_bilinear
+from analysis.explain.cam_views import display_array, resize_bilinear, to_display_array
 
 DEFAULT_CMAP = "jet"
 SIGNED_CMAP = "RdBu_r"
@@ -165,10 +165,9 @@ def contrastive_overlay(image, raw, a: int, b: int, opacity: float = 0.5, cmap: 
 
 def scale_signed(m, percentile: float = 99.0) -> np.ndarray:
     """Divide by the ``percentile``-th percentile of |m| and clip to [-1, 1]: the analysis's
-    ``to_display(signed=True)`` for one map; zero stays zero."""
-    from analysis.explain.scaling import to_display
-
-    return to_display(np.asarray(m, dtype=np.float32), signed=True, percentile=percentile)
+    ``to_display(signed=True)`` for one map (its numpy twin: no PyTorch to show a stored
+    map); zero stays zero."""
+    return to_display_array(m, signed=True, percentile=percentile)
 
 
 def signed_overlay(image, m, opacity: float = 0.8, cmap: str = SIGNED_CMAP, percentile: float = 99.0

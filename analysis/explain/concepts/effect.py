@@ -11,16 +11,22 @@ maps, so the code path is the model's, and tests check it against the full 4-D r
 
 Effects are differences of probabilities (or logits): ``effect[n, k, t] = p_t(A_n) −
 p_t(A_n without concept k)`` — positive when the concept supports target t.
+
+Only :func:`head_outputs` runs the model, so only it imports PyTorch: the Reliability page
+reads the stored curves through :func:`area` and must not pay torch's import (3–7 s).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 HEADS = ("city", "group")
 
@@ -42,6 +48,8 @@ def head_outputs(model: torch.nn.Module, pooled: np.ndarray, head: str = "city",
     The vectors go through ``model.head`` as (M, C, 1, 1) maps: pooling a 1×1 map is the
     identity, so this is exactly the model's head on any map whose mean is the vector.
     """
+    import torch
+
     if head not in HEADS:
         raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
     pooled = np.asarray(pooled)

@@ -10,19 +10,28 @@ Guided Grad-CAM is computed as Grad-CAM × guided backprop when both are request
 Grad-CAM map and our registry entry sums the colour channels afterwards, so
 Σ_c (gbp_c · cam) = cam · Σ_c gbp_c — the same map (tested against the registry entry), one
 forward/backward pass cheaper on every randomisation step.
+
+Importing this module does not import PyTorch (torch is only in the annotations): the
+dashboard's Reliability page and trust badges read ``DEFAULT_METHODS`` and ``method_label``
+from here; ``compute_maps`` imports the method modules through the registry.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
 
-from analysis.explain.registry import METHODS, get_method, list_methods
+from analysis.explain.method_cards import CARDS
+from analysis.explain.registry import get_method, list_methods
 from analysis.explain.targets import Target, batch_target
-from analysis.nets.registry import MeanStd
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from analysis.nets.registry import MeanStd
 
 DEFAULT_METHODS: tuple[str, ...] = ("gradcam", "gradient", "guided_backprop", "guided_gradcam",
                                     "integrated_gradients")
@@ -70,16 +79,15 @@ def parse_methods(methods: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 def method_label(method: str) -> str:
-    list_methods()
-    cls = METHODS.get(method)
-    return cls.label if cls is not None else method.replace("_", " ")
+    """The method's label (its card's), or its name with spaces for an unknown one."""
+    card = CARDS.get(method)
+    return card.label if card is not None else method.replace("_", " ")
 
 
 def method_signed(method: str) -> bool:
-    """Whether the method's maps carry a meaningful sign (registry's ``signed``)."""
-    list_methods()
-    cls = METHODS.get(method)
-    return bool(cls.signed) if cls is not None else True
+    """Whether the method's maps carry a meaningful sign (its card's ``signed``)."""
+    card = CARDS.get(method)
+    return bool(card.signed) if card is not None else True
 
 
 def compute_maps(model: nn.Module, x: torch.Tensor, target: Target,

@@ -1,6 +1,6 @@
-"""The dashboard's numpy resize and display map (``cam_views``) against the torch ones
-(``scaling.upsample``, ``gradcam.display_map``), which are tested against pytorch-grad-cam
-in test_gradcam.py; and by hand on a 2-pixel map."""
+"""The dashboard's numpy resize, display map and percentile scaling (``cam_views``) against
+the torch ones (``scaling.upsample``, ``gradcam.display_map``, ``scaling.to_display``), the
+first two tested against pytorch-grad-cam in test_gradcam.py; and by hand on small maps."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.explain.cam_views import display_array, normalise_array, resize_bilinear
+from analysis.explain.cam_views import display_array, normalise_array, resize_bilinear, to_display_array
 from analysis.explain.gradcam import display_map
-from analysis.explain.scaling import normalise, upsample
+from analysis.explain.scaling import normalise, to_display, upsample
 
 
 def test_resize_by_hand():
@@ -43,3 +43,35 @@ def test_normalise_array_is_scaling_normalise():
     m = np.random.default_rng(2).normal(size=(3, 5, 5))
     np.testing.assert_allclose(normalise_array(m), normalise(torch.from_numpy(m)).numpy())
     assert not normalise_array(np.zeros((4, 4))).any()  # an all-zero map stays zero
+
+
+def _maps(kind: str, shape) -> np.ndarray:
+    m = np.random.default_rng(3).normal(size=shape).astype(np.float32)
+    if kind == "spiky":  # a few extreme pixels, as gradients have
+        m[..., 0, 0] = 1e3
+    elif kind == "sparse":  # the percentile is 0: scaled by the max instead
+        m = np.where(np.abs(m) > 3.0, m, 0).astype(np.float32)
+    elif kind == "zero":
+        m = np.zeros(shape, np.float32)
+    return m
+
+
+@pytest.mark.parametrize("kind", ["normal", "spiky", "sparse", "zero"])
+@pytest.mark.parametrize("shape", [(40, 40), (3, 9, 13), (224, 224)])
+@pytest.mark.parametrize("signed, percentile", [(False, 99.0), (True, 99.0), (True, 50.0), (False, 100.0)])
+def test_to_display_array_equals_to_display(kind, shape, signed, percentile):
+    m = _maps(kind, shape)
+    ours = to_display_array(m, signed=signed, percentile=percentile)
+    ref = to_display(torch.from_numpy(m), signed=signed, percentile=percentile).numpy()
+    assert ours.dtype == np.float32 and ours.shape == shape
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=2e-6)
+
+
+def test_to_display_array_by_hand():
+    m = np.array([[0.0, 1.0], [-2.0, 4.0]])
+    np.testing.assert_allclose(to_display_array(m, signed=True, percentile=100), [[0, 0.25], [-0.5, 1]])
+    np.testing.assert_allclose(to_display_array(m, percentile=100), [[0, 0.25], [0.5, 1]])
+    with pytest.raises(ValueError, match="percentile"):
+        to_display_array(m, percentile=0)
+    with pytest.raises(ValueError, match=r"\(H, W\) or \(N, H, W\)"):
+        to_display_array(np.zeros(4))

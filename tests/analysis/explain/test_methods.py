@@ -20,7 +20,8 @@ from analysis.explain.attribution import (
 )
 from analysis.explain.occlusion import default_window
 from analysis.explain.randomize import cascade, cascade_order, randomized_copy, trunk_stages_top_down
-from analysis.explain.registry import METHODS, UnknownMethodError, get_method, list_methods, register_method
+from analysis.explain.registry import (METHODS, UnknownMethodError, get_method, list_methods, method_class,
+                                       register_method)
 from analysis.explain.scaling import to_display
 from analysis.explain.targets import Target
 from analysis.nets import TwoHeadClassifier, get_backbone
@@ -42,7 +43,7 @@ def method(name, model, **kw):
 def test_registry_lists_every_method_with_ui_metadata():
     assert list_methods() == ALL
     for name in ALL:
-        cls = METHODS[name]
+        cls = method_class(name)
         assert issubclass(cls, AttributionMethod) and cls.name == name
         assert cls.label and cls.resolution in ("input", "feature")
         assert isinstance(cls.needs_layer, bool)

@@ -12,6 +12,7 @@ import torch
 
 from analysis.explain import ondemand
 from analysis.explain.attribution import AttributionMethod
+from analysis.explain.method_cards import CARDS, MethodCard
 from analysis.explain.registry import METHODS, register_method
 from analysis.explain.targets import Target
 from analysis.store import RunCache
@@ -33,14 +34,17 @@ def setup(analysed_run):
 def test_the_offered_methods_are_the_registry_s_on_demand_ones():
     assert ondemand.on_demand_methods() == ["guided_backprop", "guided_gradcam", "integrated_gradients"]
 
-    @register_method("test_only_ondemand")
-    class Extra(AttributionMethod):
-        on_demand = True
-
+    CARDS["test_only_ondemand"] = MethodCard("Test only", resolution="input", signed=True, on_demand=True)
     try:
-        assert "test_only_ondemand" in ondemand.on_demand_methods()  # registered = offered
+        @register_method("test_only_ondemand")
+        class Extra(AttributionMethod):
+            pass
+
+        assert "test_only_ondemand" in ondemand.on_demand_methods()  # registered with its card = offered
+        assert ondemand.method_options(None, "test_only_ondemand") == {}
     finally:
-        METHODS.pop("test_only_ondemand")
+        METHODS.pop("test_only_ondemand", None)
+        CARDS.pop("test_only_ondemand")
 
 
 def test_options_follow_the_method_and_the_run(setup):
