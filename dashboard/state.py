@@ -150,8 +150,7 @@ def _cache(path: str, mtime: float) -> RunCache:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _manifest_path(name: str, root: str) -> Path:
-    """Where analysis ``name``'s manifest lives (asked of the store once: building a RunCache
-    parses its manifest, several MB for a million images' shard list)."""
+    """Where analysis ``name``'s manifest lives (the store knows; its manifest is not read)."""
     return RunCache.for_run(name, root).manifest_path
 
 

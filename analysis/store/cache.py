@@ -59,9 +59,24 @@ class RunCache:
 
     def __init__(self, root: Path | str, manifest: dict | None = None):
         self.root = Path(root)
-        self.manifest = manifest or {}
-        if not self.manifest and self.manifest_path.is_file():
-            self.manifest = json.loads(self.manifest_path.read_text())
+        self._manifest = manifest or None
+
+    @property
+    def manifest(self) -> dict:
+        """The manifest, read on first use (a million images' shard list is several MB of
+        JSON: asking a cache where it lives or whether it exists does not parse it)."""
+        if self._manifest is None:
+            path = self.manifest_path
+            try:
+                self._manifest = json.loads(path.read_text()) if path.is_file() else {}
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise CacheError(f"the analysis manifest {path} is unreadable ({exc}); delete it and run "
+                                 f"`streetlens analyze {self.name}` again (finished shards are kept)") from None
+        return self._manifest
+
+    @manifest.setter
+    def manifest(self, value: dict) -> None:
+        self._manifest = value
 
     @classmethod
     def for_run(cls, run_name: str, cache_root: Path | str | None = None) -> "RunCache":

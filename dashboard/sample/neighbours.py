@@ -25,7 +25,8 @@ def neighbours_section(sel, samples: pd.DataFrame, row: pd.Series) -> None:
     found = [r for _, r in state.take_rows(samples, nb).iterrows()]
     if not found:
         return
-    pics = [thumbnail(str(sel.image_path(r["path"]))) for r in found]
+    paths = state.records(sel, [r["row"] for r in found], ("path",))["path"]
+    pics = [thumbnail(str(sel.image_path(p))) for p in paths]
     caps = [f"{i + 1}. {r['class']}" + ("" if r["correct"] else f" -> {r['pred_class']}")
             for i, r in enumerate(found)]
     borders = [GREEN if r["correct"] else RED for r in found]

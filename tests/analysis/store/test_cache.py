@@ -166,3 +166,15 @@ def test_table_rows_read_only_the_parts_that_hold_them(tmp_path):
     one = RunCache(tmp_path / "one")
     one.write_table("samples", df)
     pd.testing.assert_frame_equal(one.table_rows("samples", want, ["path"]), expected[["row", "path"]])
+
+
+def test_manifest_read_on_first_use_and_a_damaged_one_is_one_clear_error(tmp_path):
+    cache = RunCache(tmp_path / "run")
+    cache.manifest = {"schema": SCHEMA_VERSION, "n_images": 3}
+    cache.save_manifest()
+    assert RunCache(tmp_path / "run").manifest["n_images"] == 3
+    cache.manifest_path.write_text('{"schema": 1, "stages": {"forw')  # cut short
+    damaged = RunCache(tmp_path / "run")  # opening it reads nothing yet
+    assert damaged.manifest_path.is_file() and damaged.exists()
+    with pytest.raises(CacheError, match=r"manifest .* is unreadable .*delete it and run `streetlens analyze run`"):
+        damaged.stage_done("forward")
