@@ -63,9 +63,9 @@ Shortcuts act when no text field has the keyboard focus.
 
 
 # ------------------------------------------------------------------ loaders (cheap, cached)
+# what the page reads of the dataset table: 9 of its 14 columns (the hashes, licences and
+# dates of a million images took most of the 2 s the whole table took to read)
 TABLE_COLUMNS = ("id", "path", "class", "group", "curated", "group_id", "width", "height", "source")
-"""What the page reads of the dataset table: 9 of its 14 columns (the hashes, licences and
-dates of a million images took most of the 2 s the whole table took to read)."""
 
 
 # Shared, not copied (cache_resource): a copy is unpickled on every rerun, 1.7 s for a

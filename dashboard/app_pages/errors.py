@@ -32,10 +32,10 @@ SPLITS = {"held-out": "held-out (val + test)", "test": "test", "val": "val", "tr
           "all": "all images"}
 SHOW = (12, 24, 48, 96)
 CELL = 168  # px of each picture in an image's photo | true | predicted strip
+# what the page reads of the samples table; the paths of the images it shows come from the
+# shards that hold them (state.records)
 COLUMNS = ("row", "id", "class", "group", "split", "pred_class", "pred_group", "p_pred", "p_true", "p_group",
            "correct", "correct_group")
-"""What the page reads of the samples table; the paths of the images it shows come from the
-shards that hold them (``state.records``)."""
 CHART_CONFIG = {"displayModeBar": False}
 
 

@@ -33,11 +33,11 @@ from dashboard.sample import blocks, maps, neighbours, picker, side_by_side
 from dashboard.sample.pictures import display_photo
 
 
+# what the page reads of the samples table: all but the paths, which come for the one image
+# shown (and its neighbours) from the shard that holds it (state.records): a million paths
+# took 0.4 s to read. (A comment, not a string: Streamlit would print a bare string.)
 COLUMNS = ("row", "id", "class", "group", "split", "y_class", "y_group", "pred_class", "pred_group", "p_pred",
            "p_true", "p_group", "margin", "correct", "correct_group")
-"""What the page reads of the samples table: all but the paths, which come for the one image
-shown (and its neighbours) from the shard that holds it (``state.records``): a million
-paths took 0.4 s to read."""
 
 
 def main() -> None:
