@@ -227,7 +227,7 @@ def _points_view(sel, cells, window, color, mtime) -> None:
 def _images(sel, pts: pd.DataFrame, total: int) -> None:
     """Thumbnails and a table (linking to the Sample page) of the images ``pts``."""
     classes, splits, _ = _labels(sel)
-    info = state.sample_rows(sel, pts["row"].tolist())
+    info = state.sample_rows(sel, pts["row"].tolist(), ("id", "class", "pred_class", "p_pred", "split", "correct"))
     wrong = int((~info["correct"].astype(bool)).sum())
     mix = info["class"].value_counts()
     mix = mix[mix > 0]  # a categorical column counts every city, the absent ones as 0
@@ -235,7 +235,8 @@ def _images(sel, pts: pd.DataFrame, total: int) -> None:
                 + f"; {wrong} misclassified." + (f" ({int(total):,} in all; showing {len(info)}.)"
                                                 if total > len(info) else ""))
     shown = info.head(MAX_THUMBS)
-    st.image([state.thumbnail_bytes(str(sel.image_path(p)), 160) for p in shown["path"]],
+    paths = state.records(sel, shown["row"], ("path",))["path"]  # from their shards, not a million paths
+    st.image([state.thumbnail_bytes(str(sel.image_path(p)), 160) for p in paths],
              caption=[f"{c} → {pc} {pp:.0%}" + ("" if ok else " ✗") for c, pc, pp, ok in
                       zip(shown["class"], shown["pred_class"], shown["p_pred"], shown["correct"])], width=140)
     table = info[["id", "class", "pred_class", "p_pred", "split"]].head(MAX_TABLE_ROWS).copy()

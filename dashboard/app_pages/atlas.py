@@ -126,7 +126,7 @@ def concept_detail(sel: state.Selection, imp: pd.DataFrame, patches: pd.DataFram
         export_ui.download_buttons(fig, f"concept-{k}-importance-{head}")
     if len(pk) and sel.cache.has("concept_maps"):
         src = pk.drop_duplicates("row").head(6)
-        paths = state.sample_rows(sel, src["row"].tolist(), ("path",)).set_index("row")["path"]
+        paths = state.records(sel, src["row"], ("path",)).set_index("row")["path"]
         st.markdown("**Where it appears** in the images of its top patches (its concept map; "
                     "red = strongest):")
         cols = st.columns(len(src))

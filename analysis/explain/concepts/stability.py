@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from analysis.explain.concepts.stream import fit_basis
 from analysis.progress import bar
@@ -47,6 +46,8 @@ def match(reference: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndar
     """For every reference concept, the index of its match among ``other``'s concepts (-1
     when ``other`` has fewer) and their cosine (0 when unmatched); one-to-one, maximising
     the total similarity."""
+    from scipy.optimize import linear_sum_assignment  # here: 0.55 s of a page's first import
+
     sim = cosine_matrix(reference, other)
     rows, cols = linear_sum_assignment(-sim)
     index = np.full(len(reference), -1, dtype=np.int64)
