@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 from analysis.explain.compare.maps import _resize
 
@@ -37,6 +36,8 @@ def match_concepts(similarity: np.ndarray, shared: float = SHARED) -> pd.DataFra
     """One row per concept of either run: its partner (Hungarian assignment maximising the
     similarity), the similarity, and whether they count as shared."""
     s = np.asarray(similarity, dtype=np.float64)
+    from scipy.optimize import linear_sum_assignment  # here: its import cost the Sample page 0.3 s
+
     rows_a, cols_b = linear_sum_assignment(-s)
     out = []
     for i, j in zip(rows_a, cols_b):

@@ -1,0 +1,44 @@
+"""``state.columns``: every column of a table is read once per version of the table,
+whichever page asks first; a page's frame equals reading its columns directly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.store import SCHEMA_VERSION, RunCache
+from dashboard import state
+
+
+class CountingCache(RunCache):
+    """A cache that records which columns each read asked for."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.reads: list[list[str]] = []
+
+    def table_columns(self, name, columns, categorical=()):
+        self.reads.append(list(columns))
+        return super().table_columns(name, columns, categorical)
+
+
+def test_columns_are_read_once_and_frames_equal_direct_reads(tmp_path):
+    df = pd.DataFrame({"row": np.arange(6), "id": [f"im{i}" for i in range(6)],
+                       "class": ["tokyo", "paris"] * 3, "p_pred": np.linspace(0, 1, 6)})
+    cache = CountingCache(tmp_path / "run")
+    cache.manifest = {"schema": SCHEMA_VERSION}
+    cache.save_manifest()
+    cache.write_table("samples", df)
+
+    first = state._from_read_columns(cache, "samples", ("row", "class"), 1.0)
+    second = state._from_read_columns(cache, "samples", ("class", "id", "row"), 1.0)
+    assert cache.reads == [["row", "class"], ["id"]]  # "row" and "class" were not read again
+    direct = cache.table_columns("samples", ["class", "id", "row"], categorical=state.LABEL_COLUMNS)
+    pd.testing.assert_frame_equal(second, direct)
+    pd.testing.assert_frame_equal(first, direct[["row", "class"]])
+    assert isinstance(first["class"].dtype, pd.CategoricalDtype)
+
+    cache.write_table("samples", df.assign(p_pred=0.5))  # a new version: read again
+    cache.reads.clear()
+    again = state._from_read_columns(cache, "samples", ("p_pred",), 2.0)
+    assert cache.reads == [["p_pred"]] and (again["p_pred"] == 0.5).all()
