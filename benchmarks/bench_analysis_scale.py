@@ -67,6 +67,7 @@ t_import = time.perf_counter()
 from analysis.precompute import AnalyzeConfig, all_stages
 from analysis.precompute.runner import analyze
 all_stages()  # the stage modules and what they import at the top, as the baseline imports torch first
+import faiss, sklearn.decomposition, umap  # what the stages import where they use it (not numba's compiled code)
 t0 = time.perf_counter()
 analyze({run!r}, models_root={models!r}, cache_root={cache!r}, dataset={dataset!r}, progress=False,
         log=lambda m: None, config=AnalyzeConfig(stages=tuple({stages!r}.split(",")), batch_size={batch}))
