@@ -193,6 +193,18 @@ class Dataset:
         except Exception as exc:  # pyarrow raises several types for damaged files
             raise DatasetError(f"{self.table_path} is unreadable ({exc}); re-run the import") from exc
 
+    def paths_at(self, positions) -> list[str]:
+        """The ``path`` of the table's rows at ``positions`` (that order), taken in arrow: a
+        page that shows a few images of a million-row table does not turn every path into a
+        Python string (0.3 s)."""
+        import pyarrow.parquet as pq
+
+        try:
+            column = pq.read_table(self.table_path, columns=["path"]).column("path")
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise DatasetError(f"{self.table_path} is unreadable ({exc}); re-run the import") from exc
+        return [str(p) for p in column.take(list(map(int, positions))).to_pylist()]
+
     def read_or_empty(self) -> pd.DataFrame:
         return self.read() if self.exists() else empty_frame(COLUMNS)
 

@@ -4,12 +4,11 @@ It lists the datasets under the data root with their counts and a few thumbnails
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from analysis.data.dataset import Dataset, DatasetError, list_datasets
-from analysis.data.summary import count_table
+from analysis.data.summary import class_samples, count_table
 from dashboard import state
 
 st.title("streetlens")
@@ -34,16 +33,10 @@ MAX_THUMBS = 16
 def overview(root: str, mtime_ns: int, size: int) -> tuple[int, pd.DataFrame, list[tuple[str, str, int, list[str]]]]:
     """(images, count table, per class: name, group, images, up to MAX_THUMBS sample paths),
     read once per version of the table (a million-row table takes seconds to read)."""
-    df = Dataset(root).read(["class", "group", "split", "path"])
-    codes, names = pd.factorize(df["class"].astype(str), sort=True)
-    order = np.argsort(codes, kind="stable")  # each class's rows, in table order
-    starts = np.searchsorted(codes[order], np.arange(len(names) + 1))
-    per_class = []
-    for k, cls in enumerate(names):
-        rows = df.iloc[order[starts[k]:starts[k + 1]]]
-        per_class.append((str(cls), str(rows["group"].iat[0]), len(rows),
-                          rows.sample(min(MAX_THUMBS, len(rows)), random_state=0)["path"].astype(str).tolist()))
-    return len(df), count_table(df), per_class
+    ds = Dataset(root)
+    df = ds.read(["class", "group", "split"])
+    return len(df), count_table(df), class_samples(ds, df, MAX_THUMBS)
+
 
 
 name = st.sidebar.selectbox("Dataset", names, key="dataset")

@@ -84,7 +84,7 @@ def class_gallery(sel: state.Selection, top: pd.DataFrame, fv: dict, head: str =
                                                 for r in rest[:7]))
 
 
-def closer_look(sel: state.Selection, top: pd.DataFrame, samples: pd.DataFrame) -> None:
+def closer_look(sel: state.Selection, top: pd.DataFrame) -> None:
     st.header("A closer look")
     options = [f"city:{c}" for c in sel.labels.classes] + [f"group:{g}" for g in sel.labels.groups]
     options = [o for o in options if ((top["head"] == o.split(":")[0]) &
@@ -121,7 +121,8 @@ def closer_look(sel: state.Selection, top: pd.DataFrame, samples: pd.DataFrame) 
     found = found[found["channel"] == channel].sort_values("rank")
     st.markdown(f"**The images that excite channel {channel} most** (where it fires, brighter = stronger):")
     cols = st.columns(len(found) or 1)
-    by_row = samples.set_index("row")
+    # the few images' records from the shards that hold them (not a million rows' paths)
+    by_row = state.records(sel, found["row"], ("id", "path", "class")).drop_duplicates("row").set_index("row")
     for col, r, v, mean in zip(cols, found["row"], found["peak"], found["mean"]):
         s = by_row.loc[int(r)]
         with col:
@@ -175,7 +176,6 @@ def main() -> None:
     sel = state.require_analysis(state.select_run())
     export_ui.talk_pack_builder(sel)
     fv = export_ui.featvis_files(sel)
-    samples = sel.samples()
     if not sel.cache.has("top_channels"):
         st.info(f"No channel analysis yet: run {missing_hint(sel.name, 'top_channels')}.")
     else:
@@ -191,7 +191,7 @@ def main() -> None:
         with st.expander("Group head (" + " / ".join(sel.labels.groups) + ")"):
             class_gallery(sel, top, fv, head="group")
         st.divider()
-        closer_look(sel, top, samples)
+        closer_look(sel, top)
     st.divider()
     concept_gallery(sel)
 

@@ -155,7 +155,7 @@ def foreign_headline(sel) -> None:
     the numbers of its own test split below."""
     if not sel.ready:
         return
-    samples = sel.samples()
+    samples = sel.samples("correct", "correct_group")
     c1, c2, c3 = st.columns(3)
     c1.metric(f"City accuracy on {sel.dataset.name}", pct(samples["correct"].mean()),
               help=f"All {len(samples)} images of that dataset, whatever their split.")

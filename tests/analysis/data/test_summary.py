@@ -55,3 +55,54 @@ def test_usable_fingerprint_is_remembered_for_one_state_of_the_table(tmp_path, p
     assert ds.usable_fingerprint() == "recomputed"  # remembered for this state …
     ds.files.fingerprint_memo.write_text("{not json")  # … unless the memo is damaged
     assert ds.usable_fingerprint() == fingerprint(ds.usable()) != want
+
+
+def test_count_table_and_class_samples_by_hand(tmp_path):
+    """The Datasets page's numbers: counts per class × split (the same as plain pandas
+    counting), and per class a seeded sample of its own images, read by position."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.data.summary import class_samples, count_table
+
+    ds = Dataset(tmp_path / "ds")
+    rng = np.random.default_rng(3)
+    classes = np.array(["tokyo", "paris", "kyoto"])[rng.integers(0, 3, 40)]
+    df = pd.DataFrame({"id": [f"i{k}" for k in range(40)], "path": [f"{c}/{k}.jpg" for k, c in enumerate(classes)],
+                       "class": classes, "group": np.where(classes == "paris", "West", "East"),
+                       "split": np.array(["train", "val", "test"])[rng.integers(0, 3, 40)], "width": 64, "height": 48})
+    ds.write(df)
+    table = ds.read(["class", "group", "split"])
+    counts = count_table(table)
+    for cls in ("tokyo", "paris", "kyoto"):
+        for split in ("train", "val", "test"):
+            assert counts.loc[cls, split] == int(((df["class"] == cls) & (df["split"] == split)).sum())
+        assert counts.loc[cls, "total"] == int((df["class"] == cls).sum())
+    assert counts.loc["all", "total"] == 40 and counts.loc["paris", "group"] == "West"
+
+    assert ds.paths_at([5, 0, 5]) == [df["path"][5], df["path"][0], df["path"][5]]
+    got = class_samples(ds, table, per_class=4)
+    assert [g[0] for g in got] == ["kyoto", "paris", "tokyo"]
+    for cls, group, n, paths in got:
+        assert n == int((df["class"] == cls).sum()) and group == df.loc[df["class"] == cls, "group"].iat[0]
+        assert len(paths) == min(4, n) == len(set(paths)) and all(p.startswith(cls + "/") for p in paths)
+    assert class_samples(ds, table, per_class=4) == got  # seeded
+
+
+def test_count_table_equals_pandas_crosstab():
+    """The bincount equals what pandas' crosstab (the earlier code) gives."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.data.dataset import SPLITS
+    from analysis.data.summary import count_table
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"class": np.array(["b", "a", "c"])[rng.integers(0, 3, 500)],
+                       "split": np.array(list(SPLITS))[rng.integers(0, 3, 500)]})
+    df["group"] = np.where(df["class"] == "a", "West", "East")
+    expected = pd.crosstab(df["class"], df["split"]).reindex(columns=list(SPLITS), fill_value=0)
+    expected["total"] = expected.sum(axis=1)
+    expected.insert(0, "group", df.groupby("class")["group"].first().reindex(expected.index))
+    expected.loc["all"] = ["", *expected[list(SPLITS) + ["total"]].sum().tolist()]
+    pd.testing.assert_frame_equal(count_table(df), expected, check_dtype=False)
