@@ -34,7 +34,7 @@ from analysis.store.artefacts import ARTEFACTS, Artefact, artefact
 from analysis.store.files import atomic_path, write_json_atomic
 from analysis.store.names import NameBook
 from analysis.store.shards import INCOMPLETE, ShardLayout, ShardSet
-from analysis.store.tables import read_parquet, read_parquet_rows
+from analysis.store.tables import read_parquet, read_rows
 
 SCHEMA_VERSION = 2  # 2: arrays chunked and sharded by image (zarr), per-image tables in parts
 SHARDS_DIR = "shards"
@@ -285,11 +285,7 @@ class RunCache:
         self._check_kind(name, "table")
         if not self.has(name):
             raise self._missing(name)
-        found = read_parquet_rows(self.path(name), rows, self.shard_rows, columns)
-        if found is not None:
-            return found
-        df = read_parquet(self.path(name), columns=None if columns is None else list(dict.fromkeys(["row", *columns])))
-        return df.set_index("row", drop=False).loc[list(rows)].reset_index(drop=True)
+        return read_rows(self.path(name), rows, self.shard_rows, columns)
 
     def samples(self) -> pd.DataFrame:
         return self.table("samples")

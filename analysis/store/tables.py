@@ -68,3 +68,13 @@ def read_parquet_rows(path: Path, rows: Sequence[int], rows_per_part: int,
     if not len(have) or not (have[pos] == rows).all():
         return None
     return df.iloc[pos].reset_index(drop=True)
+
+
+def read_rows(path: Path, rows: Sequence[int], rows_per_part: int, columns: list[str] | None = None) -> pd.DataFrame:
+    """The records of cache rows ``rows`` (that order; ``row`` and ``columns``): from the
+    parts that hold them (:func:`read_parquet_rows`), else from the table read whole."""
+    found = read_parquet_rows(path, rows, rows_per_part, columns)
+    if found is not None:
+        return found
+    df = read_parquet(path, columns=None if columns is None else list(dict.fromkeys(["row", *columns])))
+    return df.set_index("row", drop=False).loc[list(rows)].reset_index(drop=True)
