@@ -53,11 +53,13 @@ c1, c2, c3 = st.columns(3)
 c1.metric("Images", f"{n_images:,}")
 c2.metric("Classes", len(classes))
 c3.metric("Rejected / duplicates on import", f"{len(ds.read_rejects()):,}")
-st.dataframe(counts, width="stretch")
+st.dataframe(counts, width="stretch",  # counts with thousands separators, as the metrics above
+             column_config={c: st.column_config.NumberColumn(format="localized") for c in counts.columns
+                            if c != "group"})
 
 st.subheader("Samples per class")
 per_class = st.slider("Thumbnails per class", 4, MAX_THUMBS, 8)
 for cls, group, count, paths in classes:
-    st.markdown(f"**{cls}** ({group}, {count} images)")
+    st.markdown(f"**{cls}** ({group}, {count:,} images)")
     # the first of the class's sample of 16: the same images as a sample of per_class would not be
     st.image([str(ds.image_path(p)) for p in paths[:per_class]], width=120)
