@@ -1,14 +1,12 @@
 """The per-image stage on the local engine and on the Ray engine, side by side.
 
-    python benchmarks/bench_scale.py --sizes 5000,20000 [--px 128] [--work DIR] [--address A] [--driver-helps no]
+    python benchmarks/bench_scale.py --sizes 5000,20000 [--px 128] [--work DIR] [--address A]
 
 Uses the run and the procedural datasets of ``bench_analysis_scale.py`` (an
 EfficientNet-Lite0 transfer run; images it never saw). For each size N, in fresh
 processes, the ``forward`` stage (predictions, features, activations, all-class Grad-CAM,
 channel attributions: everything per image) runs once with ``--engine local`` and once with
-``--engine ray`` (a local Ray cluster on 127.0.0.1, or ``--address``; on a private local
-cluster the driver writes shards until the cluster returns its first, unless
-``--driver-helps no``). Prints per N and
+``--engine ray`` (a local Ray cluster on 127.0.0.1, or ``--address``). Prints per N and
 engine: seconds, images/s (also after the first shard: start-up apart), Ray's throughput
 relative to local (target ≥ 0.9×), whether the
 outputs are equal (bit for bit, else the largest difference), the driver's peak RSS and the
@@ -54,7 +52,7 @@ threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 analyze({run!r}, models_root={models!r}, cache_root={cache!r}, dataset={dataset!r}, progress=False,
         log=lambda m: None, config=AnalyzeConfig(stages=("forward",), batch_size={batch}, engine={engine!r},
-                                                 address={address!r}, extra={{"ray_driver_helps": {helps!r}}}))
+                                                 address={address!r}))
 seconds = time.perf_counter() - t0
 done.set()
 import resource; u = resource.getrusage(resource.RUSAGE_SELF)
@@ -93,8 +91,6 @@ def main() -> None:
     ap.add_argument("--px", type=int, default=128)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--address", default=None, help="a Ray cluster to use [default: a local one]")
-    ap.add_argument("--driver-helps", default="auto", choices=("auto", "yes", "no"),
-                    help="ray_driver_helps: 'no' measures the cluster alone")
     ap.add_argument("--work", type=Path, default=None, help="keep the datasets and run here between calls")
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -113,14 +109,13 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)  # measured from scratch, not resumed
             fmt = dict(root=str(ROOT), run=run_name, models=str(work / "models"), dataset=str(ds.root),
                        batch=args.batch, cache=str(root), engine=engine,
-                       address=args.address if engine == "ray" else None, helps=args.driver_helps)
+                       address=args.address if engine == "ray" else None)
             m = measured(ANALYSIS.format(**fmt))
             caches[engine] = RunCache.for_run(f"{run_name}@{ds.name}", root)
             # every Ray worker reports its own peak RSS with each shard (the manifest keeps the largest)
             m["workers_mb"] = sorted(caches[engine].stage_record("forward").get("worker_peak_mb", {}).items())
             size = sum(p.stat().st_size for p in caches[engine].root.rglob("*") if p.is_file())
-            pace = {k: caches[engine].stage_record("forward").get(k)
-                    for k in ("first_shard_s", "steady_img_per_s", "driver_shards")}
+            pace = {k: caches[engine].stage_record("forward").get(k) for k in ("first_shard_s", "steady_img_per_s")}
             row = {"images": n, "engine": engine, **m, **pace, "img_per_s": n / m["seconds"],
                    "kb_per_image": size / n / 1e3}
             results.append(row)
@@ -129,9 +124,8 @@ def main() -> None:
                   f"{m['driver_mb']:7.0f} MB (own pages, peak {m['driver_uss_peak_mb']:6.0f} MB)  "
                   f"largest worker peak {peak_worker:7.0f} MB  "
                   f"cache {row['kb_per_image']:.1f} KB/img", flush=True)
-            print(f"{'':>16}first shard after {pace['first_shard_s']} s, then {pace['steady_img_per_s']} img/s"
-                  + (f"; {pace['driver_shards']} shards written by the driver while the cluster started"
-                     if engine == "ray" else ""), flush=True)
+            print(f"{'':>16}first shard after {pace['first_shard_s']} s, then {pace['steady_img_per_s']} img/s",
+                  flush=True)
             for label, w in m["workers_mb"]:
                 print(f"{'':>16}{label:<30} peak RSS {w['peak_mb']:7.0f} MB, private (largest seen) "
                       f"{w['private_mb']:7.0f} MB", flush=True)

@@ -83,8 +83,8 @@ def list_stages(ctx: click.Context, _param, value: bool) -> None:
               help="Also run the reliability checks (opt-in; see `streetlens reliability`).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where the per-image stage runs: this process, or Ray Data over an actor pool "
-                   "(the same shards either way; --set ray_decode=auto|actors|tasks, "
-                   "--set ray_driver_helps=auto|yes|no; see README \"Past one machine\").")
+                   "(the same shards either way; --set ray_decode=auto|actors|tasks; "
+                   "see README \"Past one machine\").")
 @click.option("--address", default=None,
               help="Ray: 'auto' (the cluster `ray start` began here) or HOST:PORT "
                    "[default: a private local cluster on 127.0.0.1].")

@@ -174,12 +174,6 @@ class ForwardWorker:
         arrays["class_probs"], arrays["group_probs"] = pc, pg
         return arrays, {"samples": samples}, from_cache
 
-    def committed(self, index: int) -> dict | None:
-        """Shard ``index``'s record when it is already committed from this model and dataset
-        (written by another process of the same analysis), else None."""
-        record = self.shards.record(index)
-        return record if record is not None and record.get("made_from") == self.made_from else None
-
     def write(self, index: int, pixels: torch.Tensor | None) -> dict:
         """Compute shard ``index`` from its decoded ``pixels`` (:meth:`decode`; None when the
         trunk cache covers every row) and commit it."""

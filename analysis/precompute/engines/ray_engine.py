@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from analysis.allocator import keep_freed_memory, limit_malloc_arenas
-from analysis.cluster import data_context, import_ray, ray_session
+from analysis.cluster import data_context, ray_session
 from analysis.precompute.engines.forward_work import (
     ForwardWorker,
     PixelReader,
@@ -77,10 +77,6 @@ class InferShards:
     def __call__(self, batch: dict) -> dict:
         records = []
         for k, index in enumerate(batch["shard"]):
-            done = self.worker.committed(int(index))
-            if done is not None:  # the driver wrote it while the cluster started
-                records.append(json.dumps({**done, "skipped": True, "workers": [process_memory("model")]}))
-                continue
             if "pixels" in batch:  # decoded by a decoding task
                 shape = json.loads(batch["shape"][k])
                 pixels = None if not shape else torch.from_numpy(
@@ -136,95 +132,27 @@ def plan_resources(ray, actors: int | None, decode: str = "auto") -> dict:
             "decode_cpus": 0.5, "decode_in_actors": False}
 
 
-DRIVER_HELPS = ("auto", "yes", "no")
-
-
-def driver_helps(setting: str, address: str | None, already_up: bool) -> bool:
-    """Whether the driver computes shards itself until the cluster returns its first one
-    (``ray_driver_helps``). "auto": when streetlens starts a private cluster on this machine,
-    whose start (Ray's daemons, the actors' Python, PyTorch and model: 15–20 s here) the
-    driver would otherwise spend waiting; not when it joins a cluster, whose head node need
-    not be a machine to compute on."""
-    if setting not in DRIVER_HELPS:
-        raise ValueError(f"ray_driver_helps must be one of {', '.join(DRIVER_HELPS)}, not {setting!r}")
-    return setting == "yes" or (setting == "auto" and address is None and not already_up)
-
-
 def run(ctx, shards, todo, on_shard) -> None:
     if not todo:
         return
     config = ctx.config
-    helps = driver_helps(str(config.value("ray_driver_helps", "auto")), config.address,
-                         bool(import_ray().is_initialized()))
     with ray_session(config.address) as ray, data_context(ray):
         res = plan_resources(ray, config.ray_actors or None, str(config.value("ray_decode", "auto")))
         spec = WorkSpec(str(ctx.run.path.resolve()), str(ctx.dataset.root.resolve()),
                         str(ctx.cache.root.resolve()), config.batch_size, "auto", res["threads"])
-        order = list(reversed(todo)) if helps else list(todo)  # the driver takes them from the front
         pool = ray.data.ActorPoolStrategy
         if res["decode_in_actors"]:
-            ds = ray.data.from_items([{"shard": i} for i in order], override_num_blocks=len(order))
+            ds = ray.data.from_items([{"shard": i} for i in todo], override_num_blocks=len(todo))
             compute = pool(size=res["actors"], max_concurrent_calls_per_actor=2, enable_true_multi_threading=True)
         else:
             # the driver knows which rows the trunk cache covers: their photos are not even read
             planner = ForwardWorker(spec, run=ctx.run, dataset=ctx.dataset, rows=ctx.rows, model=ctx.model)
-            items = [{"shard": i, "paths": planner.paths_to_decode(i)} for i in order]
+            items = [{"shard": i, "paths": planner.paths_to_decode(i)} for i in todo]
             ds = ray.data.from_items(items, override_num_blocks=len(items))
             ds = ds.map_batches(decode_shards, fn_kwargs={"run_path": spec.run_path}, batch_size=1,
                                 num_cpus=res["decode_cpus"], batch_format="numpy")
             compute = pool(size=res["actors"])
         ds = ds.map_batches(InferShards, fn_constructor_args=(spec,), batch_size=1, compute=compute,
                             num_cpus=res["num_cpus"], num_gpus=res["num_gpus"], batch_format="numpy")
-        if not helps:
-            for row in ds.iter_rows():
-                on_shard(json.loads(row["record"]))
-            return
-        help_while_starting(ctx, todo, ds.iter_rows(), on_shard)
-
-
-def help_while_starting(ctx, todo: list[int], rows, on_shard) -> None:
-    """Compute ``todo``'s shards here, from the front, while the cluster works through them
-    from the back (its records: ``rows``, read in a thread), until its first shard comes
-    back. A shard both wrote is the same bytes twice (each write is atomic); the actors skip a
-    shard the driver committed, and every shard is reported once. When the driver has
-    written them all, the pipeline is closed at the cluster's first answer. The manifest
-    counts the driver's shards."""
-    seen, lock, arrived, all_done, failed = set(), threading.Lock(), threading.Event(), threading.Event(), []
-
-    def report(record: dict, by_driver: bool = False) -> None:
-        with lock:
-            if record["index"] in seen:
-                return
-            seen.add(record["index"])
-            on_shard({**record, "by_driver": by_driver})
-
-    def consume() -> None:
-        it = iter(rows)
-        try:
-            for row in it:
-                arrived.set()
-                if all_done.is_set():
-                    break
-                report(json.loads(row["record"]))
-        except BaseException as exc:  # re-raised in the driver's thread
-            failed.append(exc)
-            arrived.set()
-        finally:
-            getattr(it, "close", lambda: None)()  # a generator: stops the pipeline (its executor shuts down)
-
-    reader = threading.Thread(target=consume, name="ray-records", daemon=True)
-    reader.start()
-    worker = ForwardWorker(WorkSpec(str(ctx.run.path), str(ctx.dataset.root), str(ctx.cache.root),
-                                    ctx.config.batch_size, str(ctx.device)),
-                           run=ctx.run, dataset=ctx.dataset, rows=ctx.rows, model=ctx.model)
-    for index in todo:
-        with lock:
-            if arrived.is_set() or index in seen:
-                break
-        report(worker.write(index, worker.decode(index)), by_driver=True)
-    with lock:
-        if len(seen) == len(todo):
-            all_done.set()
-    reader.join()
-    if failed:
-        raise failed[0]
+        for row in ds.iter_rows():
+            on_shard(json.loads(row["record"]))

@@ -26,14 +26,13 @@ def run(ctx) -> dict:
     shards.prepare()
     todo = shards.missing()
     done_rows = ctx.n - sum(b - a for a, b in map(layout.bounds, todo))
-    from_cache, workers, by_driver = 0, {}, 0
+    from_cache, workers = 0, {}
     started, first = time.perf_counter(), []  # (seconds, rows) when the first shard came back
     with bar(total=ctx.n, initial=done_rows, desc=f"forward + all-class Grad-CAM ({ctx.config.engine})",
              unit="img", disable=not ctx.progress) as progress:
         def on_shard(record: dict) -> None:
-            nonlocal from_cache, by_driver
+            nonlocal from_cache
             from_cache += record.get("from_trunk_cache", 0)
-            by_driver += bool(record.get("by_driver"))  # Ray: written by the driver while the cluster started
             for w in record.get("workers", []):  # each worker process's peak memory (Ray)
                 key = f"{w['role']} {w['host']}:{w['pid']}"
                 seen = workers.setdefault(key, {"peak_mb": 0.0, "private_mb": 0.0})
@@ -50,8 +49,7 @@ def run(ctx) -> dict:
     c, h, w = layout.arrays["activations"][0][1:]
     return {"images": ctx.n, "feature_map": [c, h, w], "from_trunk_cache": from_cache,
             "engine": ctx.config.engine, "shards": shard_summary(layout, records), **pace,
-            **({"worker_peak_mb": workers} if workers else {}),
-            **({"driver_shards": by_driver} if ctx.config.engine == "ray" else {})}
+            **({"worker_peak_mb": workers} if workers else {})}
 
 
 def throughput(first: list[tuple[float, int]], seconds: float, images: int) -> dict:

@@ -101,48 +101,6 @@ def test_plan_resources_decodes_in_the_actors_without_gpus():
         plan_resources(FakeRay(CPU=2.0), None, "gpu")
 
 
-def test_the_driver_helps_while_the_cluster_starts_and_the_shards_stay_the_same(cluster, tiny_run, local_reference,
-                                                                               tmp_path):
-    """``ray_driver_helps=yes``: the driver writes shards from the front until the cluster
-    returns its first; every shard is reported once and the bits equal the local engine's
-    (the driver computes with two torch threads, as the reference and each actor do)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        cache = analyze(tiny_run.path, config=config(engine="ray", ray_actors=2, extra={"ray_driver_helps": "yes"}),
-                        cache_root=tmp_path, progress=False, log=quiet)
-    finally:
-        torch.set_num_threads(threads)
-    assert_same(cache, local_reference)
-    record = cache.stage_record("forward")
-    assert 1 <= record["driver_shards"] <= 18 and record["shards"]["count"] == 18
-    assert cache.shard_set("forward").damaged(full=True) == []
-
-
-def test_driver_helps_by_default_only_a_private_cluster_it_starts():
-    from analysis.precompute.engines.ray_engine import driver_helps
-
-    assert driver_helps("auto", None, already_up=False)  # streetlens starts the cluster here
-    assert not driver_helps("auto", None, already_up=True)  # a notebook's or a test's session
-    assert not driver_helps("auto", "auto", already_up=False)  # joining a cluster
-    assert driver_helps("yes", "10.0.0.1:6379", already_up=False) and not driver_helps("no", None, False)
-    with pytest.raises(ValueError, match="ray_driver_helps"):
-        driver_helps("sometimes", None, False)
-
-
-def test_a_shard_committed_by_another_process_is_recognised_by_its_origin(tiny_run, tiny_dataset, local_reference):
-    """What the actors check before computing a shard: its record, from this model and dataset."""
-    from analysis.precompute.engines.forward_work import ForwardWorker, WorkSpec
-
-    spec = WorkSpec(str(tiny_run.path), str(tiny_dataset.root), str(local_reference.root), 2, "cpu")
-    worker = ForwardWorker(spec)
-    assert worker.committed(0) == local_reference.shard_set("forward").record(0)
-    worker.made_from = {**worker.made_from, "model_fingerprint": "another model"}
-    assert worker.committed(0) is None
-
-
 def actor_processes():
     return [p for p in psutil.process_iter(["cmdline"])
             if any("InferShards" in part for part in (p.info["cmdline"] or []))]
