@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from analysis.store import (
     file_fingerprint,
     split_analysis,
 )
+from analysis.store.tables import take_rows  # noqa: F401 - pages find rows through state
 from analysis.train.runs import Run, list_runs, load_model, open_run
 
 
@@ -190,8 +192,9 @@ def _columns(root: str, name: str, columns: tuple[str, ...] | None, mtime: float
 
 # every column read once per version of its table, whichever page asked first: pages ask
 # for different sets (Errors 12 columns, Sample 15, the Atlas 6 …), and a million ids alone
-# took 0.3–0.5 s to read
-_READ_COLUMNS: dict[tuple[str, str], tuple[float, dict[str, pd.Series]]] = {}
+# took 0.3–0.5 s to read. The tables used last are kept (as many as _columns keeps frames).
+_READ_COLUMNS: OrderedDict[tuple[str, str], tuple[float, dict[str, pd.Series]]] = OrderedDict()
+_READ_TABLES = 16
 _READ_LOCK = threading.Lock()
 
 
@@ -203,6 +206,9 @@ def _from_read_columns(cache: RunCache, name: str, columns: tuple[str, ...], mti
         if version != mtime:
             have = {}
             _READ_COLUMNS[key] = (mtime, have)
+        _READ_COLUMNS.move_to_end(key)
+        while len(_READ_COLUMNS) > _READ_TABLES:
+            _READ_COLUMNS.popitem(last=False)
         missing = [c for c in dict.fromkeys(columns) if c not in have]
         if missing:
             read = cache.table_columns(name, missing, categorical=LABEL_COLUMNS)
@@ -214,20 +220,6 @@ def columns(cache: RunCache, name: str, cols: tuple[str, ...] | list[str] | None
     """Only ``cols`` of table ``name`` (all with None), its label columns categorical; read
     once per change of the table and shared (read-only: never assign into it)."""
     return _columns(str(cache.root), name, tuple(cols) if cols is not None else None, cache.mtime(name), cache)
-
-
-def take_rows(df: pd.DataFrame, rows) -> pd.DataFrame:
-    """The records of cache rows ``rows`` (those present, in that order) of a per-image table
-    with a ``row`` column, found by binary search when the table is in row order (it is as
-    read), without indexing the whole table."""
-    rows = np.asarray(list(rows), dtype=np.int64)
-    have = df["row"].to_numpy()
-    if not len(have):
-        return df.iloc[:0]
-    if _sorted(have):  # about 2 ms for a million rows
-        pos = np.searchsorted(have, rows).clip(0, len(have) - 1)
-        return df.iloc[pos[have[pos] == rows]]
-    return df.set_index("row", drop=False).reindex(rows).dropna(subset=["row"])
 
 
 def sample_rows(sel: "Selection", rows, cols: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -249,10 +241,6 @@ def records(sel: "Selection", rows, cols: tuple[str, ...], name: str = "samples"
     page does not otherwise need (a million paths take 0.4 s to read whole)."""
     rows = tuple(int(r) for r in rows)
     return _records(str(sel.cache.root), name, rows, tuple(cols), sel.cache.mtime(name), sel.cache)
-
-
-def _sorted(a: np.ndarray) -> bool:
-    return bool((a[1:] >= a[:-1]).all())
 
 
 @st.cache_resource(show_spinner=False)

@@ -191,7 +191,10 @@ class Dataset:
             present = [c for c in columns if c in pq.read_schema(self.table_path).names]
             return conform(pd.read_parquet(self.table_path, columns=present), schema)
         except Exception as exc:  # pyarrow raises several types for damaged files
-            raise DatasetError(f"{self.table_path} is unreadable ({exc}); re-run the import") from exc
+            raise self._unreadable(exc) from exc
+
+    def _unreadable(self, exc: Exception) -> DatasetError:
+        return DatasetError(f"{self.table_path} is unreadable ({exc}); re-run the import")
 
     def paths_at(self, positions) -> list[str]:
         """The ``path`` of the table's rows at ``positions`` (that order), taken in arrow: a
@@ -202,7 +205,7 @@ class Dataset:
         try:
             column = pq.read_table(self.table_path, columns=["path"]).column("path")
         except Exception as exc:  # pyarrow raises several types for damaged files
-            raise DatasetError(f"{self.table_path} is unreadable ({exc}); re-run the import") from exc
+            raise self._unreadable(exc) from exc
         return [str(p) for p in column.take(list(map(int, positions))).to_pylist()]
 
     def read_or_empty(self) -> pd.DataFrame:

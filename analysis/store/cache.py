@@ -30,6 +30,7 @@ import pandas as pd
 
 from analysis.store import chunked
 from analysis.store.arrays import PARTIAL_SUFFIX, PROGRESS_SUFFIX, StreamingArray
+from analysis.store.accessors import NamedArtefacts
 from analysis.store.artefacts import ARTEFACTS, Artefact, artefact
 from analysis.store.files import atomic_path, write_json_atomic
 from analysis.store.names import NameBook
@@ -54,7 +55,7 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("STREETLENS_CACHE", "cache"))
 
 
-class RunCache:
+class RunCache(NamedArtefacts):
     """``cache/<run>/`` with its manifest; cheap to create, reads on demand."""
 
     def __init__(self, root: Path | str, manifest: dict | None = None):
@@ -270,7 +271,7 @@ class RunCache:
         if self.artefact(name).kind != kind:
             raise TypeError(f"artefact {name!r} is a {self.artefact(name).kind}, not a {kind}")
 
-    # -- named accessors -------------------------------------------------------------
+    # -- parts of a table ---------------------------------------------------------------
     def table_columns(self, name: str, columns: list[str], categorical: Sequence[str] = ()) -> pd.DataFrame:
         """Only ``columns`` of table ``name`` (parquet reads just those)."""
         self._check_kind(name, "table")
@@ -286,60 +287,6 @@ class RunCache:
         if not self.has(name):
             raise self._missing(name)
         return read_rows(self.path(name), rows, self.shard_rows, columns)
-
-    def samples(self) -> pd.DataFrame:
-        return self.table("samples")
-
-    def class_probs(self) -> np.ndarray:
-        return self.array("class_probs")
-
-    def group_probs(self) -> np.ndarray:
-        return self.array("group_probs")
-
-    def features(self) -> np.ndarray:
-        return self.array("features")
-
-    def activations(self) -> np.ndarray:
-        return self.array("activations")
-
-    def cams(self) -> np.ndarray:
-        return self.array("cams")
-
-    def gradients(self) -> np.ndarray:
-        return self.array("gradients")
-
-    def channel_attr(self) -> np.ndarray:
-        return self.array("channel_attr")
-
-    def umap(self) -> pd.DataFrame:
-        return self.table("umap")
-
-    def neighbors(self) -> np.ndarray:
-        return self.array("neighbors")
-
-    def neighbor_dist(self) -> np.ndarray:
-        return self.array("neighbor_dist")
-
-    def top_channels(self) -> pd.DataFrame:
-        return self.table("top_channels")
-
-    def concept_maps(self) -> np.ndarray:
-        return self.array("concept_maps")
-
-    def concept_importance(self) -> pd.DataFrame:
-        return self.table("concept_importance")
-
-    def concept_patches(self) -> pd.DataFrame:
-        return self.table("concept_patches")
-
-    def featvis(self) -> pd.DataFrame:
-        return self.table("featvis")
-
-    def reliability(self) -> pd.DataFrame:
-        return self.table("reliability")
-
-    def reliability_curves(self) -> pd.DataFrame:
-        return self.table("reliability_curves")
 
     # -- the concept basis: two files in the concepts folder --------------------------------
     def read_concept_basis(self) -> tuple[np.ndarray, dict]:

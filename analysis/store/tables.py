@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from analysis.store.shards import INCOMPLETE, WHOLE
+from analysis.store.shards import INCOMPLETE, WHOLE, part_name
 
 
 def read_parquet(path: Path, columns: list[str] | None = None, categorical: Sequence[str] = ()) -> pd.DataFrame:
@@ -45,10 +46,6 @@ def read_parquet_rows(path: Path, rows: Sequence[int], rows_per_part: int,
     hold them: the Errors page's two dozen images need their paths, and a million rows of
     paths take 0.4 s to read whole. None when the table is not such a folder or a part does
     not hold what it should: the caller then reads the table whole."""
-    import numpy as np
-
-    from analysis.store.shards import part_name
-
     folder = Path(path)
     rows = np.asarray(list(rows), dtype=np.int64)
     if not folder.is_dir() or (folder / INCOMPLETE).exists() or rows_per_part < 1:
@@ -61,20 +58,30 @@ def read_parquet_rows(path: Path, rows: Sequence[int], rows_per_part: int,
             return None
         parts.append(pd.read_parquet(part, columns=wanted))
     df = pd.concat(parts, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
-    have = df["row"].to_numpy()
-    if not len(rows):
-        return df.iloc[:0]
-    pos = np.searchsorted(have, rows).clip(0, max(len(have) - 1, 0))
-    if not len(have) or not (have[pos] == rows).all():
-        return None
-    return df.iloc[pos].reset_index(drop=True)
+    found = take_rows(df, rows)
+    return found.reset_index(drop=True) if len(found) == len(rows) else None
 
 
 def read_rows(path: Path, rows: Sequence[int], rows_per_part: int, columns: list[str] | None = None) -> pd.DataFrame:
-    """The records of cache rows ``rows`` (that order; ``row`` and ``columns``): from the
-    parts that hold them (:func:`read_parquet_rows`), else from the table read whole."""
+    """The records of cache rows ``rows`` (those present, in that order; ``row`` and
+    ``columns``): from the parts that hold them (:func:`read_parquet_rows`), else from the
+    table read whole."""
     found = read_parquet_rows(path, rows, rows_per_part, columns)
     if found is not None:
         return found
     df = read_parquet(path, columns=None if columns is None else list(dict.fromkeys(["row", *columns])))
-    return df.set_index("row", drop=False).loc[list(rows)].reset_index(drop=True)
+    return take_rows(df, rows).reset_index(drop=True)
+
+
+def take_rows(df: pd.DataFrame, rows) -> pd.DataFrame:
+    """The records of cache rows ``rows`` (those present, in that order) of a per-image table
+    with a ``row`` column, found by binary search when the table is in row order (it is as
+    read), without indexing the whole table."""
+    rows = np.asarray(list(rows), dtype=np.int64)
+    have = df["row"].to_numpy()
+    if not len(have):
+        return df.iloc[:0]
+    if (have[1:] >= have[:-1]).all():  # about 2 ms for a million rows
+        pos = np.searchsorted(have, rows).clip(0, len(have) - 1)
+        return df.iloc[pos[have[pos] == rows]]
+    return df.set_index("row", drop=False).reindex(rows).dropna(subset=["row"])

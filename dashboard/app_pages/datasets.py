@@ -38,7 +38,6 @@ def overview(root: str, mtime_ns: int, size: int) -> tuple[int, pd.DataFrame, li
     return len(df), count_table(df), class_samples(ds, df, MAX_THUMBS)
 
 
-
 name = st.sidebar.selectbox("Dataset", names, key="dataset")
 ds = datasets[name]
 try:

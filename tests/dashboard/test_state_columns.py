@@ -42,3 +42,19 @@ def test_columns_are_read_once_and_frames_equal_direct_reads(tmp_path):
     cache.reads.clear()
     again = state._from_read_columns(cache, "samples", ("p_pred",), 2.0)
     assert cache.reads == [["p_pred"]] and (again["p_pred"] == 0.5).all()
+
+
+def test_only_the_tables_used_last_are_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(state, "_READ_TABLES", 1)
+    caches = []
+    for name in ("a", "b"):
+        cache = CountingCache(tmp_path / name)
+        cache.manifest = {"schema": SCHEMA_VERSION}
+        cache.save_manifest()
+        cache.write_table("samples", pd.DataFrame({"row": np.arange(3)}))
+        caches.append(cache)
+    a, b = caches
+    state._from_read_columns(a, "samples", ("row",), 1.0)
+    state._from_read_columns(b, "samples", ("row",), 1.0)  # a's columns make room
+    state._from_read_columns(a, "samples", ("row",), 1.0)
+    assert a.reads == [["row"], ["row"]] and b.reads == [["row"]]
