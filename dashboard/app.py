@@ -57,5 +57,12 @@ def build_pages(pages_dir: Path = PAGES_DIR) -> dict[str, list]:
     return sections
 
 
+from dashboard import process  # noqa: E402 - after the sys.path line above
+
+process.single_threaded_blas()  # a server's arithmetic is small: see dashboard/process.py
 st.set_page_config(page_title="streetlens", page_icon="🏙️", layout="wide")
 st.navigation(build_pages()).run()
+
+from dashboard import warmup  # noqa: E402 - after the page: its first draw never waits for this
+
+warmup.start()  # once per server: imports and shared columns, read while the user reads this page

@@ -35,7 +35,7 @@ from analysis.store.artefacts import ARTEFACTS, Artefact, artefact
 from analysis.store.files import atomic_path, write_json_atomic
 from analysis.store.names import NameBook
 from analysis.store.shards import INCOMPLETE, ShardLayout, ShardSet
-from analysis.store.tables import read_parquet, read_rows
+from analysis.store.tables import column_names, read_parquet, read_rows
 
 SCHEMA_VERSION = 2  # 2: arrays chunked and sharded by image (zarr), per-image tables in parts
 SHARDS_DIR = "shards"
@@ -278,6 +278,13 @@ class RunCache(NamedArtefacts):
         if not self.has(name):
             raise self._missing(name)
         return read_parquet(self.path(name), columns=columns, categorical=categorical)
+
+    def table_column_names(self, name: str) -> list[str]:
+        """The columns table ``name`` has (its schema only; nothing else is read)."""
+        self._check_kind(name, "table")
+        if not self.has(name):
+            raise self._missing(name)
+        return column_names(self.path(name))
 
     def table_rows(self, name: str, rows, columns: list[str] | None = None) -> pd.DataFrame:
         """The records of cache rows ``rows`` (in that order) of per-image table ``name``:

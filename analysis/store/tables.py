@@ -39,6 +39,18 @@ def read_parquet(path: Path, columns: list[str] | None = None, categorical: Sequ
     return df
 
 
+def column_names(path: Path) -> list[str]:
+    """The columns of a parquet table (one file, or a folder of parts), from its schema alone."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.is_file():
+        return pq.read_schema(path).names
+    whole = path / WHOLE
+    files = [whole] if whole.is_file() else sorted(path.glob("part-*.parquet"))[:1]
+    return pq.read_schema(files[0]).names if files else []
+
+
 def read_parquet_rows(path: Path, rows: Sequence[int], rows_per_part: int,
                       columns: list[str] | None = None) -> pd.DataFrame | None:
     """The records of cache rows ``rows`` (that order; a ``row`` column) from a folder of

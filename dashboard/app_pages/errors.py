@@ -30,7 +30,12 @@ from dashboard.links import city_link, sample_url
 
 SPLITS = {"held-out": "held-out (val + test)", "test": "test", "val": "val", "train": "train",
           "all": "all images"}
-SHOW = (12, 24, 48, 96)
+# images listed at first, more on demand: each is three pictures, and a page of strips is the
+# wall of maps a first look does not need (on a million-image cache 29 strips took a third of
+# the page's first second)
+SHOW = (6, 12, 24, 48, 96)
+MISTAKES = (6, 12, 24, 48)
+GROUP_MISTAKES = 4
 CELL = 168  # px of each picture in an image's photo | true | predicted strip
 # what the page reads of the samples table; the paths of the images it shows come from the
 # shards that hold them (state.records)
@@ -167,7 +172,7 @@ def city_section(sel: state.Selection, sub: pd.DataFrame, split: str,
     c1, c2, c3 = st.columns([1, 1, 1])
     true = synced_selectbox("True city", labels, "true", d_true, c1, on_change=_bump_chart)
     pred = synced_selectbox("Predicted city", labels, "pred", d_pred, c2, on_change=_bump_chart)
-    show = c3.select_slider("Show at most", SHOW, value=SHOW[0], key="errors_show")  # more on demand: each is three pictures
+    show = c3.select_slider("Show at most", SHOW, value=SHOW[0], key="errors_show")
     rows = mistakes.cell_rows(sub, true, pred)
     kind = "right" if true == pred else "wrong"
     run = sel.name
@@ -236,7 +241,7 @@ def why_section(sel: state.Selection, sub: pd.DataFrame, split: str, true: str, 
 def mistakes_section(sel: state.Selection, sub: pd.DataFrame, split: str,
                      why: pd.DataFrame | None = None) -> None:
     st.subheader("Most confident mistakes")
-    n = st.select_slider("How many", (5, 10, 20, 50), value=10, key="errors_n_mistakes")
+    n = st.select_slider("How many", MISTAKES, value=MISTAKES[0], key="errors_n_mistakes")
     rows = mistakes.confident_mistakes(sub, "city", n)
     if rows.empty:
         st.success(f"No city mistakes in {SPLITS[split]}.")
@@ -264,7 +269,7 @@ def group_section(sel: state.Selection, sub: pd.DataFrame, split: str) -> None:
         st.plotly_chart(fig_r, width="stretch", theme=None, config=CHART_CONFIG, key="errors_rates_group")
         export_ui.download_buttons(fig_r, f"group-error-rate-city-{split}")
         st.caption(" · ".join(f"{r.group}: {r.errors}/{r.images} wrong" for r in rates.itertuples()))
-    rows = mistakes.confident_mistakes(sub, "group", 6)
+    rows = mistakes.confident_mistakes(sub, "group", GROUP_MISTAKES)
     if rows.empty:
         st.success(f"No group mistakes in {SPLITS[split]}.")
     else:
@@ -280,8 +285,7 @@ def main() -> None:
     split = state.url_selectbox("Split", list(SPLITS), "split", default="held-out",
                                 container=st.sidebar, format_func=lambda s: SPLITS[s])
     export_ui.talk_pack_builder(sel)
-    samples = sel.samples(*COLUMNS)
-    sub = mistakes.in_split(samples, split)
+    sub = state.split_rows(sel, split, COLUMNS)
     if sub.empty:
         st.info(f"No images in {SPLITS[split]} for this run.")
         st.stop()

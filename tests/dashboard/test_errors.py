@@ -58,7 +58,7 @@ def test_cell_lists_exactly_its_images(dashboard_env, samples, run_page, section
     shown = sections(at)["Images in a cell"]
     expected = samples[(samples["class"] == true) & (samples["pred_class"] == pred)]
     expected = expected.sort_values("p_pred", ascending=(true == pred), kind="stable")
-    assert [i for i, _, _ in shown] == list(expected["id"])[:12]  # twelve unless asked for more
+    assert [i for i, _, _ in shown] == list(expected["id"])[:6]  # six unless asked for more
     assert {(t, p) for _, t, p in shown} == {(true, pred)}
     at.select_slider(key="errors_show").set_value(24).run()
     assert [i for i, _, _ in sections(at)["Images in a cell"]] == list(expected["id"])[:24]
@@ -95,14 +95,16 @@ def test_picking_a_cell_updates_the_url(dashboard_env, samples, run_page, sectio
 def test_most_confident_mistakes(dashboard_env, samples, run_page, sections, no_problems):
     at = run_page(split="all")
     no_problems(at)
-    wrong = samples[~samples["correct"]].sort_values("p_pred", ascending=False, kind="stable").head(10)
+    wrong = samples[~samples["correct"]].sort_values("p_pred", ascending=False, kind="stable")
     shown = sections(at)["Most confident mistakes"]
-    assert [i for i, _, _ in shown] == list(wrong["id"])
+    assert [i for i, _, _ in shown] == list(wrong["id"])[:6]  # six unless asked for more
+    at.select_slider(key="errors_n_mistakes").set_value(12).run()
+    assert [i for i, _, _ in sections(at)["Most confident mistakes"]] == list(wrong["id"])[:12]
     if wrong.empty:
         assert any("No city mistakes" in s.value for s in at.success)
     # the group head's mistakes are the group-wrong images, most confident first
     group = [v for k, v in sections(at).items() if k.startswith("Group head")][0]
-    gwrong = samples[~samples["correct_group"]].sort_values("p_group", ascending=False, kind="stable").head(6)
+    gwrong = samples[~samples["correct_group"]].sort_values("p_group", ascending=False, kind="stable").head(4)
     assert [i for i, _, _ in group] == list(gwrong["id"])
 
 

@@ -1,0 +1,126 @@
+"""A fresh dashboard server warms up in the background, after its first page is drawn.
+
+Why: on the million-image cache a page's first visit in a fresh server took 1.3–3.1 s and
+its second 0.15–0.5 s (server side). The difference is paid once per process: importing
+what the page imports (plotly figures, the explain modules, pyarrow's readers) and reading
+the samples table's columns (a million rows). So once the first page of a server is drawn,
+a daemon thread imports what every page imports and reads the columns the pages share for
+the run that page showed, while the user reads it. Nothing here draws anything or changes a
+result: the pages read the same columns through ``state.columns`` either way, only sooner.
+
+``STREETLENS_DASHBOARD_WARMUP=0`` switches it off.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import process, state
+
+PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
+
+SAMPLE_COLUMNS = ("row", "id", "class", "group", "split", "y_class", "y_group", "pred_class", "pred_group",
+                  "p_pred", "p_true", "p_group", "margin", "correct", "correct_group")
+"""The samples columns the pages read whole (Errors, Sample, the Atlas's points, Overview,
+Portraits, the talk pack); ``tests/dashboard/test_warmup.py`` keeps it their union. Paths
+are not among them: pages read those for the images they show (``state.records``)."""
+
+log = logging.getLogger(__name__)
+
+
+def enabled() -> bool:
+    return os.environ.get("STREETLENS_DASHBOARD_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def page_imports(path: Path) -> list[str]:
+    """The modules a page script imports at its top level, read from its source (the pages
+    run code at import, so they are parsed, never imported): ``import a.b`` gives ``a.b``;
+    ``from a import b`` gives ``a`` and ``a.b`` (``b`` may be a module)."""
+    tree = ast.parse(Path(path).read_text(), filename=str(path))
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [node.module, *(f"{node.module}.{a.name}" for a in node.names if a.name != "*")]
+    return list(dict.fromkeys(names))
+
+
+def import_modules(names: list[str]) -> list[str]:
+    """Import each of ``names`` that is a module; returns those now imported. A name that is
+    not a module (a function imported from one) or fails to import is skipped: the page
+    itself reports a real failure when it runs."""
+    done = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - not a module, or a failure the page will show
+            continue
+        done.append(name)
+    return done
+
+
+def warm_plotly() -> None:
+    """plotly loads each trace type and the validators of each property on first use (a
+    quarter of a second of the Errors page's first visit): one tiny figure of every kind the
+    pages draw, serialised once, loads them."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Heatmap(z=[[0.0]], customdata=[[0]], hovertemplate="%{z}"), go.Bar(x=[0], y=[0]),
+                     go.Scatter(x=[0], y=[0], mode="markers"), go.Scattergl(x=[0], y=[0]),
+                     go.Image(z=[[[0, 0, 0]]]), go.Histogram(x=[0])])
+    fig.add_shape(type="rect", x0=0, x1=1, y0=0, y1=1)
+    fig.update_layout(title="t", xaxis=dict(title="x"), yaxis=dict(title="y"), legend=dict(orientation="h"))
+    fig.to_json()
+
+
+def warm(cache, pages_dir: Path = PAGES_DIR) -> dict:
+    """Import what the pages import, then read the shared samples columns of ``cache``
+    into ``state``'s column store. Returns the seconds of each part (for the log)."""
+    t0 = time.perf_counter()
+    for page in sorted(Path(pages_dir).glob("*.py")):
+        import_modules(page_imports(page))
+    warm_plotly()
+    process.single_threaded_blas()  # the imports may have loaded another BLAS (scipy's)
+    t1 = time.perf_counter()
+    if cache.has("samples"):
+        have = set(cache.table_column_names("samples"))
+        state.preload_columns(cache, "samples", tuple(c for c in SAMPLE_COLUMNS if c in have))
+    return {"imports_s": round(t1 - t0, 2), "columns_s": round(time.perf_counter() - t1, 2)}
+
+
+def _warm_quietly(cache) -> None:
+    try:
+        log.info("dashboard warm-up: %s", warm(cache))
+    except Exception as exc:  # noqa: BLE001 - a warm-up must never break a page; the page reads again
+        log.info("dashboard warm-up stopped: %s", exc)
+
+
+@st.cache_resource(show_spinner=False)
+def _started(root: str, mtime: float, _cache) -> threading.Thread:
+    thread = threading.Thread(target=_warm_quietly, args=(_cache,), name="streetlens-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+def start() -> threading.Thread | None:
+    """Warm this server for the run in the URL (else the selector's first), once per
+    process and version of its samples table; called after a page was drawn."""
+    if not enabled():
+        return None
+    names = state.run_names()
+    if not names:
+        return None
+    name = state.url_get("run")
+    sel = state.selection_of(name if name in names else names[0])
+    if not sel.ready:
+        return None
+    return _started(str(sel.cache.root), sel.cache.mtime("samples"), sel.cache)

@@ -1,0 +1,92 @@
+"""The dashboard's warm-up: it imports what the pages import (never PyTorch), and the
+samples columns it reads are the ones the pages then find read."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.store import SCHEMA_VERSION, RunCache
+from dashboard import state, warmup
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class CountingCache(RunCache):
+    def __init__(self, root):
+        super().__init__(root)
+        self.reads: list[list[str]] = []
+
+    def table_columns(self, name, columns, categorical=()):
+        self.reads.append(list(columns))
+        return super().table_columns(name, columns, categorical)
+
+
+def test_the_warmed_columns_are_those_the_pages_read():
+    from dashboard.app_pages import errors, sample
+    from dashboard.figures import atlas
+
+    wanted = set(errors.COLUMNS) | set(sample.COLUMNS) | set(atlas.UMAP_POINT_COLUMNS)
+    assert wanted <= set(warmup.SAMPLE_COLUMNS)
+    assert "path" not in warmup.SAMPLE_COLUMNS  # pages read paths for the images they show
+
+
+def test_page_imports_are_read_from_the_source(tmp_path):
+    page = tmp_path / "page.py"
+    page.write_text(textwrap.dedent("""
+        import json, os.path
+        from dashboard import state as st_state, why
+        from .relative import nothing
+        from analysis.explain.mistakes import *
+
+        def later():
+            import torch  # inside a function: not a top-level import
+        raise SystemExit("never run")
+    """))
+    assert warmup.page_imports(page) == ["json", "os.path", "dashboard", "dashboard.state", "dashboard.why",
+                                         "analysis.explain.mistakes"]
+    assert warmup.import_modules(["json", "dashboard.why", "json.not_a_module", "no_such_module_x"]) == \
+        ["json", "dashboard.why"]
+
+
+def test_warm_reads_the_columns_a_page_then_finds(tmp_path, monkeypatch):
+    monkeypatch.setattr(state, "_READ_COLUMNS", type(state._READ_COLUMNS)())
+    df = pd.DataFrame({"row": np.arange(5), "id": [f"im{i}" for i in range(5)], "class": ["a", "b"] * 2 + ["a"],
+                       "p_pred": np.linspace(0, 1, 5), "path": [f"a/{i}.jpg" for i in range(5)]})
+    cache = CountingCache(tmp_path / "run")
+    cache.manifest = {"schema": SCHEMA_VERSION}
+    cache.save_manifest()
+    cache.write_table("samples", df)
+    assert cache.table_column_names("samples") == list(df.columns)
+
+    times = warmup.warm(cache)
+    assert set(times) == {"imports_s", "columns_s"}
+    assert cache.reads == [["row", "id", "class", "p_pred"]]  # those of SAMPLE_COLUMNS it has; no path
+    page = state._from_read_columns(cache, "samples", ("class", "row"), cache.mtime("samples"))
+    assert cache.reads == [["row", "id", "class", "p_pred"]]  # nothing read again
+    pd.testing.assert_frame_equal(page, cache.table_columns("samples", ["class", "row"],
+                                                            categorical=state.LABEL_COLUMNS))
+
+
+def test_switched_off(monkeypatch):
+    monkeypatch.setenv("STREETLENS_DASHBOARD_WARMUP", "0")
+    assert warmup.start() is None
+
+
+def test_warm_imports_never_bring_torch():
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from dashboard import warmup
+        for page in sorted(warmup.PAGES_DIR.glob("*.py")):
+            warmup.import_modules(warmup.page_imports(page))
+        warmup.warm_plotly()
+        print("torch" in sys.modules, "dashboard.why" in sys.modules, "analysis.explain.mistakes" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "True"]
