@@ -57,12 +57,16 @@ def build_pages(pages_dir: Path = PAGES_DIR) -> dict[str, list]:
     return sections
 
 
-from dashboard import process  # noqa: E402 - after the sys.path line above
+from dashboard import process, warmup  # noqa: E402 - after the sys.path line above
 
-process.single_threaded_blas()  # a server's arithmetic is small: see dashboard/process.py
-st.set_page_config(page_title="streetlens", page_icon="🏙️", layout="wide")
-st.navigation(build_pages()).run()
 
-from dashboard import warmup  # noqa: E402 - after the page: its first draw never waits for this
+def main() -> None:
+    process.single_threaded_blas()  # a server's arithmetic is small: see dashboard/process.py
+    st.set_page_config(page_title="streetlens", page_icon="🏙️", layout="wide")
+    with warmup.page_running():  # the background warm-up waits while a page runs
+        st.navigation(build_pages()).run()
+    warmup.start()  # once per server, after its first page: shared columns and imports, while the user reads
 
-warmup.start()  # once per server: imports and shared columns, read while the user reads this page
+
+if __name__ == "__main__":  # how `streamlit run` runs it
+    main()

@@ -186,9 +186,8 @@ def _page_table(app_path: str) -> None:
 
     import streamlit as st
 
-    app = {"__file__": app_path}
-    source = Path(app_path).read_text().replace("st.navigation(build_pages()).run()", "")
-    exec(compile(source, app_path, "exec"), app)  # the page table, without running the app
+    app = {"__file__": app_path, "__name__": "app_table"}  # not "__main__": the app's main() is not run
+    exec(compile(Path(app_path).read_text(), app_path, "exec"), app)  # the page table, without running the app
     pages = [p for group in app["build_pages"]().values() for p in group]
     st.code(json.dumps({"specs": [list(spec) for spec in app["PAGE_SPECS"]],
                         "pages": [[p.url_path, p._default, p.visibility] for p in pages]}))

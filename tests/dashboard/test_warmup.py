@@ -64,11 +64,16 @@ def test_warm_reads_the_columns_a_page_then_finds(tmp_path, monkeypatch):
     cache.write_table("samples", df)
     assert cache.table_column_names("samples") == list(df.columns)
 
+    from dashboard.sample import picker
+
+    built = []
+    monkeypatch.setattr(picker, "id_index", lambda root, mtime, samples: built.append(list(samples["id"])))
     times = warmup.warm(cache)
-    assert set(times) == {"imports_s", "columns_s"}
-    assert cache.reads == [["row", "id", "class", "p_pred"]]  # those of SAMPLE_COLUMNS it has; no path
+    assert set(times) == {"columns_s", "imports_s"}
+    assert cache.reads == [["row"], ["id"], ["class"], ["p_pred"]]  # SAMPLE_COLUMNS it has, one at a time; no path
+    assert built == [list(df["id"])]  # the Sample page's id index, from the column read
     page = state._from_read_columns(cache, "samples", ("class", "row"), cache.mtime("samples"))
-    assert cache.reads == [["row", "id", "class", "p_pred"]]  # nothing read again
+    assert len(cache.reads) == 4  # nothing read again
     pd.testing.assert_frame_equal(page, cache.table_columns("samples", ["class", "row"],
                                                             categorical=state.LABEL_COLUMNS))
 
@@ -90,3 +95,17 @@ def test_warm_imports_never_bring_torch():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True", "True"]
+
+
+def test_the_warm_up_waits_while_a_page_runs(monkeypatch):
+    import threading
+
+    done = threading.Event()
+    monkeypatch.setattr(warmup, "WAIT_S", 5.0)
+    with warmup.page_running():
+        waiter = threading.Thread(target=lambda: (warmup.wait_for_pages(), done.set()))
+        waiter.start()
+        assert not done.wait(0.3)  # still waiting: a page runs
+    assert done.wait(5.0)  # the page ended: it goes on
+    waiter.join()
+    assert warmup.wait_for_pages(0.01)  # nothing runs
