@@ -14,6 +14,9 @@
    the Sample page's "next image", and the Atlas's zoom changes (the zoom selector, and a
    region zoom as "Zoom into the selection" makes it). Prints a table; target < 1 s per page,
    < 0.3 s per next image. ``--shots DIR`` saves a full-page screenshot of every page.
+   ``--pause S``: wait S seconds after the cold start before the first page, as a user reads
+   the first page while the server warms up (``dashboard/warmup.py``); 0 (the default)
+   opens every page at once, so the first ones share the machine with the warm-up.
 """
 
 from __future__ import annotations
@@ -100,12 +103,13 @@ def pick(page, key: str, option: str, shows: str | None = None) -> float:
     return time.perf_counter() - t0
 
 
-def measure(env: dict[str, str], run: str, shots: Path | None, repeats: int) -> list[tuple]:
+def measure(env: dict[str, str], run: str, shots: Path | None, repeats: int, pause: float = 0.0) -> list[tuple]:
     rows: list[tuple] = []
     with browser.streamlit_server(env, timeout=120) as url, browser.browser() as b:
         page = b.new_page(viewport={"width": 1400, "height": 1000})
         t = visit(page, f"{url}/?run={run}")
         rows.append(("cold start: / (first page of a fresh server)", t, None, errors(page)))
+        time.sleep(pause)
         links = browser.page_links(page, url)
         for link in links:
             name = link.rstrip("/").rsplit("/", 1)[-1]
@@ -168,6 +172,7 @@ def main() -> None:
     ap.add_argument("--distinct", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--shots", type=Path, default=None, help="save a screenshot of every page here")
+    ap.add_argument("--pause", type=float, default=0.0, help="seconds between the cold start and the first page")
     ap.add_argument("--small", action="store_true", help="also measure the 800-image template (what does not scale)")
     args = ap.parse_args()
     make_template(args.demo, args.template)
@@ -181,7 +186,8 @@ def main() -> None:
     if args.small:
         small = measure({"STREETLENS_MODELS": str(args.template / "models"), "STREETLENS_DATA": str(args.template / "data"),
                          "STREETLENS_CACHE": str(args.template / "cache")}, million_cache.TEMPLATE_RUN, None, args.repeats)
-    report(measure(env, million_cache.RUN, args.shots, args.repeats), args.n, note, small)
+    report(measure(env, million_cache.RUN, args.shots, args.repeats, args.pause), args.n,
+           note + (f"; {args.pause:g} s after the cold start" if args.pause else ""), small)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,32 @@ def _thumb(path: str, px: int) -> Image.Image | None:
         return None
 
 
+def tile_px(shown: pd.DataFrame, view) -> int:
+    """The thumbnail size of a view's photo tiles (twice a tile's size on screen)."""
+    tile = aa.tile_size(*aa.grid_span(shown, view)[2:4]) if len(shown) else THUMB_PX
+    return int(min(THUMB_PX, max(32, tile * 2)))
+
+
+def warm_thumbnails(sel, wait=lambda: None) -> int:
+    """Make the photo tiles of every zoom level's whole-map view (what a zoom change draws
+    first; decoding them was most of its server time) — for the warm-up, calling ``wait``
+    before each; returns how many."""
+    if not atlas_views.has_atlas(sel.cache):
+        return 0
+    cells = state.table(sel.cache, "atlas_cells")
+    view, made = atlas_views.whole(cells), 0
+    for level in atlas_views.levels(cells):
+        shown = atlas_views.visible(cells, level, None)
+        if not len(shown) or len(shown) > MAX_PHOTO_TILES:
+            continue
+        px = tile_px(shown, view)
+        for p in shown["typical_path"]:
+            wait()
+            _thumb(str(sel.image_path(p)), px)
+            made += 1
+    return made
+
+
 @st.cache_resource(max_entries=32, show_spinner="Drawing the atlas …")
 def _mosaic(root: str, mtime: float, level: int, window, color_by: str, photos: bool, _sel, _cells):
     """(visible cells, colours, legend, picture) of a view; built once per view and cache version."""
@@ -86,8 +112,7 @@ def _mosaic(root: str, mtime: float, level: int, window, color_by: str, photos: 
     colors = [palette.get(k, "#888888") for k in keys]
     thumbs = None
     if photos and len(shown) <= MAX_PHOTO_TILES:
-        tile = aa.tile_size(*aa.grid_span(shown, view)[2:4]) if len(shown) else THUMB_PX
-        px = int(min(THUMB_PX, max(32, tile * 2)))
+        px = tile_px(shown, view)
         thumbs = {int(c): _thumb(str(_sel.image_path(p)), px) for c, p in zip(shown["cell"], shown["typical_path"])}
     picture = aa.mosaic(shown, view, colors, shares, thumbs) if len(shown) else None
     legend = {k: palette[k] for k in order if k in set(keys)}

@@ -4,8 +4,10 @@ Why: on the million-image cache a page's first visit in a fresh server took 1.3â
 its second 0.15â€“0.5 s (server side). The difference is paid once per process: importing
 what the page imports (plotly figures, the explain modules, pyarrow's readers) and reading
 the samples table's columns (a million rows). So once the first page of a server is drawn,
-a daemon thread imports what every page imports, reads the columns the pages share for the
-run that page showed and builds the Sample page's id index, while the user reads it.
+a daemon thread reads the columns the pages share for the run that page showed, builds the
+Sample page's id index, imports what every page imports and makes the Atlas's photo tiles
+of each zoom level (a zoom change's server time was mostly decoding them), while the user
+reads it.
 Nothing here draws anything or changes a result: the pages read the same columns through
 ``state.columns`` either way, only sooner.
 
@@ -112,9 +114,10 @@ def wait_for_pages(timeout: float = WAIT_S) -> bool:
         return _IDLE.wait_for(lambda: _RUNNING == 0, timeout)
 
 
-def warm(cache, pages_dir: Path = PAGES_DIR) -> dict:
+def warm(cache, pages_dir: Path = PAGES_DIR, sel=None) -> dict:
     """Read the shared samples columns of ``cache`` into ``state``'s column store and build
-    the Sample page's id index, then import what the pages import; one step at a time,
+    the Sample page's id index, then import what the pages import, then (given the
+    selection ``sel``) make the Atlas's photo tiles of each zoom level; one step at a time,
     each after the pages running have finished. Returns the seconds of each part."""
     t0 = time.perf_counter()
     if cache.has("samples"):
@@ -135,21 +138,28 @@ def warm(cache, pages_dir: Path = PAGES_DIR) -> dict:
     wait_for_pages()
     warm_plotly()
     process.single_threaded_blas()  # the imports may have loaded another BLAS (scipy's)
-    return {"columns_s": round(t1 - t0, 2), "imports_s": round(time.perf_counter() - t1, 2)}
+    t2 = time.perf_counter()
+    out = {"columns_s": round(t1 - t0, 2), "imports_s": round(t2 - t1, 2)}
+    if sel is not None:
+        from dashboard import atlas_map
+
+        out["atlas_tiles"] = atlas_map.warm_thumbnails(sel, wait_for_pages)
+        out["atlas_s"] = round(time.perf_counter() - t2, 2)
+    return out
 
 
-def _warm_quietly(cache) -> None:
+def _warm_quietly(sel) -> None:
     try:
-        log.info("dashboard warm-up: %s", warm(cache))
+        log.info("dashboard warm-up: %s", warm(sel.cache, sel=sel))
     except Exception as exc:  # noqa: BLE001 - a warm-up must never break a page; the page reads again
         log.info("dashboard warm-up stopped: %s", exc)
 
 
 @st.cache_resource(show_spinner=False)
-def _started(root: str, mtime: float, _cache) -> threading.Thread:
+def _started(root: str, mtime: float, _sel) -> threading.Thread:
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-    thread = threading.Thread(target=_warm_quietly, args=(_cache,), name="streetlens-warmup", daemon=True)
+    thread = threading.Thread(target=_warm_quietly, args=(_sel,), name="streetlens-warmup", daemon=True)
     # Streamlit's caches (the id index) are called from it: it runs in the context of the
     # session that started it, as Streamlit's docs ask of threads; it draws nothing
     add_script_run_ctx(thread, get_script_run_ctx())
@@ -169,4 +179,4 @@ def start() -> threading.Thread | None:
     sel = state.selection_of(name if name in names else names[0])
     if not sel.ready:
         return None
-    return _started(str(sel.cache.root), sel.cache.mtime("samples"), sel.cache)
+    return _started(str(sel.cache.root), sel.cache.mtime("samples"), sel)

@@ -109,3 +109,24 @@ def test_the_warm_up_waits_while_a_page_runs(monkeypatch):
     assert done.wait(5.0)  # the page ended: it goes on
     waiter.join()
     assert warmup.wait_for_pages(0.01)  # nothing runs
+
+
+def test_atlas_tiles_warmed_are_those_each_zoom_level_draws(dashboard_env, monkeypatch):
+    from analysis.precompute import atlas_views
+    from dashboard import atlas_map
+
+    run, _ = dashboard_env
+    sel = state.selection_of(run.name)
+    asked: list[tuple[str, int]] = []
+    monkeypatch.setattr(atlas_map, "_thumb", lambda path, px: asked.append((path, px)))
+    waits = []
+    made = atlas_map.warm_thumbnails(sel, lambda: waits.append(1))
+    warmed = set(asked)
+    assert made == len(asked) == len(waits) > 0  # one wait before each tile
+
+    asked.clear()
+    cells = state.table(sel.cache, "atlas_cells")
+    for level in atlas_views.levels(cells):  # what the page's whole-map views draw
+        # (a version no page uses: built here, not found in Streamlit's cache)
+        atlas_map._mosaic(str(sel.cache.root), -1.0, level, None, "class", True, sel, cells)
+    assert set(asked) == warmed
