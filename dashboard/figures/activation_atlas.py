@@ -22,6 +22,7 @@ Window = tuple[float, float, float, float]
 MOSAIC_PX = 1024  # the mosaic's longer side at most
 TILE_MAX = 96
 INVISIBLE = "rgba(0,0,0,0.004)"  # hoverable and clickable, not seen
+SVG_CELLS = 4096  # cell markers drawn as SVG up to this many (a 64 × 64 grid), WebGL beyond
 
 
 # ------------------------------------------------------------------------ colours
@@ -147,9 +148,9 @@ def atlas_figure(cells: pd.DataFrame, window: Window, picture: Image.Image | Non
                  legend: Mapping[str, str], classes: Sequence[str], legend_title: str = "",
                  title: str | None = None, height: int = 640) -> go.Figure:
     """The cells of one level over ``window``: ``picture`` (:func:`mosaic`) under the plot,
-    one invisible WebGL marker per cell (hover: count, class mix, accuracy; ``customdata``
-    ``[cell, level, ix, iy, count]`` for clicks and box selections) and a legend of
-    ``legend`` (key → colour)."""
+    one invisible marker per cell (SVG up to ``SVG_CELLS``, WebGL beyond; hover: count, class
+    mix, accuracy; ``customdata`` ``[cell, level, ix, iy, count]`` for clicks and box
+    selections) and a legend of ``legend`` (key → colour)."""
     fig = go.Figure()
     if picture is not None and len(cells):
         ix0, iy0, cols, rows, w = grid_span(cells, window)
@@ -159,7 +160,11 @@ def atlas_figure(cells: pd.DataFrame, window: Window, picture: Image.Image | Non
                              sizex=cols * w, sizey=rows * w, sizing="stretch", layer="below")
     across = max(1.0, (window[1] - window[0]) / max(float(cells["x1"].iloc[0] - cells["x0"].iloc[0]), 1e-12)) \
         if len(cells) else 1.0
-    fig.add_trace(go.Scattergl(
+    # SVG markers up to a 64 × 64 grid: the picture underneath is the raster; WebGL for a
+    # few thousand invisible markers only cost the browser its context (1-2 s of a first
+    # visit in headless Chromium)
+    scatter = go.Scattergl if len(cells) > SVG_CELLS else go.Scatter
+    fig.add_trace(scatter(
         x=(cells["x0"] + cells["x1"]) / 2, y=(cells["y0"] + cells["y1"]) / 2, mode="markers",
         name="cells", showlegend=False, text=cell_hover(cells, classes),
         customdata=cells[["cell", "level", "ix", "iy", "count"]].to_numpy(np.int64).tolist(),
@@ -169,8 +174,8 @@ def atlas_figure(cells: pd.DataFrame, window: Window, picture: Image.Image | Non
         hovertemplate="%{text}<extra></extra>",
     ))
     for key, colour in legend.items():  # legend entries only
-        fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=key, hoverinfo="skip",
-                                   marker=dict(symbol="square", size=10, color=colour)))
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=key, hoverinfo="skip",
+                                 marker=dict(symbol="square", size=10, color=colour)))
     _frame_axes(fig, window, title, height)
     fig.update_layout(legend=dict(title=legend_title))
     return fig

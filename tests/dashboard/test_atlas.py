@@ -61,7 +61,7 @@ def test_page_loads_with_its_three_parts(page, no_problems):
 def test_map_is_an_atlas_of_cells_counting_every_image(page, analysed_run):
     cells = analysed_run[1].table("atlas_cells")
     atlas = [c for c in charts(page) if c["data"] and c["data"][0].get("name") == "cells"]
-    assert len(atlas) == 1 and atlas[0]["data"][0]["type"] == "scattergl"
+    assert len(atlas) == 1 and atlas[0]["data"][0]["type"] == "scatter"
     shown = {int(cd[0]) for cd in decode(atlas[0]["data"][0]["customdata"])}
     level16 = cells[cells["level"] == 16]
     assert shown == set(level16["cell"])  # the default zoom: 16 × 16 over the whole plane

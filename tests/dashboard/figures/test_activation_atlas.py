@@ -52,7 +52,7 @@ def test_mosaic_puts_each_cell_in_its_place_north_up():
         assert pic.getpixel((int(ix) * 32, (1 - int(iy)) * 32)) == (0, 0, 0)  # the frame
 
 
-def test_atlas_figure_one_webgl_marker_per_cell():
+def test_atlas_figure_one_marker_per_cell(monkeypatch):
     grid = tiny_grid()
     cells = grid.cells[grid.cells["level"] == 4]
     window = (grid.plane.x0, grid.plane.x0 + grid.plane.side, grid.plane.y0, grid.plane.y0 + grid.plane.side)
@@ -61,7 +61,7 @@ def test_atlas_figure_one_webgl_marker_per_cell():
     colors = [palette[k] for k in keys]
     fig = aa.atlas_figure(cells, window, aa.mosaic(cells, window, colors, shares), colors,
                           {k: palette[k] for k in order}, CLASSES)
-    assert all(t.type == "scattergl" for t in fig.data)
+    assert all(t.type == "scatter" for t in fig.data)  # SVG up to a 64 × 64 grid: the picture is the raster
     marks = fig.data[0]
     assert len(marks.x) == len(cells) and [int(c[0]) for c in marks.customdata] == cells["cell"].tolist()
     assert "images" in marks.text[0]
@@ -76,6 +76,10 @@ def test_atlas_figure_one_webgl_marker_per_cell():
     back = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))), np.float64)
     mosaic = np.asarray(aa.mosaic(cells, window, colors, shares), np.float64)
     assert back.shape == mosaic.shape and np.abs(back - mosaic).mean() < 4
+    # beyond SVG_CELLS cells the markers are WebGL
+    monkeypatch.setattr(aa, "SVG_CELLS", len(cells) - 1)
+    fig = aa.atlas_figure(cells, window, None, colors, {k: palette[k] for k in order}, CLASSES)
+    assert fig.data[0].type == "scattergl" and all(t.type == "scatter" for t in fig.data[1:])
 
 
 def test_points_figure_is_webgl_and_holds_what_it_is_given():
