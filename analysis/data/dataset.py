@@ -200,13 +200,26 @@ class Dataset:
         """The ``path`` of the table's rows at ``positions`` (that order), taken in arrow: a
         page that shows a few images of a million-row table does not turn every path into a
         Python string (0.3 s)."""
+        return [str(p) for p in self.values_at("path", positions)]
+
+    def values_at(self, column: str, positions=None, ids=None) -> list:
+        """Column ``column`` of the rows at ``positions``, or of the rows whose ``id`` is in
+        ``ids`` (that order; None for an id not in the table), taken in arrow: one value of a
+        million-row column without converting the column (its ``source`` took 0.45 s)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         try:
-            column = pq.read_table(self.table_path, columns=["path"]).column("path")
+            table = pq.read_table(self.table_path, columns=[column] if ids is None else [column, "id"])
         except Exception as exc:  # pyarrow raises several types for damaged files
             raise self._unreadable(exc) from exc
-        return [str(p) for p in column.take(list(map(int, positions))).to_pylist()]
+        if ids is not None:
+            found = pc.index_in(pa.array([str(i) for i in ids], pa.large_string()),
+                                value_set=table.column("id").combine_chunks().cast(pa.large_string()))
+            values = table.column(column).take(found.fill_null(0)).to_pylist()
+            return [v if ok else None for v, ok in zip(values, found.is_valid().to_pylist())]
+        return table.column(column).take(list(map(int, positions))).to_pylist()
 
     def read_or_empty(self) -> pd.DataFrame:
         return self.read() if self.exists() else empty_frame(COLUMNS)

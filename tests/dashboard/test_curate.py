@@ -102,6 +102,10 @@ def test_low_street_scores_come_first(env):
     assert sorted(ids) == sorted(seoul)
     assert ids == sorted(seoul, key=street.get)  # lowest street score first
     assert "street" in at.caption[0].value or any("street" in c.value for c in at.caption)
+    # the focused image's source, read for that image only
+    first = ds.read().set_index("id").loc[ids[0], "source"]
+    shown = first if str(first).startswith("http") else Path(str(first)).name
+    assert any(f"source: {shown}" in c.value for c in at.caption)
     at = page(order="file")
     assert grid_ids(at) == ds.read().query("`class` == 'seoul'").sort_values("path")["id"].tolist()
     at = page(order="outlier")

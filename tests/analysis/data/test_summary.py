@@ -81,6 +81,8 @@ def test_count_table_and_class_samples_by_hand(tmp_path):
     assert counts.loc["all", "total"] == 40 and counts.loc["paris", "group"] == "West"
 
     assert ds.paths_at([5, 0, 5]) == [df["path"][5], df["path"][0], df["path"][5]]
+    assert ds.values_at("width", [3]) == [64]
+    assert ds.values_at("path", ids=["i7", "nope", "i0"]) == [df["path"][7], None, df["path"][0]]
     got = class_samples(ds, table, per_class=4)
     assert [g[0] for g in got] == ["kyoto", "paris", "tokyo"]
     for cls, group, n, paths in got:
