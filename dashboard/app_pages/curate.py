@@ -65,7 +65,7 @@ Shortcuts act when no text field has the keyboard focus.
 # ------------------------------------------------------------------ loaders (cheap, cached)
 # what the page reads of the dataset table: 8 of its 14 columns (the hashes, licences and
 # dates of a million images took most of the 2 s the whole table took to read; the source,
-# shown for the focused image only, 0.45 s more: it is read for that image)
+# shown for the focused image only, 0.45 s more: it is read for the page's images, page_sources)
 TABLE_COLUMNS = ("id", "path", "class", "group", "curated", "group_id", "width", "height")
 
 
@@ -76,9 +76,19 @@ def _table(root: str, mtime_ns: int, size: int) -> pd.DataFrame:
     return Dataset(Path(root)).read(list(TABLE_COLUMNS))
 
 
-def load_table(ds: Dataset) -> pd.DataFrame:
+def table_key(ds: Dataset) -> tuple[int, int]:
+    """The version of the dataset table (every decision replaces the file)."""
     st_ = ds.table_path.stat()
-    return _table(str(ds.root), st_.st_mtime_ns, st_.st_size)
+    return st_.st_mtime_ns, st_.st_size
+
+
+def scores_key(ds: Dataset) -> int:
+    p = ds.files.scores
+    return p.stat().st_mtime_ns if p.is_file() else 0
+
+
+def load_table(ds: Dataset) -> pd.DataFrame:
+    return _table(str(ds.root), *table_key(ds))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -88,8 +98,7 @@ def _scores(root: str, mtime_ns: int) -> tuple[pd.DataFrame | None, dict]:
 
 
 def load_scores(ds: Dataset) -> tuple[pd.DataFrame | None, dict]:
-    p = ds.files.scores
-    return _scores(str(ds.root), p.stat().st_mtime_ns if p.is_file() else 0)
+    return _scores(str(ds.root), scores_key(ds))
 
 
 # the review order of a class, shared until the table or the scores change: a class of a
@@ -102,10 +111,16 @@ def _queue(root: str, table_key: tuple, scores_key: int, cls: str, show: str, or
 
 def load_queue(ds: Dataset, table: pd.DataFrame, scores: pd.DataFrame | None, cls: str, **how) -> pd.DataFrame:
     """``review.review_queue`` of ``cls`` (read-only: shared between reruns)."""
-    st_, p = ds.table_path.stat(), ds.files.scores
-    return _queue(str(ds.root), (st_.st_mtime_ns, st_.st_size), p.stat().st_mtime_ns if p.is_file() else 0,
-                  cls, how.get("show", "all"), how.get("order", "street"), how.get("keep_groups", True),
+    return _queue(str(ds.root), table_key(ds), scores_key(ds), cls, how.get("show", "all"), how.get("order", "street"), how.get("keep_groups", True),
                   table, scores)
+
+
+# where the page's images came from, read for those ids only and once per page: an image's
+# source is set when it is imported and no decision changes it (reading the column for the
+# focused image on every rerun took 0.1-0.5 s at a million rows)
+@st.cache_data(show_spinner=False, max_entries=64)
+def page_sources(root: str, ids: tuple[str, ...]) -> dict[str, str | None]:
+    return dict(zip(ids, Dataset(Path(root)).values_at("source", ids=list(ids))))
 
 
 def dataset_names() -> list[str]:
@@ -170,7 +185,8 @@ def focus_panel(ds: Dataset, row, classes: list[str], root: str, page_ids: list[
     if row.group_size > 1:
         facts.append(f"{row.group_size} images of this near-duplicate / same-place group are "
                      "shown side by side")
-    src = ds.values_at("source", ids=[row.id])[0]
+    ids = tuple(page_ids) if str(row.id) in page_ids else (str(row.id),)
+    src = page_sources(root, ids).get(str(row.id))
     src = src if isinstance(src, str) else ""
     facts.append(f"source: {src if src.startswith('http') else Path(src).name}")
     st.caption("  \n".join(facts))

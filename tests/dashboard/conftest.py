@@ -85,6 +85,30 @@ def no_problems():
 
 
 @pytest.fixture
+def counting_cache():
+    """``counting_cache(root)``: an empty analysis cache at ``root`` whose ``reads`` record
+    the columns each ``table_columns`` call asked for (what the dashboard read, and when)."""
+    from analysis.store import SCHEMA_VERSION, RunCache
+
+    class CountingCache(RunCache):
+        def __init__(self, root):
+            super().__init__(root)
+            self.reads: list[list[str]] = []
+
+        def table_columns(self, name, columns, categorical=()):
+            self.reads.append(list(columns))
+            return super().table_columns(name, columns, categorical)
+
+    def make(root):
+        cache = CountingCache(root)
+        cache.manifest = {"schema": SCHEMA_VERSION}
+        cache.save_manifest()
+        return cache
+
+    return make
+
+
+@pytest.fixture
 def two_runs(analysed_run, tmp_path, monkeypatch):
     """Two analysed runs of one dataset: the tiny run and "twin", a copy of it under another
     name (so every comparison's oracle is known: no difference, CKA 1, ρ 1)."""

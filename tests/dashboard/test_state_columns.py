@@ -6,28 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.store import SCHEMA_VERSION, RunCache
 from dashboard import state
 
 
-class CountingCache(RunCache):
-    """A cache that records which columns each read asked for."""
-
-    def __init__(self, root):
-        super().__init__(root)
-        self.reads: list[list[str]] = []
-
-    def table_columns(self, name, columns, categorical=()):
-        self.reads.append(list(columns))
-        return super().table_columns(name, columns, categorical)
-
-
-def test_columns_are_read_once_and_frames_equal_direct_reads(tmp_path):
+def test_columns_are_read_once_and_frames_equal_direct_reads(tmp_path, counting_cache):
     df = pd.DataFrame({"row": np.arange(6), "id": [f"im{i}" for i in range(6)],
                        "class": ["tokyo", "paris"] * 3, "p_pred": np.linspace(0, 1, 6)})
-    cache = CountingCache(tmp_path / "run")
-    cache.manifest = {"schema": SCHEMA_VERSION}
-    cache.save_manifest()
+    cache = counting_cache(tmp_path / "run")
     cache.write_table("samples", df)
 
     first = state._from_read_columns(cache, "samples", ("row", "class"), 1.0)
@@ -44,13 +29,11 @@ def test_columns_are_read_once_and_frames_equal_direct_reads(tmp_path):
     assert cache.reads == [["p_pred"]] and (again["p_pred"] == 0.5).all()
 
 
-def test_only_the_tables_used_last_are_kept(tmp_path, monkeypatch):
+def test_only_the_tables_used_last_are_kept(tmp_path, monkeypatch, counting_cache):
     monkeypatch.setattr(state, "_READ_TABLES", 1)
     caches = []
     for name in ("a", "b"):
-        cache = CountingCache(tmp_path / name)
-        cache.manifest = {"schema": SCHEMA_VERSION}
-        cache.save_manifest()
+        cache = counting_cache(tmp_path / name)
         cache.write_table("samples", pd.DataFrame({"row": np.arange(3)}))
         caches.append(cache)
     a, b = caches

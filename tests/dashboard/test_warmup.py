@@ -11,20 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.store import SCHEMA_VERSION, RunCache
 from dashboard import state, warmup
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class CountingCache(RunCache):
-    def __init__(self, root):
-        super().__init__(root)
-        self.reads: list[list[str]] = []
-
-    def table_columns(self, name, columns, categorical=()):
-        self.reads.append(list(columns))
-        return super().table_columns(name, columns, categorical)
 
 
 def test_the_warmed_columns_are_those_the_pages_read():
@@ -54,13 +43,11 @@ def test_page_imports_are_read_from_the_source(tmp_path):
         ["json", "dashboard.why"]
 
 
-def test_warm_reads_the_columns_a_page_then_finds(tmp_path, monkeypatch):
+def test_warm_reads_the_columns_a_page_then_finds(tmp_path, monkeypatch, counting_cache):
     monkeypatch.setattr(state, "_READ_COLUMNS", type(state._READ_COLUMNS)())
     df = pd.DataFrame({"row": np.arange(5), "id": [f"im{i}" for i in range(5)], "class": ["a", "b"] * 2 + ["a"],
                        "p_pred": np.linspace(0, 1, 5), "path": [f"a/{i}.jpg" for i in range(5)]})
-    cache = CountingCache(tmp_path / "run")
-    cache.manifest = {"schema": SCHEMA_VERSION}
-    cache.save_manifest()
+    cache = counting_cache(tmp_path / "run")
     cache.write_table("samples", df)
     assert cache.table_column_names("samples") == list(df.columns)
 
