@@ -5,7 +5,8 @@ its second 0.15–0.5 s (server side). The difference is paid once per process: 
 what the page imports (plotly figures, the explain modules, pyarrow's readers) and reading
 the samples table's columns (a million rows). So once the first page of a server is drawn,
 a daemon thread reads the columns the pages share for the run that page showed, builds the
-Sample page's id index, imports what every page imports and makes the Atlas's photo tiles
+Sample page's id index, imports what every page imports, computes what the slowest pages
+show first (``first_views``: Errors, Datasets, Curate) and makes the Atlas's photo tiles
 of each zoom level (a zoom change's server time was mostly decoding them), while the user
 reads it.
 Nothing here draws anything or changes a result: the pages read the same columns through
@@ -141,11 +142,32 @@ def warm(cache, pages_dir: Path = PAGES_DIR, sel=None) -> dict:
     t2 = time.perf_counter()
     out = {"columns_s": round(t1 - t0, 2), "imports_s": round(t2 - t1, 2)}
     if sel is not None:
+        out["first_views_s"] = warm_first_views(sel)
         from dashboard import atlas_map
 
+        t3 = time.perf_counter()
         out["atlas_tiles"] = atlas_map.warm_thumbnails(sel, wait_for_pages)
-        out["atlas_s"] = round(time.perf_counter() - t2, 2)
+        out["atlas_s"] = round(time.perf_counter() - t3, 2)
     return out
+
+
+def warm_first_views(sel, views=None) -> dict:
+    """Compute what the slow pages show first (``first_views.FIRST_VIEWS``), one page at a
+    time after the pages running have finished; a view that fails (no dataset, a damaged
+    table) is skipped: its page says what is wrong when it is opened. Seconds per page."""
+    from dashboard import first_views
+
+    done = {}
+    for page, view in (first_views.FIRST_VIEWS if views is None else views).items():
+        wait_for_pages()
+        t = time.perf_counter()
+        try:
+            view(sel)
+        except Exception as exc:  # noqa: BLE001 - the page reports it when opened
+            log.info("dashboard warm-up: %s view skipped: %s", page, exc)
+            continue
+        done[page] = round(time.perf_counter() - t, 2)
+    return done
 
 
 def _warm_quietly(sel) -> None:

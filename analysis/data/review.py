@@ -22,7 +22,8 @@ SHOW = ("unreviewed", "all", "accepted", "rejected")
 def review_queue(table: pd.DataFrame, scores: pd.DataFrame | None, cls: str, *,
                  show: str = "all", order: str = "street", keep_groups: bool = True) -> pd.DataFrame:
     """The images of class ``cls`` in review order, worst first, with their scores and
-    ``group_size`` (members of the same near-duplicate / same-place group in the class).
+    ``group_size`` (members of the same near-duplicate / same-place group in the class) and
+    ``table_row`` (the image's position in ``table``).
 
     With ``keep_groups`` a group's members follow each other, placed where its worst
     member falls. Images without a score (new since the scoring) come first in score
@@ -31,7 +32,9 @@ def review_queue(table: pd.DataFrame, scores: pd.DataFrame | None, cls: str, *,
         raise CurationError(f"unknown order {order!r}; choose one of {', '.join(ORDERS)}")
     if show not in SHOW:
         raise CurationError(f"unknown filter {show!r}; choose one of {', '.join(SHOW)}")
-    rows = table[table["class"] == cls].copy()
+    inside = (table["class"] == cls).to_numpy()
+    rows = table[inside].copy()
+    rows["table_row"] = np.flatnonzero(inside)  # its position in ``table`` (read values by position)
     rows["curated"] = rows["curated"].fillna("unreviewed")
     if scores is not None and len(scores):
         rows = rows.merge(scores, on="id", how="left")

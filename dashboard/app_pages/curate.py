@@ -33,10 +33,10 @@ import pandas as pd
 import streamlit as st
 
 from analysis.data import curation, review
-from analysis.data import scores as scoring
 from analysis.data.dataset import Dataset, DatasetError, list_datasets
 from dashboard import curate_actions as actions
 from dashboard import curate_grid, state
+from dashboard.dataset_tables import load_queue, load_scores, load_table, page_sources, table_key
 from dashboard.curate_grid import CURSOR, MESSAGE, SELECTED
 
 COLUMNS = 6
@@ -62,67 +62,7 @@ Shortcuts act when no text field has the keyboard focus.
 """
 
 
-# ------------------------------------------------------------------ loaders (cheap, cached)
-# what the page reads of the dataset table: 8 of its 14 columns (the hashes, licences and
-# dates of a million images took most of the 2 s the whole table took to read; the source,
-# shown for the focused image only, 0.45 s more: it is read for the page's images, page_sources)
-TABLE_COLUMNS = ("id", "path", "class", "group", "curated", "group_id", "width", "height")
-
-
-# Shared, not copied (cache_resource): a copy is unpickled on every rerun, 1.7 s for a
-# million-image table. Read-only: the page and what it calls never assign into them.
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _table(root: str, mtime_ns: int, size: int) -> pd.DataFrame:
-    return Dataset(Path(root)).read(list(TABLE_COLUMNS))
-
-
-def table_key(ds: Dataset) -> tuple[int, int]:
-    """The version of the dataset table (every decision replaces the file)."""
-    st_ = ds.table_path.stat()
-    return st_.st_mtime_ns, st_.st_size
-
-
-def scores_key(ds: Dataset) -> int:
-    p = ds.files.scores
-    return p.stat().st_mtime_ns if p.is_file() else 0
-
-
-def load_table(ds: Dataset) -> pd.DataFrame:
-    return _table(str(ds.root), *table_key(ds))
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _scores(root: str, mtime_ns: int) -> tuple[pd.DataFrame | None, dict]:
-    df = scoring.load_scores(Dataset(Path(root)))
-    return df, (dict(df.attrs) if df is not None else {})
-
-
-def load_scores(ds: Dataset) -> tuple[pd.DataFrame | None, dict]:
-    return _scores(str(ds.root), scores_key(ds))
-
-
-# the review order of a class, shared until the table or the scores change: a class of a
-# million-image dataset took 0.6 s to order on every rerun (paging, a toggle)
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _queue(root: str, table_key: tuple, scores_key: int, cls: str, show: str, order: str, keep_groups: bool,
-           _table: pd.DataFrame, _scores: pd.DataFrame | None) -> pd.DataFrame:
-    return review.review_queue(_table, _scores, cls, show=show, order=order, keep_groups=keep_groups)
-
-
-def load_queue(ds: Dataset, table: pd.DataFrame, scores: pd.DataFrame | None, cls: str, **how) -> pd.DataFrame:
-    """``review.review_queue`` of ``cls`` (read-only: shared between reruns)."""
-    return _queue(str(ds.root), table_key(ds), scores_key(ds), cls, how.get("show", "all"), how.get("order", "street"), how.get("keep_groups", True),
-                  table, scores)
-
-
-# where the page's images came from, read for those ids only and once per page: an image's
-# source is set when it is imported and no decision changes it (reading the column for the
-# focused image on every rerun took 0.1-0.5 s at a million rows)
-@st.cache_data(show_spinner=False, max_entries=64)
-def page_sources(root: str, ids: tuple[str, ...]) -> dict[str, str | None]:
-    return dict(zip(ids, Dataset(Path(root)).values_at("source", ids=list(ids))))
-
-
+# ------------------------------------------------------------------ loaders (cached: dataset_tables)
 def dataset_names() -> list[str]:
     return [ds.name for ds in list_datasets(state.data_root())]
 
@@ -170,7 +110,8 @@ def _scoring_progress(root: str) -> None:
         st.rerun(scope="app")
 
 
-def focus_panel(ds: Dataset, row, classes: list[str], root: str, page_ids: list[str]) -> None:
+def focus_panel(ds: Dataset, row, classes: list[str], root: str, page_ids: list[str],
+                page_rows: list[int]) -> None:
     """The current image large, its facts, and the keyboard-driven actions."""
     st.image(state.thumbnail_bytes(str(ds.image_path(row.path)), 480), width="stretch")
     st.markdown(f"**{GLYPH.get(row.curated, '·')} {row.curated}** · `{row.id}` · "
@@ -185,8 +126,9 @@ def focus_panel(ds: Dataset, row, classes: list[str], root: str, page_ids: list[
     if row.group_size > 1:
         facts.append(f"{row.group_size} images of this near-duplicate / same-place group are "
                      "shown side by side")
-    ids = tuple(page_ids) if str(row.id) in page_ids else (str(row.id),)
-    src = page_sources(root, ids).get(str(row.id))
+    ids, rows = ((tuple(page_ids), tuple(page_rows)) if str(row.id) in page_ids else
+                 ((str(row.id),), (int(row.table_row),)))
+    src = page_sources(root, table_key(ds), ids, rows).get(str(row.id))
     src = src if isinstance(src, str) else ""
     facts.append(f"source: {src if src.startswith('http') else Path(src).name}")
     st.caption("  \n".join(facts))
@@ -369,7 +311,8 @@ def main() -> None:
     with right:
         current = rows[rows["id"] == cursor_id]
         if not current.empty:
-            focus_panel(ds, next(current.itertuples(index=False)), classes, root, page_ids)
+            focus_panel(ds, next(current.itertuples(index=False)), classes, root, page_ids,
+                        rows["table_row"].astype(int).tolist())
     decision_log(ds, root)
 
 

@@ -4,12 +4,11 @@ It lists the datasets under the data root with their counts and a few thumbnails
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from analysis.data.dataset import Dataset, DatasetError, list_datasets
-from analysis.data.summary import class_samples, count_table
+from analysis.data.dataset import DatasetError, list_datasets
 from dashboard import state
+from dashboard.dataset_tables import MAX_THUMBS, overview
 
 st.title("streetlens")
 st.caption("What makes a street look like Tokyo rather than Vancouver?")
@@ -26,23 +25,10 @@ if not names:
     )
     st.stop()
 
-MAX_THUMBS = 16
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def overview(root: str, mtime_ns: int, size: int) -> tuple[int, pd.DataFrame, list[tuple[str, str, int, list[str]]]]:
-    """(images, count table, per class: name, group, images, up to MAX_THUMBS sample paths),
-    read once per version of the table (a million-row table takes seconds to read)."""
-    ds = Dataset(root)
-    df = ds.read(["class", "group", "split"])
-    return len(df), count_table(df), class_samples(ds, df, MAX_THUMBS)
-
-
 name = st.sidebar.selectbox("Dataset", names, key="dataset")
 ds = datasets[name]
 try:
-    stat = ds.table_path.stat()
-    n_images, counts, classes = overview(str(ds.root), stat.st_mtime_ns, stat.st_size)
+    n_images, counts, classes = overview(ds)
 except (DatasetError, OSError) as exc:
     st.error(str(exc))
     st.stop()

@@ -23,7 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.explain import mistakes
-from dashboard import export_ui, state
+from dashboard import export_ui, first_views, state
 from dashboard import why as why_ui
 from dashboard.figures import atlas, charts, concept_charts, images
 from dashboard.links import city_link, sample_url
@@ -37,10 +37,9 @@ SHOW = (6, 12, 24, 48, 96)
 MISTAKES = (6, 12, 24, 48)
 GROUP_MISTAKES = 4
 CELL = 168  # px of each picture in an image's photo | true | predicted strip
-# what the page reads of the samples table; the paths of the images it shows come from the
-# shards that hold them (state.records)
-COLUMNS = ("row", "id", "class", "group", "split", "pred_class", "pred_group", "p_pred", "p_true", "p_group",
-           "correct", "correct_group")
+# what the page reads of the samples table (first_views: the warm-up reads the same); the paths
+# of the images it shows come from the shards that hold them (state.records)
+COLUMNS = first_views.ERRORS_COLUMNS
 CHART_CONFIG = {"displayModeBar": False}
 
 
@@ -282,7 +281,7 @@ def main() -> None:
     st.title("Errors")
     st.caption("Where the model goes wrong, and what it looked at when it did.")
     sel = state.require_analysis(state.select_run())
-    split = state.url_selectbox("Split", list(SPLITS), "split", default="held-out",
+    split = state.url_selectbox("Split", list(SPLITS), "split", default=first_views.ERRORS_SPLIT,
                                 container=st.sidebar, format_func=lambda s: SPLITS[s])
     export_ui.talk_pack_builder(sel)
     sub = state.split_rows(sel, split, COLUMNS)

@@ -365,6 +365,10 @@ def test_review_queue_orders_worst_first_and_keeps_groups_together():
     q = review.review_queue(table, scores, "tokyo", order="street")
     assert list(q["id"]) == ["f", "d", "c", "b", "e", "a"]  # c follows its group mate d
     assert list(q["group_size"]) == [1, 2, 2, 1, 1, 1]
+    assert list(q["table_row"]) == [5, 3, 2, 1, 4, 0]  # each image's position in the table
+    mixed = pd.concat([table.assign(**{"class": "paris"}).head(2), table]).reset_index(drop=True)
+    q = review.review_queue(mixed, scores, "tokyo", order="street")
+    assert (mixed["id"].to_numpy()[q["table_row"]] == q["id"].to_numpy()).all()  # others' rows counted
     q = review.review_queue(table, scores, "tokyo", order="outlier", keep_groups=False)
     assert list(q["id"])[:3] == ["f", "e", "b"]
     q = review.review_queue(table, scores, "tokyo", show="unreviewed")

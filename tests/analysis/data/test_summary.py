@@ -108,3 +108,34 @@ def test_count_table_equals_pandas_crosstab():
     expected.insert(0, "group", df.groupby("class")["group"].first().reindex(expected.index))
     expected.loc["all"] = ["", *expected[list(SPLITS) + ["total"]].sum().tolist()]
     pd.testing.assert_frame_equal(count_table(df), expected, check_dtype=False)
+
+
+def test_values_at_reads_only_the_row_groups_of_the_positions(tmp_path, monkeypatch):
+    """The table is written in row groups of ``TABLE_ROW_GROUP`` rows; values by position come
+    from just the groups that hold them, in the asked order, equal to pandas' ``iloc``."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+    import pytest
+
+    from analysis.data import dataset as dataset_mod
+    from analysis.data.dataset import Dataset
+
+    monkeypatch.setattr(dataset_mod, "TABLE_ROW_GROUP", 10)
+    ds = Dataset(tmp_path / "d")
+    df = pd.DataFrame({"id": [f"i{k}" for k in range(45)], "path": [f"c/{k}.jpg" for k in range(45)],
+                       "class": "c", "group": "East", "split": "train", "width": np.arange(45), "height": 48})
+    ds.write(df)
+    assert pq.ParquetFile(ds.table_path).metadata.num_row_groups == 5  # 10+10+10+10+5
+
+    read = []
+    real = pq.ParquetFile.read_row_groups
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups",
+                        lambda self, groups, **kw: read.append(list(groups)) or real(self, groups, **kw))
+    pos = [44, 3, 27, 3, 21, 40]
+    assert ds.values_at("width", pos) == df["width"].iloc[pos].tolist()
+    assert ds.paths_at(pos) == df["path"].iloc[pos].tolist()
+    assert read[0] == [0, 2, 4]  # positions 3 | 21, 27 | 40, 44: groups 0, 2 and 4, not 1 and 3
+    assert ds.values_at("width", []) == []
+    with pytest.raises(IndexError):
+        ds.values_at("width", [45])

@@ -1,0 +1,76 @@
+"""What the slowest pages compute for the view they open on, computed ahead by the warm-up.
+
+Why: on the million-image cache, after the warm-up's columns and imports, the first visits of
+Errors, Curate and Datasets still spent 0.5-1.5 s on their own data: Errors' held-out rows
+and the concepts behind its mistakes, Curate's table of a million images and the review order
+of its first class, Datasets' counts and its thumbnails' paths. Each function here calls the
+same cached loaders, with the same arguments, as its page does when opened without choices
+in the URL (else with the URL's, as the page would), so the page's first visit finds them
+made. The loaders live in shared modules (``state``, ``why``, ``dataset_tables``), never in
+a page script: a page runs as ``__main__``, and Streamlit keys a cached function by its module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dashboard import state
+
+# ------------------------------------------------------------------ Errors
+ERRORS_SPLIT = "held-out"
+ERRORS_COLUMNS = ("row", "id", "class", "group", "split", "pred_class", "pred_group", "p_pred", "p_true",
+                  "p_group", "correct", "correct_group")
+"""What the Errors page reads of the samples table."""
+
+
+def errors(sel: state.Selection) -> None:
+    """The held-out rows and their mistakes' concept contributions and confused pairs."""
+    from dashboard import why
+
+    sub = state.split_rows(sel, ERRORS_SPLIT, ERRORS_COLUMNS)
+    if len(sub):
+        why.contrast_tables(sel, sub, ERRORS_SPLIT)
+
+
+# ------------------------------------------------------------------ Datasets and Curate
+def _dataset_names(resolve: bool) -> list[str]:
+    from analysis.data.dataset import list_datasets
+
+    root = state.data_root()
+    return [ds.name for ds in list_datasets(root.resolve() if resolve else root)]
+
+
+def datasets(sel: state.Selection) -> None:
+    """The first dataset's counts and thumbnail paths (the page lists ``data_root().resolve()``)."""
+    from analysis.data.dataset import list_datasets
+    from dashboard import dataset_tables
+
+    found = list_datasets(state.data_root().resolve())
+    if found:
+        dataset_tables.overview(found[0])
+
+
+def curate(sel: state.Selection) -> None:
+    """The dataset in the URL (else the first), its scores and its first class's review
+    order as the page shows it at first (all images, street order when scored, groups kept)."""
+    from analysis.data import review
+    from analysis.data.dataset import Dataset
+    from dashboard import dataset_tables
+
+    names = _dataset_names(resolve=False)
+    if not names:
+        return
+    name = state.url_get("dataset", names[0])
+    ds = Dataset(state.data_root() / (name if name in names else names[0]))
+    table = dataset_tables.load_table(ds)
+    classes = list(review.class_counts(table).index)
+    scores, _ = dataset_tables.load_scores(ds)
+    if classes:
+        dataset_tables.load_queue(ds, table, scores, classes[0], order="street" if scores is not None else "file")
+
+
+FIRST_VIEWS: dict[str, Callable[[state.Selection], None]] = {
+    "errors": errors, "datasets": datasets, "curate": curate,
+}
+"""Page (its ``app_pages`` file name) → what its first view computes; the warm-up runs them in
+this order. A page that is slow on its first visit adds its own here."""

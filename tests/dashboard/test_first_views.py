@@ -1,0 +1,107 @@
+"""The warm-up's first views (dashboard/first_views.py): what each computes is exactly what its
+page then reads from Streamlit's cache, so the page's first run computes none of it again.
+Each page is run twice under AppTest on the analysed tiny run: with cold caches (the counted
+work happens: the counters see it) and after ``warm_first_views`` (it does not)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import streamlit as st
+
+from dashboard import first_views, state, warmup
+
+PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "app_pages"
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Counts the work the first views are there to do ahead: Errors' split rows and contrast
+    tables, Curate's table and review order, Datasets' counts."""
+    from analysis.data import review
+    from analysis.data.dataset import Dataset
+    from analysis.explain import mistakes
+    from analysis.precompute import concept_views
+    from dashboard import dataset_tables
+
+    calls: Counter = Counter()
+
+    def count(owner, name, label):
+        real = getattr(owner, name)
+
+        def wrapper(*a, **kw):
+            calls[label] += 1
+            return real(*a, **kw)
+
+        monkeypatch.setattr(owner, name, wrapper)
+
+    count(mistakes, "in_split", "errors: split rows")
+    count(concept_views, "stored_explanations", "errors: explanations")
+    count(concept_views, "error_explanations", "errors: explanations")
+    count(concept_views, "stored_pair_view", "errors: pairs")
+    count(concept_views, "pair_view", "errors: pairs")
+    count(review, "review_queue", "curate: queue")
+    count(dataset_tables, "count_table", "datasets: counts")
+    real_read = Dataset.read
+
+    def read(self, columns=None):
+        if columns is not None and tuple(columns) == dataset_tables.TABLE_COLUMNS:
+            calls["curate: table"] += 1
+        return real_read(self, columns)
+
+    monkeypatch.setattr(Dataset, "read", read)
+    return calls
+
+
+def _run(page: str, run_name: str):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=120)
+    at.query_params["run"] = run_name
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def _cold() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.mark.parametrize("page", list(first_views.FIRST_VIEWS))
+def test_a_first_view_is_what_its_page_then_reads(page, dashboard_env, counted):
+    run, _ = dashboard_env
+    _cold()
+    _run(page, run.name)
+    mine = {k: v for k, v in counted.items() if k.startswith(page + ":")}
+    assert mine and all(mine.values()), counted  # cold: the page does the work itself
+
+    _cold()
+    sel = state.selection_of(run.name)
+    done = warmup.warm_first_views(sel, {page: first_views.FIRST_VIEWS[page]})
+    assert set(done) == {page}
+    counted.clear()
+    _run(page, run.name)
+    assert not {k: v for k, v in counted.items() if k.startswith(page + ":")}, counted  # warmed: found made
+
+
+def test_a_failing_view_is_skipped_and_the_rest_run(dashboard_env):
+    run, _ = dashboard_env
+    sel = state.selection_of(run.name)
+    ran = []
+
+    def broken(_sel):
+        raise OSError("damaged table")
+
+    done = warmup.warm_first_views(sel, {"curate": broken, "datasets": lambda s: ran.append(s)})
+    assert list(done) == ["datasets"] and ran == [sel]
+
+
+def test_the_errors_page_reads_the_warmed_columns():
+    from dashboard.app_pages import errors
+
+    assert errors.COLUMNS is first_views.ERRORS_COLUMNS
+    assert set(first_views.ERRORS_COLUMNS) <= set(warmup.SAMPLE_COLUMNS)
