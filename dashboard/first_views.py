@@ -6,7 +6,8 @@ and the concepts behind its mistakes, Curate's table of a million images and the
 of its first class, Datasets' counts and its thumbnails' paths. Each function here calls the
 same cached loaders, with the same arguments, as its page does when opened without choices
 in the URL (else with the URL's, as the page would), so the page's first visit finds them
-made. The loaders live in shared modules (``state``, ``why``, ``dataset_tables``), never in
+made. The loaders live in shared modules (``state``, ``why``, ``errors_view``,
+``dataset_tables``), never in
 a page script: a page runs as ``__main__``, and Streamlit keys a cached function by its module.
 """
 
@@ -17,19 +18,12 @@ from collections.abc import Callable
 from dashboard import state
 
 # ------------------------------------------------------------------ Errors
-ERRORS_SPLIT = "held-out"
-ERRORS_COLUMNS = ("row", "id", "class", "group", "split", "pred_class", "pred_group", "p_pred", "p_true",
-                  "p_group", "correct", "correct_group")
-"""What the Errors page reads of the samples table."""
-
-
 def errors(sel: state.Selection) -> None:
-    """The held-out rows and their mistakes' concept contributions and confused pairs."""
-    from dashboard import why
+    """The held-out rows, the concepts behind their mistakes and the strips listed at first
+    (``errors_view.first_view``)."""
+    from dashboard import errors_view
 
-    sub = state.split_rows(sel, ERRORS_SPLIT, ERRORS_COLUMNS)
-    if len(sub):
-        why.contrast_tables(sel, sub, ERRORS_SPLIT)
+    errors_view.first_view(sel)
 
 
 # ------------------------------------------------------------------ Datasets and Curate

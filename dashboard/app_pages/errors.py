@@ -18,70 +18,33 @@
 from __future__ import annotations
 
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from analysis.explain import mistakes
-from dashboard import export_ui, first_views, state
+from dashboard import errors_view as view
+from dashboard import export_ui, state
 from dashboard import why as why_ui
-from dashboard.figures import atlas, charts, concept_charts, images
+from dashboard.figures import atlas, charts, concept_charts
 from dashboard.links import city_link, sample_url
 
-SPLITS = {"held-out": "held-out (val + test)", "test": "test", "val": "val", "train": "train",
-          "all": "all images"}
-# images listed at first, more on demand: each is three pictures, and a page of strips is the
-# wall of maps a first look does not need (on a million-image cache 29 strips took a third of
-# the page's first second)
-SHOW = (6, 12, 24, 48, 96)
-MISTAKES = (6, 12, 24, 48)
-GROUP_MISTAKES = 4
-CELL = 168  # px of each picture in an image's photo | true | predicted strip
-# what the page reads of the samples table (first_views: the warm-up reads the same); the paths
-# of the images it shows come from the shards that hold them (state.records)
-COLUMNS = first_views.ERRORS_COLUMNS
+SPLITS, SHOW, MISTAKES, GROUP_MISTAKES = view.SPLITS, view.SHOW, view.MISTAKES, view.GROUP_MISTAKES
+COLUMNS = view.COLUMNS
 CHART_CONFIG = {"displayModeBar": False}
 
 
 # ------------------------------------------------------------------------ pictures
-@st.cache_data(show_spinner=False, max_entries=1024)
-def strip(cache_root: str, mtime: float, row: int, path: str, k_true: int, k_pred: int,
-          true: str, pred: str, _sel: state.Selection, cell: int = CELL) -> np.ndarray:
-    """photo | Grad-CAM of the true output | Grad-CAM of the predicted output (one image)."""
-    raw = np.asarray(state.array(_sel.cache, "cams")[row], dtype=np.float32)
-    try:
-        photo = images.to_rgb_array(images.fit_square(path, 2 * cell))
-    except OSError:
-        photo = images.to_rgb_array(images.placeholder_icon(2 * cell, "missing"))
-    pics = [photo, images.gradcam_overlay(photo, raw, k_true)]
-    caps = ["photo", f"{true} (true)"]
-    if k_pred != k_true:
-        pics.append(images.gradcam_overlay(photo, raw, k_pred))
-        caps.append(f"{pred} (pred.)")
-    return np.asarray(images.image_grid(pics, ncols=3, cell=cell, pad=3, captions=caps))
-
-
 def show_images(sel: state.Selection, rows: pd.DataFrame, head: str = "city", per_row: int = 2,
                 key: str = "grid", why: pd.DataFrame | None = None) -> None:
     """Each image as photo | true map | predicted map, with its confidence and a link;
     under a misclassified one, its strongest concepts (``why``: ``error_explanations``)."""
-    labels = sel.labels
-    kc = len(labels.classes)
-    if head == "city":
-        index = {c: i for i, c in enumerate(labels.classes)}
-        t_col, p_col, conf_col = "class", "pred_class", "p_pred"
-    else:
-        index = {g: kc + i for i, g in enumerate(labels.groups)}
-        t_col, p_col, conf_col = "group", "pred_group", "p_group"
-    mtime = sel.cache.mtime("cams")
-    paths = state.records(sel, rows["row"], ("path",))["path"].tolist()
+    t_col, p_col, conf_col = view.HEAD_COLUMNS[head]
+    pics = view.strips(sel, rows, head)
     cols = []
     for i, r in enumerate(rows.to_dict("records")):
         if i % per_row == 0:  # a row of columns per line: the page reads left to right
             cols = st.columns(per_row)
-        true, pred = r[t_col], r[p_col]
-        pic = strip(str(sel.cache.root), mtime, int(r["row"]), str(sel.image_path(paths[i])),
-                    index[true], index[pred], str(true), str(pred), sel)
+        true, pred, pic = r[t_col], r[p_col], pics[i]
         with cols[i % per_row]:
             st.image(pic, width="stretch")
             conf = f"p({pred}) = {r[conf_col]:.0%}"
@@ -207,12 +170,11 @@ def why_section(sel: state.Selection, sub: pd.DataFrame, split: str, true: str, 
                "Red, positive: it pushed the model towards the wrong city; green, negative: towards the "
                "right one. A name links to the concept's card in the portrait of the city it pushes "
                "towards; (auto): an automatic name nobody has confirmed yet.")
-    images_ = why.drop_duplicates("row")
-    in_cell = images_[(images_["true"] == true) & (images_["predicted"] == pred)]
-    pool = (in_cell if len(in_cell) else images_).sort_values("p_pred", ascending=False, kind="stable")
+    pool = view.why_pool(why, true, pred)
+    in_cell = (pool["true"] == true) & (pool["predicted"] == pred)
     info = {r["id"]: r for r in pool.to_dict("records")}
     ids = list(info)
-    where = f"of {true} predicted {pred}" if len(in_cell) else f"in {SPLITS[split]}"
+    where = f"of {true} predicted {pred}" if in_cell.all() else f"in {SPLITS[split]}"
     pick = synced_selectbox(f"Misclassified image ({len(ids)} {where}, most confident first)", ids, "why",
                             ids[0], st, format_func=lambda i: f"{i} · {info[i]['true']} → {info[i]['predicted']} "
                                                               f"· p = {info[i]['p_pred']:.0%}")
@@ -220,10 +182,8 @@ def why_section(sel: state.Selection, sub: pd.DataFrame, split: str, true: str, 
     mine = why[why["row"] == r["row"]]
     c1, c2 = st.columns([1, 1.25])
     with c1:
-        path = state.records(sel, [r["row"]], ("path",))["path"].iat[0]
-        kc = {c: i for i, c in enumerate(sel.labels.classes)}
-        st.image(strip(str(sel.cache.root), sel.cache.mtime("cams"), int(r["row"]), str(sel.image_path(path)),
-                       kc[r["true"]], kc[r["predicted"]], str(r["true"]), str(r["predicted"]), sel), width="stretch")
+        one = pd.DataFrame({"row": [r["row"]], "class": [r["true"]], "pred_class": [r["predicted"]]})
+        st.image(view.strips(sel, one)[0], width="stretch")
         st.markdown(f"`{pick}` · p({r['predicted']}) = {r['p_pred']:.0%} · p({r['true']}) = {r['p_true']:.0%} · "
                     f"[open in Sample ↗]({sample_url(sel.name, pick)})")
     with c2:
@@ -281,7 +241,7 @@ def main() -> None:
     st.title("Errors")
     st.caption("Where the model goes wrong, and what it looked at when it did.")
     sel = state.require_analysis(state.select_run())
-    split = state.url_selectbox("Split", list(SPLITS), "split", default=first_views.ERRORS_SPLIT,
+    split = state.url_selectbox("Split", list(SPLITS), "split", default=view.DEFAULT_SPLIT,
                                 container=st.sidebar, format_func=lambda s: SPLITS[s])
     export_ui.talk_pack_builder(sel)
     sub = state.split_rows(sel, split, COLUMNS)

@@ -18,13 +18,15 @@ PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "app_pages"
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Counts the work the first views are there to do ahead: Errors' split rows and contrast
-    tables, Curate's table and review order, Datasets' counts."""
+    """Counts the work the first views are there to do ahead: Errors' split rows, contrast
+    tables and strips (their Grad-CAM overlays), Curate's table and review order, Datasets'
+    counts."""
     from analysis.data import review
     from analysis.data.dataset import Dataset
     from analysis.explain import mistakes
     from analysis.precompute import concept_views
     from dashboard import dataset_tables
+    from dashboard.figures import images
 
     calls: Counter = Counter()
 
@@ -42,6 +44,7 @@ def counted(monkeypatch):
     count(concept_views, "error_explanations", "errors: explanations")
     count(concept_views, "stored_pair_view", "errors: pairs")
     count(concept_views, "pair_view", "errors: pairs")
+    count(images, "gradcam_overlay", "errors: strips")
     count(review, "review_queue", "curate: queue")
     count(dataset_tables, "count_table", "datasets: counts")
     real_read = Dataset.read
@@ -101,7 +104,8 @@ def test_a_failing_view_is_skipped_and_the_rest_run(dashboard_env):
 
 
 def test_the_errors_page_reads_the_warmed_columns():
+    from dashboard import errors_view
     from dashboard.app_pages import errors
 
-    assert errors.COLUMNS is first_views.ERRORS_COLUMNS
-    assert set(first_views.ERRORS_COLUMNS) <= set(warmup.SAMPLE_COLUMNS)
+    assert errors.COLUMNS is errors_view.COLUMNS
+    assert set(errors_view.COLUMNS) <= set(warmup.SAMPLE_COLUMNS)
