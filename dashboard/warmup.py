@@ -87,6 +87,15 @@ def warm_plotly() -> None:
     fig.to_json()
 
 
+def warm_colour_maps() -> None:
+    """The colour maps' look-up tables: the first one imports matplotlib (0.15 s of the
+    Atlas's first visit), and Errors, Sample and the Atlas colour maps on their first visit."""
+    from dashboard.figures import images
+
+    for cmap in dict.fromkeys((images.DEFAULT_CMAP, *images.CMAPS)):
+        images._lut(cmap)
+
+
 # pages first: the warm-up waits while any page runs (each step is short: one module, one
 # column), so a page opened during the warm-up is not slowed by it (the first page after a
 # fresh server's start took 3.4-4.4 s instead of 1.1-1.6 s while both ran at once)
@@ -121,6 +130,8 @@ def warm(cache, pages_dir: Path = PAGES_DIR, sel=None) -> dict:
     selection ``sel``) make the Atlas's photo tiles of each zoom level; one step at a time,
     each after the pages running have finished. Returns the seconds of each part."""
     t0 = time.perf_counter()
+    wait_for_pages()
+    warm_colour_maps()
     if cache.has("samples"):
         have = set(cache.table_column_names("samples"))
         for c in (c for c in SAMPLE_COLUMNS if c in have):

@@ -78,10 +78,15 @@ def test_warm_imports_never_bring_torch():
         for page in sorted(warmup.PAGES_DIR.glob("*.py")):
             warmup.import_modules(warmup.page_imports(page))
         warmup.warm_plotly()
-        print("torch" in sys.modules, "dashboard.why" in sys.modules, "analysis.explain.mistakes" in sys.modules)
+        print("torch" in sys.modules, "dashboard.why" in sys.modules, "analysis.explain.mistakes" in sys.modules,
+              "matplotlib" in sys.modules)
+        warmup.warm_colour_maps()
+        from dashboard.figures import images
+        print("torch" in sys.modules, "matplotlib" in sys.modules, images._lut.cache_info().currsize)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "True", "True"]
+    assert out.split() == ["False", "True", "True", "False",  # the pages' imports leave matplotlib to …
+                           "False", "True", "4"]  # … the colour maps, each of CMAPS made once
 
 
 def test_the_warm_up_waits_while_a_page_runs(monkeypatch):
