@@ -4,8 +4,8 @@ Why: on the million-image cache a page's first visit in a fresh server took 1.3�
 its second 0.15–0.5 s (server side). The difference is paid once per process: importing
 what the page imports (plotly figures, the explain modules, pyarrow's readers) and reading
 the samples table's columns (a million rows). So once the first page of a server is drawn,
-a daemon thread reads the columns the pages share for the run that page showed, builds the
-Sample page's id index, imports what every page imports, computes what the slowest pages
+a daemon thread imports what every page imports, reads the columns the pages share for the
+run that page showed, builds the Sample page's id index, computes what the slowest pages
 show first (``first_views``: Errors, Datasets, Curate) and makes the Atlas's photo tiles
 of each zoom level (a zoom change's server time was mostly decoding them), while the user
 reads it.
@@ -87,6 +87,16 @@ def warm_plotly() -> None:
     fig.to_json()
 
 
+def warm_streamlit() -> None:
+    """Streamlit's emoji catalogue: an alert (``st.info``, ``st.success``) whose text is not
+    ASCII ("·", "—", "×" are everywhere here) looks for a leading emoji, and the first look
+    imports the catalogue and compiles its pattern (0.2 s of the Reliability page's first
+    visit)."""
+    from streamlit import string_util
+
+    string_util.extract_leading_emoji("· warm-up")
+
+
 def warm_colour_maps() -> None:
     """The colour maps' look-up tables: the first one imports matplotlib (0.15 s of the
     Atlas's first visit), and Errors, Sample and the Atlas colour maps on their first visit."""
@@ -125,13 +135,23 @@ def wait_for_pages(timeout: float = WAIT_S) -> bool:
 
 
 def warm(cache, pages_dir: Path = PAGES_DIR, sel=None) -> dict:
-    """Read the shared samples columns of ``cache`` into ``state``'s column store and build
-    the Sample page's id index, then import what the pages import, then (given the
-    selection ``sel``) make the Atlas's photo tiles of each zoom level; one step at a time,
-    each after the pages running have finished. Returns the seconds of each part."""
+    """Import what the pages import (and load plotly's trace types, Streamlit's emoji
+    catalogue, the colour maps), then read the shared samples columns of ``cache`` into
+    ``state``'s column store and build the Sample page's id index, then (given the selection
+    ``sel``) compute the slow pages' first views and make the Atlas's photo tiles of each
+    zoom level; one step at a time, each after the pages running have finished. Returns the
+    seconds of each part."""
+    # what every page needs first (a page opened at once pays the rest itself): the imports
     t0 = time.perf_counter()
-    wait_for_pages()
-    warm_colour_maps()
+    for page in sorted(Path(pages_dir).glob("*.py")):
+        for name in page_imports(page):
+            wait_for_pages()
+            import_modules([name])
+    for step in (warm_plotly, warm_streamlit, warm_colour_maps):
+        wait_for_pages()
+        step()
+    process.single_threaded_blas()  # the imports may have loaded another BLAS (scipy's)
+    t1 = time.perf_counter()
     if cache.has("samples"):
         have = set(cache.table_column_names("samples"))
         for c in (c for c in SAMPLE_COLUMNS if c in have):
@@ -142,16 +162,8 @@ def warm(cache, pages_dir: Path = PAGES_DIR, sel=None) -> dict:
 
             wait_for_pages()
             picker.id_index(str(cache.root), cache.mtime("samples"), state.columns(cache, "samples", ("id",)))
-    t1 = time.perf_counter()
-    for page in sorted(Path(pages_dir).glob("*.py")):
-        for name in page_imports(page):
-            wait_for_pages()
-            import_modules([name])
-    wait_for_pages()
-    warm_plotly()
-    process.single_threaded_blas()  # the imports may have loaded another BLAS (scipy's)
     t2 = time.perf_counter()
-    out = {"columns_s": round(t1 - t0, 2), "imports_s": round(t2 - t1, 2)}
+    out = {"imports_s": round(t1 - t0, 2), "columns_s": round(t2 - t1, 2)}
     if sel is not None:
         out["first_views_s"] = warm_first_views(sel)
         from dashboard import atlas_map

@@ -83,10 +83,14 @@ def test_warm_imports_never_bring_torch():
         warmup.warm_colour_maps()
         from dashboard.figures import images
         print("torch" in sys.modules, "matplotlib" in sys.modules, images._lut.cache_info().currsize)
+        print("streamlit.emojis" in sys.modules, end=" ")
+        warmup.warm_streamlit()
+        print("streamlit.emojis" in sys.modules)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True", "True", "False",  # the pages' imports leave matplotlib to …
-                           "False", "True", "4"]  # … the colour maps, each of CMAPS made once
+                           "False", "True", "4",  # … the colour maps, each of CMAPS made once;
+                           "False", "True"]  # Streamlit's emoji catalogue is loaded by warm_streamlit
 
 
 def test_the_warm_up_waits_while_a_page_runs(monkeypatch):
