@@ -88,9 +88,10 @@ def load_queue(ds: Dataset, table: pd.DataFrame, scores: pd.DataFrame | None, cl
     return _queue(str(ds.root), table_key(ds), scores_key(ds), cls, show, order, keep_groups, table, scores)
 
 
-# where the page's images came from, read for those rows only and once per page: an image's
-# source is set when it is imported and no decision changes it (reading the column for the
-# focused image on every rerun took 0.1-0.5 s at a million rows; by id, 1 s)
+# where the page's images came from, read for those rows only, once per page and version of
+# the table (a decision replaces the table; no writer moves a row, so positions stay valid).
+# Reading the column for the focused image on every rerun took 0.1-0.5 s at a million rows;
+# by id, 1 s
 @st.cache_data(show_spinner=False, max_entries=64)
 def page_sources(root: str, table_key: tuple, ids: tuple[str, ...], rows: tuple[int, ...]) -> dict[str, str | None]:
     """``source`` of the images ``ids`` at table positions ``rows`` (``review_queue``'s

@@ -74,22 +74,27 @@ def why_pool(why: pd.DataFrame, true: str, pred: str) -> pd.DataFrame:
     return (in_cell if len(in_cell) else images_).sort_values("p_pred", ascending=False, kind="stable")
 
 
-def first_view(sel: state.Selection) -> None:
+def first_view(sel: state.Selection, wait=lambda: None, warn=None) -> None:
     """What the page computes when opened without choices: the held-out rows, the concept
     contributions of their mistakes and the confused pairs, and the strips of the images it
     lists (the largest off-diagonal cell, the most confident mistakes, the group mistakes and
-    the image the "why" section picks)."""
+    the image the "why" section picks). ``wait()`` is called between the steps (the warm-up
+    lets a page that runs go first); ``warn`` takes a names file's one-line problem."""
     from dashboard import why as why_ui
 
     sub = state.split_rows(sel, DEFAULT_SPLIT, COLUMNS)
     if sub.empty:
         return
-    contrast = why_ui.contrast_tables(sel, sub, DEFAULT_SPLIT)
+    wait()
+    contrast = why_ui.contrast_tables(sel, sub, DEFAULT_SPLIT, warn=warn)
     labels = list(sel.labels.classes)
     true, pred = mistakes.default_cell(mistakes.confusion_counts(sub, labels), labels)
-    strips(sel, mistakes.cell_rows(sub, true, pred).head(SHOW[0]))
-    strips(sel, mistakes.confident_mistakes(sub, "city", MISTAKES[0]))
-    strips(sel, mistakes.confident_mistakes(sub, "group", GROUP_MISTAKES), head="group")
+    for rows, head in ((mistakes.cell_rows(sub, true, pred).head(SHOW[0]), "city"),
+                       (mistakes.confident_mistakes(sub, "city", MISTAKES[0]), "city"),
+                       (mistakes.confident_mistakes(sub, "group", GROUP_MISTAKES), "group")):
+        wait()
+        strips(sel, rows, head=head)
     if not isinstance(contrast, str) and not contrast[0].empty:
         r = why_pool(contrast[0], true, pred).iloc[0]
+        wait()
         strips(sel, pd.DataFrame({"row": [r["row"]], "class": [r["true"]], "pred_class": [r["predicted"]]}))

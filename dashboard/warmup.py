@@ -149,7 +149,10 @@ def warm(cache, pages_dir: Path = PAGES_DIR, sel=None) -> dict:
             import_modules([name])
     for step in (warm_plotly, warm_streamlit, warm_colour_maps):
         wait_for_pages()
-        step()
+        try:  # one failing step (a library's change) must not stop the rest of the warm-up
+            step()
+        except Exception as exc:  # noqa: BLE001 - the page does the same work itself when it runs
+            log.info("dashboard warm-up: %s skipped: %s", step.__name__, exc)
     process.single_threaded_blas()  # the imports may have loaded another BLAS (scipy's)
     t1 = time.perf_counter()
     if cache.has("samples"):
@@ -176,8 +179,9 @@ def warm(cache, pages_dir: Path = PAGES_DIR, sel=None) -> dict:
 
 def warm_first_views(sel, views=None) -> dict:
     """Compute what the slow pages show first (``first_views.FIRST_VIEWS``), one page at a
-    time after the pages running have finished; a view that fails (no dataset, a damaged
-    table) is skipped: its page says what is wrong when it is opened. Seconds per page."""
+    time, each step after the pages running have finished; a view that fails (no dataset, a
+    damaged table) is skipped, and what a page would warn about is logged, never drawn: its
+    page says what is wrong when it is opened. Seconds per page."""
     from dashboard import first_views
 
     done = {}
@@ -185,7 +189,7 @@ def warm_first_views(sel, views=None) -> dict:
         wait_for_pages()
         t = time.perf_counter()
         try:
-            view(sel)
+            view(sel, wait_for_pages, lambda line, page=page: log.info("dashboard warm-up, %s: %s", page, line))
         except Exception as exc:  # noqa: BLE001 - the page reports it when opened
             log.info("dashboard warm-up: %s view skipped: %s", page, exc)
             continue

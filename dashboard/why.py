@@ -92,17 +92,17 @@ def _pairs(root: str, stamp: tuple, rows: tuple, classes: tuple, _cache, _sub: p
                                                                       given=_given)
 
 
-def contrast_tables(sel: state.Selection, sub: pd.DataFrame, split: str | None = None
+def contrast_tables(sel: state.Selection, sub: pd.DataFrame, split: str | None = None, warn=None
                     ) -> tuple[pd.DataFrame, pd.DataFrame] | str:
     """(every concept's contribution for the misclassified images of ``sub`` — each confusion
     cell's ``mistakes.PER_CELL`` most confident —, the confused pairs with their separating
     concepts over all of ``sub``), or one line saying what is missing. ``split`` names what
     ``sub`` is (the cache key; without it, its rows are). A names file that cannot be read
-    gets its one line here, and the automatic names stand in."""
+    gets its one line here (``warn``, default ``st.warning``), and the automatic names stand in."""
     cache = sel.cache
     if not cache.has("concept_removal_logits"):
         return f"Not computed yet: {missing_hint(sel.name, 'concept_removal_logits')}."
-    given = given_names(cache)
+    given = given_names(cache, warn)
     stamp = tuple(cache.mtime(a) if cache.has(a) else 0.0 for a in (
         "concept_removal_logits", "concept_contrast", "concept_name_candidates", "concept_stability"))
     key = (str(cache.root), stamp + (_names_stamp(cache),),
