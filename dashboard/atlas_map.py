@@ -81,6 +81,16 @@ def tile_px(shown: pd.DataFrame, view) -> int:
     return int(min(THUMB_PX, max(32, tile * 2)))
 
 
+def photo_tiles(sel, shown: pd.DataFrame, view) -> list[tuple[int, str, int]]:
+    """(cell, photo path, thumbnail px) of each of a view's photo tiles; none when the view
+    has too many cells for photos (coloured squares instead). What the mosaic draws and the
+    warm-up makes ahead, from one place."""
+    if not len(shown) or len(shown) > MAX_PHOTO_TILES:
+        return []
+    px = tile_px(shown, view)
+    return [(int(c), str(sel.image_path(p)), px) for c, p in zip(shown["cell"], shown["typical_path"])]
+
+
 def warm_thumbnails(sel, wait=lambda: None) -> int:
     """Make the photo tiles of every zoom level's whole-map view (what a zoom change draws
     first; decoding them was most of its server time) — for the warm-up, calling ``wait``
@@ -90,13 +100,9 @@ def warm_thumbnails(sel, wait=lambda: None) -> int:
     cells = state.table(sel.cache, "atlas_cells")
     view, made = atlas_views.whole(cells), 0
     for level in atlas_views.levels(cells):
-        shown = atlas_views.visible(cells, level, None)
-        if not len(shown) or len(shown) > MAX_PHOTO_TILES:
-            continue
-        px = tile_px(shown, view)
-        for p in shown["typical_path"]:
+        for _, path, px in photo_tiles(sel, atlas_views.visible(cells, level, None), view):
             wait()
-            _thumb(str(sel.image_path(p)), px)
+            _thumb(path, px)
             made += 1
     return made
 
@@ -110,10 +116,8 @@ def _mosaic(root: str, mtime: float, level: int, window, color_by: str, photos: 
     keys, shares = aa.cell_keys(shown, color_by, classes, splits, groups)
     order, palette = atlas.color_scheme(color_by, keys, classes, sorted(set(groups.values())))
     colors = [palette.get(k, "#888888") for k in keys]
-    thumbs = None
-    if photos and len(shown) <= MAX_PHOTO_TILES:
-        px = tile_px(shown, view)
-        thumbs = {int(c): _thumb(str(_sel.image_path(p)), px) for c, p in zip(shown["cell"], shown["typical_path"])}
+    tiles = photo_tiles(_sel, shown, view) if photos else []
+    thumbs = {c: _thumb(path, px) for c, path, px in tiles} if tiles else None
     picture = aa.mosaic(shown, view, colors, shares, thumbs) if len(shown) else None
     legend = {k: palette[k] for k in order if k in set(keys)}
     return shown, colors, legend, picture

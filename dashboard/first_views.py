@@ -15,16 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dashboard import state
-
-# ------------------------------------------------------------------ Errors
-def errors(sel: state.Selection, wait=lambda: None, warn=None) -> None:
-    """The held-out rows, the concepts behind their mistakes and the strips listed at first
-    (``errors_view.first_view``)."""
-    from dashboard import errors_view
-
-    errors_view.first_view(sel, wait, warn)
-
+from dashboard import errors_view, state
 
 # ------------------------------------------------------------------ Datasets and Curate
 def datasets(sel: state.Selection, wait=lambda: None, warn=None) -> None:
@@ -59,7 +50,8 @@ def curate(sel: state.Selection, wait=lambda: None, warn=None) -> None:
 
 
 FIRST_VIEWS: dict[str, Callable[..., None]] = {
-    "errors": errors, "datasets": datasets, "curate": curate,
+    "errors": errors_view.first_view,  # the held-out rows, their mistakes' concepts, the strips listed
+    "datasets": datasets, "curate": curate,
 }
 """Page (its ``app_pages`` file name) → what its first view computes, called as
 ``view(sel, wait, warn)``: ``wait()`` between its steps, ``warn(line)`` for a problem the page
