@@ -46,8 +46,21 @@ class TwoHeadClassifier(nn.Module):
             raise ValueError(
                 f"head expects (N, {self.feature_channels}, h, w), got {tuple(feature_map.shape)}"
             )
-        h = self.shared(self.embed(feature_map))
+        return self.logits_from_pooled(self.embed(feature_map))
+
+    def logits_from_pooled(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(class_logits, group_logits) from the pooled vector (N, C)."""
+        h = self.shared(pooled)
         return self.class_out(h), self.group_out(h)
+
+    def pooled_head(self):
+        """``logits_from_pooled`` when the head sees the feature map only through its spatial
+        mean (then ∂logit/∂A = ∂logit/∂pooled / (h·w) at every position, and Grad-CAM needs
+        the Jacobian of a (N, C) vector only: ``explain.gradcam``); None for a subclass that
+        changes how the head reads the map."""
+        plain = (type(self).embed is TwoHeadClassifier.embed and type(self).head is TwoHeadClassifier.head
+                 and isinstance(self.pool, nn.AdaptiveAvgPool2d) and self.pool.output_size in (1, (1, 1)))
+        return self.logits_from_pooled if plain else None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.head(self.features(x))

@@ -10,7 +10,8 @@ and ranked by how much they drive each city's logit.
 
 Steps, each streaming over an (N, C, h, w) array or float16 memmap in chunks:
 
-* ``fit_concepts``      – scikit-learn NMF on (a reproducible subsample of) all positions.
+* ``fit_concepts``      – scikit-learn NMF on (a reproducible subsample of) all positions;
+  ``sketch.py`` runs the same solver on a low-rank sketch of them, ``stream.py`` streams.
 * ``concept_maps``      – U for new activations with W fixed (non-negative least squares,
   solved row by row, so chunking never changes a result).
 * ``concept_importance`` / ``concept_class_importance`` – gradient × concept activation:
@@ -111,22 +112,18 @@ def _progress(iterable, total: int, desc: str, show: bool):
 
 
 # --------------------------------------------------------------------------- fitting
-def fit_concepts(activations, n_concepts: int = 12, seed: int = 0, max_rows: int = 100_000,
-                 batch: int = 64, indices: Sequence[int] | None = None, max_iter: int = 400,
-                 meta: dict | None = None, progress: bool = False, tol: float = 1e-4) -> ConceptBasis:
-    """NMF concepts of ``activations`` (N, C, h, w), array or float16 memmap.
+def gather_rows(activations, seed: int = 0, max_rows: int = 100_000, batch: int = 64,
+                indices: Sequence[int] | None = None, progress: bool = False
+                ) -> tuple[np.ndarray, int, float]:
+    """The positions a fit sees: ``(X, images, negative_fraction)``, X (rows, C) float32 ≥ 0.
 
     Rows are all spatial positions of the images (``indices`` restricts to some images,
     e.g. the training split); when there are more than ``max_rows`` a uniform random
     subset is drawn with ``seed`` (so the fit is reproducible and memory stays at
     ``max_rows × C`` floats, whatever the dataset size). The memmap is read ``batch``
-    images at a time, never whole.
+    images at a time, never whole. Negatives are clipped at 0 and counted.
     """
-    from sklearn.decomposition import NMF
-
     n_all, c, h, w = check_4d(activations)
-    if n_concepts < 1:
-        raise ValueError(f"n_concepts must be >= 1, got {n_concepts}")
     images = np.arange(n_all) if indices is None else np.asarray(indices, dtype=np.int64)
     if images.size == 0:
         raise ValueError("no images to fit concepts on")
@@ -148,25 +145,52 @@ def fit_concepts(activations, n_concepts: int = 12, seed: int = 0, max_rows: int
         negatives += int((x < 0).sum())
         seen += x.size
         parts.append(np.maximum(x, 0))
-    X = np.concatenate(parts)
+    return np.concatenate(parts), int(images.size), negatives / max(seen, 1)
+
+
+def check_factorisable(X: np.ndarray, n_concepts: int) -> None:
+    """One clear line for what no NMF can factorise."""
+    if n_concepts < 1:
+        raise ValueError(f"n_concepts must be >= 1, got {n_concepts}")
     if n_concepts > min(X.shape):
         raise ValueError(f"n_concepts={n_concepts} exceeds min(rows, channels)={min(X.shape)}")
     if not np.any(X):
         raise ValueError("activations are all zero (after clipping negatives); nothing to factorise")
 
-    nmf = NMF(n_components=n_concepts, init="nndsvda", solver="cd", random_state=seed,
-              max_iter=max_iter, tol=tol)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Maximum number of iterations")
-        U = nmf.fit_transform(X)
-    W, U = _unit_rows(nmf.components_, U)
+
+def basis_from_factors(X: np.ndarray, U: np.ndarray, components: np.ndarray, *, n_images: int, seed: int,
+                       negative_fraction: float, meta: dict | None) -> ConceptBasis:
+    """The basis of a fit ``X ≈ U·components``: unit-norm rows, ordered by activation mass
+    (largest first), with the relative error measured on X itself."""
+    W, U = _unit_rows(components, U)
     order = np.argsort(-U.sum(0), kind="stable")  # largest share of activation mass first
     W, U = W[order], U[:, order]
     x_norm = float(np.linalg.norm(X))
     rel = float(np.linalg.norm(X - U @ W)) / x_norm
     return ConceptBasis(components=W.astype(np.float32), relative_error=rel, explained=1.0 - rel ** 2,
-                        n_rows=int(X.shape[0]), n_images=int(images.size), seed=seed,
-                        negative_fraction=negatives / max(seen, 1), meta=dict(meta or {}))
+                        n_rows=int(X.shape[0]), n_images=n_images, seed=seed,
+                        negative_fraction=negative_fraction, meta=dict(meta or {}))
+
+
+def fit_concepts(activations, n_concepts: int = 12, seed: int = 0, max_rows: int = 100_000,
+                 batch: int = 64, indices: Sequence[int] | None = None, max_iter: int = 400,
+                 meta: dict | None = None, progress: bool = False, tol: float = 1e-4) -> ConceptBasis:
+    """NMF concepts of ``activations`` (N, C, h, w), array or float16 memmap: scikit-learn's
+    NMF (coordinate descent, NNDSVDa start) of the positions ``gather_rows`` picks."""
+    from sklearn.decomposition import NMF
+
+    check_4d(activations)
+    if n_concepts < 1:
+        raise ValueError(f"n_concepts must be >= 1, got {n_concepts}")
+    X, n_images, negative_fraction = gather_rows(activations, seed, max_rows, batch, indices, progress)
+    check_factorisable(X, n_concepts)
+    nmf = NMF(n_components=n_concepts, init="nndsvda", solver="cd", random_state=seed,
+              max_iter=max_iter, tol=tol)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Maximum number of iterations")
+        U = nmf.fit_transform(X)
+    return basis_from_factors(X, U, nmf.components_, n_images=n_images, seed=seed,
+                              negative_fraction=negative_fraction, meta=meta)
 
 
 # --------------------------------------------------------------------------- maps

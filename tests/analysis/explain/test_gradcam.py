@@ -183,6 +183,44 @@ def test_hand_computed_head_without_pooling():
     torch.testing.assert_close(r.group_logits[0], torch.tensor([30.0]))
 
 
+def test_mean_pooled_head_takes_the_general_jacobians_values(monkeypatch):
+    """TwoHeadClassifier's pooled-head path (the Jacobian of the pooled vector) against the
+    general one (the Jacobian of the whole feature map), for plain and differentiable results."""
+    model = tiny_model(5, 3)
+    x = images(4, 40, seed=11)
+    assert model.pooled_head() is not None
+    fast = all_class_cams(model, x)
+    fast_graph = all_class_cams(model, x.clone().requires_grad_(), create_graph=True)
+    monkeypatch.setattr(model, "pooled_head", lambda: None)
+    general = all_class_cams(model, x)
+    for field in ("raw", "gradients", "channel_attr", "class_logits", "group_logits", "pooled", "features"):
+        torch.testing.assert_close(getattr(fast, field), getattr(general, field), rtol=1e-5, atol=1e-7, msg=field)
+        torch.testing.assert_close(getattr(fast_graph, field).detach(), getattr(general, field),
+                                   rtol=1e-5, atol=1e-7, msg=field)
+    # differentiable through the trunk: the same input gradient as the general path's
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    all_class_cams(model, xa, create_graph=True).raw.pow(2).sum().backward()
+    monkeypatch.undo()
+    all_class_cams(model, xb, create_graph=True).raw.pow(2).sum().backward()
+    torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-4, atol=1e-7)
+
+
+def test_pooled_head_only_where_the_head_reads_the_spatial_mean():
+    class OwnEmbed(TwoHeadClassifier):
+        def embed(self, feature_map):
+            return feature_map.amax(dim=(2, 3))
+
+    class OwnHead(TwoHeadClassifier):
+        def head(self, feature_map):
+            return super().head(feature_map * 2)
+
+    model = tiny_model()
+    assert OwnEmbed(model.trunk, 32, 4, 2).pooled_head() is None
+    assert OwnHead(model.trunk, 32, 4, 2).pooled_head() is None
+    model.pool = nn.AdaptiveAvgPool2d(2)
+    assert model.pooled_head() is None
+
+
 def test_contrastive_equals_gradcam_with_weight_difference():
     model = tiny_model()
     r = all_class_cams(model, images(3, 40, seed=5))

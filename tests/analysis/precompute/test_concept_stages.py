@@ -166,7 +166,7 @@ def test_concepts_streamed_with_minibatch_nmf(annotated_run, tmp_path):
     assert len(cache.table("concept_stability")) == 4
     auto = AnalyzeConfig(stages=("concepts",), **SMALL)
     small = analyze(run.path, config=auto, cache_root=tmp_path / "auto", progress=False, log=lambda *_: None)
-    assert small.read_concept_basis()[1]["meta"]["fit"] == "full"  # a tiny dataset: the plain NMF
+    assert small.read_concept_basis()[1]["meta"]["fit"] == "sketch"  # a small dataset: the sketched NMF
 
 
 def _importance_from_store(run, cache):

@@ -58,16 +58,16 @@ def test_interrupted_analysis_resumes_without_corruption(tiny_run, tmp_path, mon
     finished, and the rerun computes exactly the 6 others — bit-identical to a clean run."""
     config = AnalyzeConfig(batch_size=8, stages=("forward", "channels"), shard_rows=8)
     reference = analyze(tiny_run.path, config=config, cache_root=tmp_path / "ref", progress=False, log=quiet)
-    real = ForwardWorker.write
+    real = ForwardWorker.commit  # the local engine computes, then commits in its writing thread
     written = []
 
-    def crashing(worker, index, pixels=None):
+    def crashing(worker, index, computed, started):
         if len(written) == 3:
             raise KeyboardInterrupt  # dies in the middle of the forward stage
         written.append(index)
-        return real(worker, index, pixels)
+        return real(worker, index, computed, started)
 
-    monkeypatch.setattr(ForwardWorker, "write", crashing)
+    monkeypatch.setattr(ForwardWorker, "commit", crashing)
     with pytest.raises(KeyboardInterrupt):
         analyze(tiny_run.path, config=config, cache_root=tmp_path / "c", progress=False, log=quiet)
     cache = RunCache.for_run(tiny_run.name, tmp_path / "c")
@@ -75,11 +75,11 @@ def test_interrupted_analysis_resumes_without_corruption(tiny_run, tmp_path, mon
     assert cache.shard_set("forward").done() == [0, 1, 2]
     written.clear()
 
-    def recording(worker, index, pixels=None):
+    def recording(worker, index, computed, started):
         written.append(index)
-        return real(worker, index, pixels)
+        return real(worker, index, computed, started)
 
-    monkeypatch.setattr(ForwardWorker, "write", recording)
+    monkeypatch.setattr(ForwardWorker, "commit", recording)
     resumed = analyze(tiny_run.path, config=config, cache_root=tmp_path / "c", progress=False, log=quiet)
     assert written == [3, 4, 5, 6, 7, 8]  # continued, did not start over
     for name in ("cams", "class_logits", "channel_attr", "activations", "features", "class_probs"):

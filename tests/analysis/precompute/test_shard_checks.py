@@ -34,8 +34,8 @@ def test_a_truncated_shard_is_found_and_only_it_is_computed_again(tiny_run, anal
     f = analysed.shard_set("forward").file_of("activations", 4)
     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # truncated by hand
     written, messages = [], []
-    real = ForwardWorker.write
-    monkeypatch.setattr(ForwardWorker, "write", lambda w, i, p=None: written.append(i) or real(w, i, p))
+    real = ForwardWorker.commit  # the local engine's writing step
+    monkeypatch.setattr(ForwardWorker, "commit", lambda w, i, c, t: written.append(i) or real(w, i, c, t))
     again = analyze(tiny_run.path, config=CONFIG, cache_root=tmp_path, progress=False, log=messages.append)
     assert written == [4]
     assert any("shard 4 (images 32–39) is damaged" in m and "truncated" in m for m in messages)

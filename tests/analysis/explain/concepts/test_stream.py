@@ -8,6 +8,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from analysis.explain.concepts.factorize import fit_concepts
+from analysis.explain.concepts.sketch import fit_concepts_sketched
 from analysis.explain.concepts.stability import concept_stability
 from analysis.explain.concepts.stream import (
     MINIBATCH_FROM_ROWS,
@@ -125,13 +126,17 @@ def test_bootstrap_indices_with_repeats_and_negatives():
 
 
 def test_resolve_fit_and_fit_basis_switch():
-    assert resolve_fit("auto", MINIBATCH_FROM_ROWS) == "full"
+    assert resolve_fit("auto", MINIBATCH_FROM_ROWS) == "sketch"
     assert resolve_fit("auto", MINIBATCH_FROM_ROWS + 1) == "minibatch"
     assert resolve_fit("full", 10 ** 9) == "full" and resolve_fit("minibatch", 10) == "minibatch"
-    with pytest.raises(ValueError, match="one of auto, full, minibatch"):
+    assert resolve_fit("sketch", 10 ** 9) == "sketch"
+    with pytest.raises(ValueError, match="one of auto, sketch, full, minibatch"):
         resolve_fit("sgd", 10)
     A, _ = planted(n=20, seed=3)
-    full = fit_basis(A, 4, fit="auto", seed=0, meta={"run": "r"})
+    auto = fit_basis(A, 4, fit="auto", seed=0, meta={"run": "r"})
+    assert auto.meta == {"run": "r", "fit": "sketch", "sketch_rank": 24, "iterations": auto.meta["iterations"]}
+    np.testing.assert_array_equal(auto.components, fit_concepts_sketched(A, 4, seed=0).components)
+    full = fit_basis(A, 4, fit="full", seed=0, meta={"run": "r"})
     assert full.meta == {"run": "r", "fit": "full"}
     np.testing.assert_array_equal(full.components, fit_concepts(A, 4, seed=0).components)
     mb = fit_basis(A, 4, fit="minibatch", seed=0, warm_rows=60)
