@@ -12,7 +12,7 @@ class AnalyzeConfig:
     # positions (a seeded sample) the plain NMF fits: 16,384 give the concepts of all 44,160 of a
     # 4,000-image run (matched correlation 0.998, worst 0.995) in 4 s instead of 15 s
     concept_rows: int = 16_384
-    concept_fit: str = "auto"  # "full" NMF, "minibatch" stream, or auto: stream beyond 100,000 positions
+    concept_fit: str = "auto"  # "sketch" (NMF on a rank-64 sketch), "full" NMF, "minibatch" stream; auto: sketch, stream beyond 100,000 positions
     # (explain/concepts/stream.py; benchmarks/bench_concepts_stream.py)
     top_patches: int = 12
     top_channels: int = 10

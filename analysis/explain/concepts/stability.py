@@ -87,7 +87,7 @@ def concept_stability(activations, reference: np.ndarray, indices: Sequence[int]
     """Refit ``len(reference)`` concepts ``refits`` times on bootstrap resamples of the
     images ``indices`` of ``activations`` (N, C, h, w) and match them to ``reference``.
 
-    ``fit``: how each refit is fitted ("full", "minibatch" or "auto", ``stream.fit_basis``);
+    ``fit``: how each refit is fitted ("sketch", "full", "minibatch" or "auto", ``stream.fit_basis``);
     the way the reference was, so that the refits differ from it by their sample only."""
     if refits < 1:
         raise ValueError(f"need at least one refit, got {refits}")

@@ -6,8 +6,8 @@ NMF once: ``max_rows × C`` floats plus the solver's copies (a peak of 1.9 GB at
 positions of EfficientNet-Lite0's 1,280 channels). The streaming fit holds one chunk of
 images and one mini-batch of rows instead:
 
-1. a seeded permutation of the images; the rows of its first images (``warm_rows``) get a
-   plain NMF (coordinate descent, NNDSVDa), the start of the stream. From MiniBatchNMF's
+1. a seeded permutation of the images; the rows of its first images (``warm_rows``) get an
+   NMF (coordinate descent, NNDSVDa; on its sketch, ``sketch.py``), the start of the stream. From MiniBatchNMF's
    own start (NNDSVDa of the first mini-batch alone, ``warm_rows=0``) one pass ends at a
    relative error of 0.326 instead of NMF's 0.310 on demo-like activations, 0.100 instead
    of 0.019 on planted ones (benchmarks/bench_concepts_stream.py);
@@ -38,7 +38,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from analysis.explain.concepts.factorize import ConceptBasis, _nnls_rows, _unit_rows, check_4d, fit_concepts
-from analysis.explain.concepts.sketch import fit_concepts_sketched
+from analysis.explain.concepts.sketch import fit_concepts_sketched, sketched_nmf
 from analysis.progress import bar
 
 FITS = ("auto", "sketch", "full", "minibatch")
@@ -131,7 +131,7 @@ def fit_concepts_minibatch(activations, n_concepts: int = 12, seed: int = 0, max
     statistics survive one pass (MiniBatchNMF's ``forget_factor``, rescaled from per
     mini-batch to per pass). Memory: ``chunk`` images and ``warm_rows`` rows, whatever N.
     """
-    from sklearn.decomposition import NMF, MiniBatchNMF
+    from sklearn.decomposition import MiniBatchNMF
 
     n_all, c, h, w = check_4d(activations)
     if n_concepts < 1:
@@ -146,7 +146,7 @@ def fit_concepts_minibatch(activations, n_concepts: int = 12, seed: int = 0, max
     rng = np.random.default_rng(seed)
     orders = [rng.permutation(images)[:per_pass] for _ in range(max(1, epochs))]
 
-    # 1. the start: a plain NMF of the first images of the first pass (warm_rows ≤ 0:
+    # 1. the start: an NMF (sketched) of the first images of the first pass (warm_rows ≤ 0:
     #    MiniBatchNMF's own start, NNDSVDa of the first mini-batch, kept for comparison)
     warm = orders[0][:max(1, min(per_pass, -(-warm_rows // hw)))] if warm_rows > 0 else orders[0][:1]
     first = _PassRows(activations, orders[0], chunk)  # the start's rows are its first images': read once
@@ -157,12 +157,9 @@ def fit_concepts_minibatch(activations, n_concepts: int = 12, seed: int = 0, max
         raise ValueError("activations are all zero (after clipping negatives); nothing to factorise")
     H0 = None
     if warm_rows > 0:
-        start = NMF(n_components=n_concepts, init="nndsvda", solver="cd", random_state=seed,
-                    max_iter=max_iter, tol=tol)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Maximum number of iterations")
-            start.fit(X)
-        H0 = start.components_.astype(np.float32)
+            H0 = sketched_nmf(X, n_concepts, seed, max_iter=max_iter, tol=tol)[1].astype(np.float32)
     del X
 
     # 2. the passes: one partial_fit per mini-batch

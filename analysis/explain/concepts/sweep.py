@@ -113,7 +113,7 @@ def sweep(model: torch.nn.Module, layers: Sequence[str], ks: Sequence[int],
           val_labels: np.ndarray, refits: int = 3, max_rows: int = 8000, seed: int = 0,
           progress: bool = False, fit: str = "auto") -> pd.DataFrame:
     """Measure every (layer, k); ``*_batches()`` yield preprocessed image batches anew.
-    ``fit``: "full", "minibatch" or "auto" (``stream.fit_basis``; the sweep's images are few,
+    ``fit``: "sketch", "full", "minibatch" or "auto" (``stream.fit_basis``; the sweep's images are few,
     so auto is the plain NMF unless they hold more than ``MINIBATCH_FROM_ROWS`` positions)."""
     import torch
 

@@ -28,6 +28,7 @@ import functools
 import json
 import os
 import threading
+import time
 
 import numpy as np
 import torch
@@ -65,8 +66,9 @@ def decode_shards(batch: dict, run_path: str) -> dict:
 
 class InferShards:
     """Ray Data actor: holds the model and writes whole shards into the cache. Given decoded
-    pixels (``pixels``), it runs the model; given shard numbers only, it decodes them itself,
-    outside the model's lock, so that a second call's decoding overlaps this one's model."""
+    pixels (``pixels``), it runs the model; given shard numbers only, it decodes them itself.
+    Decoding and writing happen outside the model's lock, so that with two calls at once
+    one call's decoding or writing overlaps the other's model (as in the local engine)."""
 
     def __init__(self, spec: WorkSpec):
         limit_malloc_arenas()
@@ -84,8 +86,10 @@ class InferShards:
                 decoder = [{**json.loads(batch["decoder"][k]), "role": "decode"}]
             else:
                 pixels, decoder = self.worker.decode(int(index)), []
-            with self.model_lock:
-                record = self.worker.write(int(index), pixels)
+            with self.model_lock:  # the model's turn; the writing overlaps the other call's
+                started = time.perf_counter()
+                computed = self.worker.compute(int(index), pixels)
+            record = self.worker.commit(int(index), computed, started)
             record["workers"] = [process_memory("model"), *decoder]
             records.append(json.dumps(record))
         return {"record": np.array(records, dtype=object)}

@@ -1,5 +1,5 @@
-"""``concepts``: NMF of the training images' activations (fitted at once, or streamed with
-MiniBatchNMF beyond ``MINIBATCH_FROM_ROWS`` positions: ``concept_fit``); a map per concept for every
+"""``concepts``: NMF of the training images' activations (fitted at once on a sketch, or streamed
+with MiniBatchNMF beyond ``MINIBATCH_FROM_ROWS`` positions: ``concept_fit``); a map per concept for every
 image; the concept × class importance (gradient × concept activation, as in CRAFT); the
 top patches of every concept, cut out of the photos."""
 
