@@ -17,6 +17,40 @@ def split_names(text: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in text.split(",") if s.strip())
 
 
+OWN_OPTIONS = {"batch_size": "--batch-size", "n_concepts": "--concepts", "featvis_steps": "--featvis-steps",
+               "featvis_size": "--featvis-size", "featvis_lr": "--featvis-lr", "featvis_param": "--featvis-param",
+               "featvis_transforms": "--featvis-transforms", "featvis_precision": "--featvis-precision",
+               "seed": "--seed", "device": "--device", "stages": "--stages", "redo": "--redo", "engine": "--engine",
+               "address": "--address", "ray_actors": "--workers", "shard_rows": "--shard-rows", "verify": "--verify",
+               "extra": "--set"}
+"""AnalyzeConfig's fields that have an option of their own (``--set`` refuses them)."""
+
+
+def apply_settings(cfg, settings: dict):
+    """``cfg`` with the ``--set`` values: a field of the config (``concept_fit``, ``umap_epochs`` …)
+    set as the field's type, anything else a stage parameter in ``extra``. (Put in ``extra``,
+    a field's value was never read: the field's default won.)"""
+    from dataclasses import fields, replace
+
+    known = {f.name for f in fields(cfg)}
+    changes, extra = {}, dict(cfg.extra)
+    for name, value in settings.items():
+        if name in OWN_OPTIONS:
+            raise click.BadParameter(f"{name} has an option of its own: {OWN_OPTIONS[name]}", param_hint="--set")
+        if name not in known:
+            extra[name] = value
+            continue
+        kind = type(getattr(cfg, name))
+        if kind is str:
+            changes[name] = str(value)
+        elif kind in (int, float) and isinstance(value, (int, float)) and (kind is float or float(value).is_integer()):
+            changes[name] = kind(value)
+        else:
+            raise click.BadParameter(f"{name} must be {'an integer' if kind is int else 'a number'}, "
+                                     f"got {value!r}", param_hint="--set")
+    return replace(cfg, extra=extra, **changes)
+
+
 def parse_settings(settings) -> dict:
     """``NAME=VALUE`` pairs as stage parameters; values read as numbers where they are."""
     out = {}
@@ -105,8 +139,9 @@ def analyze_cmd(run, models_root, dataset_name, cache_root, stages, redo, settin
                         featvis_size=featvis_size, featvis_lr=featvis_lr, featvis_param=featvis_param,
                         featvis_transforms=featvis_transforms, featvis_precision=featvis_precision, seed=seed, device=device,
                         stages=split_names(stages) if stages else None, redo=split_names(redo),
-                        extra=parse_settings(settings), engine=engine, address=address,
-                        ray_actors=ray_actors, shard_rows=shard_rows, verify=verify)
+                        engine=engine, address=address, ray_actors=ray_actors, shard_rows=shard_rows,
+                        verify=verify)
+    cfg = apply_settings(cfg, parse_settings(settings))
     if address and engine != "ray":
         raise click.UsageError("--address is for --engine ray")
     if reliability:

@@ -9,8 +9,10 @@ an orthonormal basis of X's range, found by scikit-learn's randomized range find
 with B = Qᵀ·X (r × channels), and the two products become Q·(B·Hᵀ) and Bᵀ·(Qᵀ·W):
 (positions + channels)·r·K operations instead of positions·channels·K. Everything else
 is scikit-learn's: the NNDSVDa start (here from the sketch's singular vectors), the
-coordinate-descent step that keeps W and H non-negative in the full space, the stopping rule. Only the data term is the
-sketch's, so when X has rank ≤ r the sketch is exact and the fit is NMF's (tested).
+coordinate-descent step that keeps W and H non-negative in the full space, the stopping
+rule. Only the data term is the sketch's, so when X has rank ≤ r the sketch is exact and the
+fit is NMF's (tested). Once the sketched fit has converged, ``POLISH_ITERATIONS`` steps on X
+itself take it to the plain NMF's fixed point nearby.
 
 Measured (``benchmarks/bench_concepts_sketch.py``; EfficientNet-Lite0 activations of real
 street photos, 1,280 channels, 12 concepts): see the README's concepts section.
@@ -33,6 +35,11 @@ SKETCH_RANK = 64
 """Columns of the sketch: 64 (power iterations 4) matched the plain NMF's concepts at a worst
 correlation of 0.993 on real activations; 32 at 0.95."""
 POWER_ITERATIONS = 4
+POLISH_ITERATIONS = 10
+"""Iterations on X itself after the sketch's fit has converged: they move the fit to the plain
+NMF's own fixed point nearby. On real activations 10 (0.15 s) took the worst matched
+correlation with NMF's concepts from 0.993 to 1.000; without them the stability refits,
+each with its own sketch, found 9 of 12 concepts stable where the plain NMF's found 12."""
 
 
 class SketchedMatrix:
@@ -97,16 +104,19 @@ def nndsvda(S: SketchedMatrix, n_components: int, mean: float, eps: float = 1e-6
 
 
 def sketched_nmf(X: np.ndarray, n_components: int, seed: int = 0, rank: int = SKETCH_RANK,
-                 power_iterations: int = POWER_ITERATIONS, max_iter: int = 400, tol: float = 1e-4
-                 ) -> tuple[np.ndarray, np.ndarray, int]:
+                 power_iterations: int = POWER_ITERATIONS, max_iter: int = 400, tol: float = 1e-4,
+                 polish: int = POLISH_ITERATIONS) -> tuple[np.ndarray, np.ndarray, int]:
     """``(W, H, iterations)`` with X ≈ W·H, both ≥ 0: ``NMF(init="nndsvda", solver="cd")``'s
-    start and steps, the products with X taken from its sketch."""
+    start and steps, the products with X taken from its sketch until they converge, then
+    ``polish`` steps with X itself (``iterations`` counts the sketch's)."""
     from sklearn.decomposition._nmf import _fit_coordinate_descent
 
     check_factorisable(X, n_components)
     S = sketch(X, max(rank, n_components), power_iterations, seed)
     W, H = nndsvda(S, n_components, float(X.mean()))
     W, H, n_iter = _fit_coordinate_descent(S, W, H, tol=tol, max_iter=max_iter, random_state=seed)
+    if polish > 0:
+        W, H, _ = _fit_coordinate_descent(X, W, H, tol=0.0, max_iter=polish, random_state=seed)
     return W, H, int(n_iter)
 
 

@@ -188,7 +188,8 @@ class ForwardWorker:
         """Write what :meth:`compute` returned for shard ``index`` and return its record."""
         arrays, tables, from_cache = computed
         record = self.shards.write(index, arrays, tables, made_from=self.made_from)
-        return {**record, "from_trunk_cache": from_cache, "seconds": round(time.perf_counter() - started, 3)}
+        return {**record, "from_trunk_cache": from_cache, "batchnorms_folded": self.folded,
+                "seconds": round(time.perf_counter() - started, 3)}
 
 
 def stored(v: torch.Tensor, dtype: str) -> np.ndarray:

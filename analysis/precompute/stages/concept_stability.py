@@ -10,6 +10,14 @@ from analysis.precompute.stage import Stage
 from analysis.precompute.stages.concepts import load_basis
 
 
+def refit_with(fit: str) -> str:
+    """How the refits are fitted: as the concepts were, except that sketched concepts are refitted
+    by the plain NMF. The sketch's fit ends on the plain NMF's own fixed point (it is polished on
+    the data), so only the resampling should move the refits; refitted on sketches of their own,
+    3 of 12 concepts of a real run that came back in 3 of 5 plain refits came back in 2."""
+    return "full" if fit == "sketch" else fit
+
+
 def run(ctx) -> dict:
     basis = load_basis(ctx.cache)
     split = ctx.rows["split"].to_numpy()
@@ -18,14 +26,15 @@ def run(ctx) -> dict:
                                indices=train if len(train) else None, refits=ctx.param("stability_refits"),
                                max_rows=ctx.param("stability_rows"), seed=ctx.param("seed"),
                                threshold=ctx.param("stability_threshold"), progress=ctx.progress,
-                               fit=basis.meta.get("fit", "full"))  # refitted the way the concepts were
+                               fit=refit_with(basis.meta.get("fit", "full")))
     table = pd.DataFrame({"concept": range(basis.n_concepts), "stability": result.score,
                           "came_back": result.came_back, "refits": len(result.similarity),
                           "stable": result.stable})
     for r, sims in enumerate(result.similarity):
         table[f"refit_{r}"] = sims
     ctx.cache.write_table("concept_stability", table)
-    return {"stable": int(result.stable.sum()), "concepts": basis.n_concepts, "fit": basis.meta.get("fit", "full")}
+    return {"stable": int(result.stable.sum()), "concepts": basis.n_concepts,
+            "fit": refit_with(basis.meta.get("fit", "full"))}
 
 
 STAGE = Stage(

@@ -26,13 +26,14 @@ def run(ctx) -> dict:
     shards.prepare()
     todo = shards.missing()
     done_rows = ctx.n - sum(b - a for a, b in map(layout.bounds, todo))
-    from_cache, workers = 0, {}
+    from_cache, folded, workers = 0, 0, {}
     started, first = time.perf_counter(), []  # (seconds, rows) when the first shard came back
     with bar(total=ctx.n, initial=done_rows, desc=f"forward + all-class Grad-CAM ({ctx.config.engine})",
              unit="img", disable=not ctx.progress) as progress:
         def on_shard(record: dict) -> None:
-            nonlocal from_cache
+            nonlocal from_cache, folded
             from_cache += record.get("from_trunk_cache", 0)
+            folded = max(folded, record.get("batchnorms_folded", 0))
             for w in record.get("workers", []):  # each worker process's peak memory (Ray)
                 key = f"{w['role']} {w['host']}:{w['pid']}"
                 seen = workers.setdefault(key, {"peak_mb": 0.0, "private_mb": 0.0})
@@ -47,7 +48,7 @@ def run(ctx) -> dict:
     pace = throughput(first, time.perf_counter() - started, ctx.n - done_rows)
     records = shards.finish()
     c, h, w = layout.arrays["activations"][0][1:]
-    return {"images": ctx.n, "feature_map": [c, h, w], "from_trunk_cache": from_cache,
+    return {"images": ctx.n, "feature_map": [c, h, w], "from_trunk_cache": from_cache, "batchnorms_folded": folded,
             "engine": ctx.config.engine, "shards": shard_summary(layout, records), **pace,
             **({"worker_peak_mb": workers} if workers else {})}
 

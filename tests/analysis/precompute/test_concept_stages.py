@@ -12,6 +12,7 @@ from analysis.cli import main
 from analysis.explain.concepts.effect import class_effects
 from analysis.explain.concepts.portrait import build_portrait, resolve_names
 from analysis.precompute import AnalyzeConfig, analyze
+from analysis.precompute.stages.concept_stability import refit_with
 from analysis.precompute.stages.concept_names import RENAME_MATCH, carry_over_names
 from analysis.precompute.stages.ood import load_calibration
 from analysis.store import RunCache
@@ -167,6 +168,10 @@ def test_concepts_streamed_with_minibatch_nmf(annotated_run, tmp_path):
     auto = AnalyzeConfig(stages=("concepts",), **SMALL)
     small = analyze(run.path, config=auto, cache_root=tmp_path / "auto", progress=False, log=lambda *_: None)
     assert small.read_concept_basis()[1]["meta"]["fit"] == "sketch"  # a small dataset: the sketched NMF
+    refit = analyze(run.path, config=AnalyzeConfig(stages=("concept_stability",), **SMALL),
+                    cache_root=tmp_path / "auto", progress=False, log=lambda *_: None)
+    assert refit.manifest["stages"]["concept_stability"]["fit"] == "full"  # sketched concepts: plain refits
+    assert refit_with("sketch") == "full" and refit_with("minibatch") == "minibatch" and refit_with("full") == "full"
 
 
 def _importance_from_store(run, cache):

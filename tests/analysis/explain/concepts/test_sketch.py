@@ -122,3 +122,19 @@ def test_bad_input_is_one_clear_error():
         fit_concepts_sketched(A, 0)
     assert isinstance(sketch(low_rank(rows=50, c=6), rank=64), SketchedMatrix)  # the rank is capped at the smaller side
     assert sketch(low_rank(rows=50, c=6), rank=64).Q.shape == (50, 6)
+
+
+def test_polishing_on_the_data_moves_the_fit_to_nmfs_fixed_point():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        X = low_rank(rows=2000, c=60, k=10, seed=1, noise=0.05)  # rank 10 and noise: a rank-6 sketch misses much
+        ref = NMF(4, init="nndsvda", solver="cd", random_state=0, max_iter=400, tol=1e-4)
+        U = ref.fit_transform(X)
+        rough_W, rough_H, n = sketched_nmf(X, 4, seed=0, rank=6, polish=0)
+        W, H, n_polished = sketched_nmf(X, 4, seed=0, rank=6)
+    assert n == n_polished  # the count is the sketch's iterations
+    err = {name: np.linalg.norm(X - a @ b) for name, (a, b) in
+           {"rough": (rough_W, rough_H), "polished": (W, H), "nmf": (U, ref.components_)}.items()}
+    assert err["polished"] < err["rough"]
+    assert abs(err["polished"] - err["nmf"]) < abs(err["rough"] - err["nmf"])
+    assert matched(rough_H, ref.components_).min() < 0.95 < 0.99 < matched(H, ref.components_).min()
