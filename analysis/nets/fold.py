@@ -60,6 +60,12 @@ def conv_bn_pairs(model: nn.Module, run, example: torch.Tensor) -> list[tuple[nn
     return pairs
 
 
+def in_eval_mode(model: nn.Module) -> bool:
+    """Every module in eval mode: a batch norm left in training mode would fold batch statistics
+    (and the check pass would update its running ones)."""
+    return not any(m.training for m in model.modules())
+
+
 def _format(t: torch.Tensor) -> torch.memory_format:
     return torch.channels_last if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) \
         and not t.is_contiguous() else torch.contiguous_format
@@ -70,7 +76,7 @@ def fold_batchnorm(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, 
     folded, or ``model`` itself (``folded`` 0) when there is nothing to fold or the folded
     copy's ``features(example)`` differs from the original's by more than rounding.
     ``example`` is an input batch of the shape and memory format the caller uses."""
-    if model.training:
+    if not in_eval_mode(model):
         raise ValueError("fold_batchnorm needs an eval-mode model (running statistics)")
     folded = copy.deepcopy(model)
     names = {m: name for name, m in folded.named_modules()}

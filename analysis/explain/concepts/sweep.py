@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.explain.concepts.factorize import concept_maps
-from analysis.explain.concepts.stability import concept_stability
+from analysis.explain.concepts.stability import concept_stability, refit_with
 from analysis.explain.concepts.stream import fit_basis
 from analysis.progress import bar
 
@@ -114,7 +114,8 @@ def sweep(model: torch.nn.Module, layers: Sequence[str], ks: Sequence[int],
           progress: bool = False, fit: str = "auto") -> pd.DataFrame:
     """Measure every (layer, k); ``*_batches()`` yield preprocessed image batches anew.
     ``fit``: "sketch", "full", "minibatch" or "auto" (``stream.fit_basis``; the sweep's images are few,
-    so auto is the plain NMF unless they hold more than ``MINIBATCH_FROM_ROWS`` positions)."""
+    so auto is the sketched NMF unless they hold more than ``MINIBATCH_FROM_ROWS`` positions); the
+    stability refits are fitted as ``stability.refit_with`` says."""
     import torch
 
     val_labels = np.asarray(val_labels)
@@ -130,7 +131,7 @@ def sweep(model: torch.nn.Module, layers: Sequence[str], ks: Sequence[int],
         train = acts[layer]
         basis = fit_basis(train, k, fit=fit, seed=seed, max_rows=max_rows, tol=1e-3)
         stab = concept_stability(train, basis.components, refits=refits, max_rows=max_rows, seed=seed,
-                                 fit=basis.meta["fit"])
+                                 fit=refit_with(basis.meta["fit"]))
         val = val_acts[layer]
         pred = reconstructed_predictions(model, layer, basis, val_batches())
         concept_acc = float((pred == val_labels).mean())

@@ -28,7 +28,7 @@ from analysis.data.dataset import Dataset, fingerprint
 from analysis.explain.gradcam import all_class_cams, cams_from_features
 from analysis.explain.trunk_reuse import CachedTrunk
 from analysis.nets.device import choose_device
-from analysis.nets.fold import fold_batchnorm
+from analysis.nets.fold import fold_batchnorm, in_eval_mode
 from analysis.store import RunCache, ShardLayout, batched, file_fingerprint
 from analysis.train.data import load_rgb
 from analysis.train.runs import Run, load_model, open_run
@@ -126,8 +126,10 @@ class ForwardWorker:
         self.memory_format = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
         self.model = self.model.to(memory_format=self.memory_format)
         # batch norms folded into their convolutions (a copy; the same folding in every engine)
-        example = torch.zeros(2, 3, self.run.input_size, self.run.input_size, device=self.device)
-        self.model, self.folded = (self.model, 0) if self.model.training else fold_batchnorm(
+        weight = next(self.model.parameters())  # the example where and as the model computes
+        example = torch.zeros(2, 3, self.run.input_size, self.run.input_size, device=weight.device,
+                              dtype=weight.dtype)
+        self.model, self.folded = (self.model, 0) if not in_eval_mode(self.model) else fold_batchnorm(
             self.model, example.contiguous(memory_format=self.memory_format))
         self.reader = PixelReader(self.run)
         self.cache = RunCache(spec.cache_root)

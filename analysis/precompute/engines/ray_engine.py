@@ -67,8 +67,9 @@ def decode_shards(batch: dict, run_path: str) -> dict:
 class InferShards:
     """Ray Data actor: holds the model and writes whole shards into the cache. Given decoded
     pixels (``pixels``), it runs the model; given shard numbers only, it decodes them itself.
-    Decoding and writing happen outside the model's lock, so that with two calls at once
-    one call's decoding or writing overlaps the other's model (as in the local engine)."""
+    Decoding and writing happen outside the model's lock: where an actor takes two calls at
+    once (CPU clusters, decoding in the actors), one call's decoding or writing overlaps the
+    other's model, as in the local engine; a GPU actor takes one call at a time."""
 
     def __init__(self, spec: WorkSpec):
         limit_malloc_arenas()

@@ -5,17 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.explain.concepts.stability import concept_stability
+from analysis.explain.concepts.stability import concept_stability, refit_with
 from analysis.precompute.stage import Stage
 from analysis.precompute.stages.concepts import load_basis
-
-
-def refit_with(fit: str) -> str:
-    """How the refits are fitted: as the concepts were, except that sketched concepts are refitted
-    by the plain NMF. The sketch's fit ends on the plain NMF's own fixed point (it is polished on
-    the data), so only the resampling should move the refits; refitted on sketches of their own,
-    3 of 12 concepts of a real run that came back in 3 of 5 plain refits came back in 2."""
-    return "full" if fit == "sketch" else fit
 
 
 def run(ctx) -> dict:

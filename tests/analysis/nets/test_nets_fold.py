@@ -123,3 +123,20 @@ def test_folds_only_what_leaves_the_model_unchanged():
     assert fold_batchnorm(plain, x) == (plain, 0)
     with pytest.raises(ValueError, match="eval-mode"):
         fold_batchnorm(Trunk(nn.Sequential(nn.Conv2d(2, 2, 1), bn(2))).train(), x)
+
+
+def test_a_batch_norm_left_training_is_refused_and_left_untouched():
+    model = Trunk(nn.Sequential(nn.Conv2d(2, 2, 1), bn(2))).eval()
+    model.body[1].train()  # the top level says eval, one batch norm does not
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match="eval-mode"):
+        fold_batchnorm(model, torch.randn(2, 2, 4, 4))
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_a_float64_model_folds_with_a_float64_example():
+    model = Trunk(nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), bn(3), nn.ReLU())).double().eval()
+    x = torch.randn(2, 2, 5, 5, dtype=torch.float64)
+    folded, count = fold_batchnorm(model, x)
+    assert count == 1 and folded.body[0].weight.dtype == torch.float64
+    torch.testing.assert_close(folded.features(x), model.features(x), rtol=1e-10, atol=1e-10)

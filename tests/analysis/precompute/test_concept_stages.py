@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from analysis.cli import main
 from analysis.explain.concepts.effect import class_effects
 from analysis.explain.concepts.portrait import build_portrait, resolve_names
+from analysis.explain.concepts.stability import refit_with
 from analysis.precompute import AnalyzeConfig, analyze
-from analysis.precompute.stages.concept_stability import refit_with
 from analysis.precompute.stages.concept_names import RENAME_MATCH, carry_over_names
 from analysis.precompute.stages.ood import load_calibration
 from analysis.store import RunCache
