@@ -115,6 +115,22 @@ def _check_inputs(model: nn.Module, x: torch.Tensor) -> None:
         raise RuntimeError("all_class_cams needs autograd; call it outside torch.inference_mode()")
 
 
+def _logits_jacobian(head, x: torch.Tensor, create_graph: bool
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(class_logits, group_logits, J)``, J (N, K, *x.shape[1:]) = ∂logit_k/∂x of
+    ``head(x)``: one forward on the batch, one batched backward with identity cotangents.
+    ``x`` keeps its graph when ``create_graph`` and it has one; else a detached leaf."""
+    if not (create_graph and x.requires_grad):
+        x = x.detach().requires_grad_()
+    with torch.enable_grad():
+        class_logits, group_logits = head(x)
+        out = torch.cat([class_logits, group_logits], dim=1)
+        n, k = out.shape
+        cotangents = torch.eye(k, dtype=out.dtype, device=out.device)[:, None, :].expand(k, n, k)
+        (jac,) = torch.autograd.grad(out, x, cotangents, is_grads_batched=True, create_graph=create_graph)
+    return class_logits, group_logits, jac.transpose(0, 1)
+
+
 def head_jacobian(model: nn.Module, features: torch.Tensor, *, create_graph: bool = False
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(class_logits, group_logits, J)`` with J (N, K, C, h, w) = ∂logit_k/∂features.
@@ -123,18 +139,7 @@ def head_jacobian(model: nn.Module, features: torch.Tensor, *, create_graph: boo
     Per-image correctness needs the head to treat images independently (eval mode).
     Shared by Grad-CAM and channel attribution so both come from the same pass.
     """
-    if create_graph and features.requires_grad:
-        f = features  # keep the path back to the input / trunk parameters
-    else:
-        f = features.detach().requires_grad_()
-    with torch.enable_grad():
-        class_logits, group_logits = model.head(f)
-        out = torch.cat([class_logits, group_logits], dim=1)
-        n, k = out.shape
-        cotangents = torch.eye(k, dtype=out.dtype, device=out.device)[:, None, :].expand(k, n, k)
-        (jac,) = torch.autograd.grad(out, f, cotangents, is_grads_batched=True,
-                                     create_graph=create_graph)
-    return class_logits, group_logits, jac.transpose(0, 1)
+    return _logits_jacobian(model.head, features, create_graph)
 
 
 def _mean_pooled_gradients(pooled_head, model: nn.Module, feats: torch.Tensor, create_graph: bool):
@@ -146,14 +151,7 @@ def _mean_pooled_gradients(pooled_head, model: nn.Module, feats: torch.Tensor, c
     :func:`head_jacobian` (tested)."""
     with torch.set_grad_enabled(create_graph):
         pooled = model.embed(feats)
-    p = pooled if create_graph and pooled.requires_grad else pooled.detach().requires_grad_()
-    with torch.enable_grad():
-        class_logits, group_logits = pooled_head(p)
-        out = torch.cat([class_logits, group_logits], dim=1)
-        n, k = out.shape
-        cotangents = torch.eye(k, dtype=out.dtype, device=out.device)[:, None, :].expand(k, n, k)
-        (g,) = torch.autograd.grad(out, p, cotangents, is_grads_batched=True, create_graph=create_graph)
-    g = g.transpose(0, 1)  # (N, K, C)
+    class_logits, group_logits, g = _logits_jacobian(pooled_head, pooled, create_graph)  # g (N, K, C)
     with torch.set_grad_enabled(create_graph):
         alpha = g / (feats.shape[-2] * feats.shape[-1])
         attr = g * pooled[:, None, :]

@@ -183,6 +183,22 @@ def basis_from_factors(X: np.ndarray, U: np.ndarray, components: np.ndarray, *, 
                         negative_fraction=negative_fraction, meta=dict(meta or {}))
 
 
+def fit_gathered(activations, n_concepts: int, solve, *, seed: int, max_rows: int, batch: int,
+                 indices: Sequence[int] | None, progress: bool, meta: dict | None) -> ConceptBasis:
+    """The steps every in-memory fit shares: the positions ``gather_rows`` picks, the checks,
+    ``solve(X) -> (U, components, extra meta)``, the basis."""
+    check_4d(activations)
+    if n_concepts < 1:
+        raise ValueError(f"n_concepts must be >= 1, got {n_concepts}")
+    X, n_images, negative_fraction = gather_rows(activations, seed, max_rows, batch, indices, progress)
+    check_factorisable(X, n_concepts)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Maximum number of iterations")
+        U, components, extra = solve(X)
+    return basis_from_factors(X, U, components, n_images=n_images, seed=seed,
+                              negative_fraction=negative_fraction, meta={**(meta or {}), **extra})
+
+
 def fit_concepts(activations, n_concepts: int = 12, seed: int = 0, max_rows: int = 100_000,
                  batch: int = 64, indices: Sequence[int] | None = None, max_iter: int = 400,
                  meta: dict | None = None, progress: bool = False, tol: float = 1e-4) -> ConceptBasis:
@@ -190,18 +206,13 @@ def fit_concepts(activations, n_concepts: int = 12, seed: int = 0, max_rows: int
     NMF (coordinate descent, NNDSVDa start) of the positions ``gather_rows`` picks."""
     from sklearn.decomposition import NMF
 
-    check_4d(activations)
-    if n_concepts < 1:
-        raise ValueError(f"n_concepts must be >= 1, got {n_concepts}")
-    X, n_images, negative_fraction = gather_rows(activations, seed, max_rows, batch, indices, progress)
-    check_factorisable(X, n_concepts)
-    nmf = NMF(n_components=n_concepts, init="nndsvda", solver="cd", random_state=seed,
-              max_iter=max_iter, tol=tol)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Maximum number of iterations")
-        U = nmf.fit_transform(X)
-    return basis_from_factors(X, U, nmf.components_, n_images=n_images, seed=seed,
-                              negative_fraction=negative_fraction, meta=meta)
+    def solve(X):
+        nmf = NMF(n_components=n_concepts, init="nndsvda", solver="cd", random_state=seed,
+                  max_iter=max_iter, tol=tol)
+        return nmf.fit_transform(X), nmf.components_, {}
+
+    return fit_gathered(activations, n_concepts, solve, seed=seed, max_rows=max_rows, batch=batch,
+                        indices=indices, progress=progress, meta=meta)
 
 
 # --------------------------------------------------------------------------- maps
